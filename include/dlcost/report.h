@@ -1,0 +1,64 @@
+// One result, many printers.
+//
+// Commands fill a Report (scalar fields, tables, notes); printers turn it into a human table,
+// JSON, CSV, Markdown or HTML. Adding an output format never touches the model code.
+//
+//   report::Report r;
+//   r.title = "GPUs";
+//   r.AddField("count", "GPUs", int64_t{12});
+//   report::Table& t = r.AddTable("gpus", "Accelerators", {{"id", "id"}, {"bf16_tflops", "BF16 TFLOP/s", 1}});
+//   t.rows.push_back({std::string("h100-sxm-80gb"), 989.4});
+//   std::string out = report::Render(r, report::Format::kJson);
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "dlcost/status.h"
+
+namespace dlcost::report {
+
+using Value = std::variant<std::monostate, std::string, double, int64_t, bool>;
+
+struct Column {
+  std::string key;    // JSON/CSV key, with its unit suffix
+  std::string title;  // human heading
+  int precision = -1; // digits after the point for doubles in human formats; -1: 3 significant
+};
+
+struct Table {
+  std::string key;
+  std::string title;
+  std::vector<Column> columns;
+  std::vector<std::vector<Value>> rows;
+};
+
+struct Field {
+  std::string key;
+  std::string label;
+  Value value;
+  int precision = -1;
+};
+
+struct Report {
+  std::string title;
+  std::vector<Field> fields;
+  std::vector<Table> tables;
+  std::vector<std::string> notes;  // assumptions and sources, printed after the tables
+
+  void AddField(std::string key, std::string label, Value value, int precision = -1);
+  Table& AddTable(std::string key, std::string title, std::vector<Column> columns);
+};
+
+enum class Format { kTable, kJson, kCsv, kMarkdown, kHtml };
+Result<Format> ParseFormat(const std::string& text);
+
+// Renders the report; the text ends with a newline.
+std::string Render(const Report& r, Format f);
+
+// Human rendering of one value (used by the table, Markdown and HTML printers).
+std::string FormatValue(const Value& v, int precision);
+
+}  // namespace dlcost::report

@@ -1,0 +1,79 @@
+#include "common/strings.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+
+namespace dlcost {
+
+std::string ToLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string_view TrimView(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+std::vector<std::string> Split(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (true) {
+    size_t pos = s.find(sep, start);
+    if (pos == std::string_view::npos) {
+      out.emplace_back(s.substr(start));
+      return out;
+    }
+    out.emplace_back(s.substr(start, pos - start));
+    start = pos + 1;
+  }
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::vector<std::string> NearestNames(std::string_view query, const std::vector<std::string>& known,
+                                      size_t max) {
+  std::string q = ToLower(query);
+  std::vector<std::pair<size_t, std::string>> scored;
+  for (const std::string& name : known) {
+    std::string n = ToLower(name);
+    size_t d = EditDistance(q, n);
+    // A name containing the query (or the reverse) is a strong hint: "h100" -> "h100-sxm-80gb".
+    if (!q.empty() && (n.find(q) != std::string::npos || q.find(n) != std::string::npos)) d = 0;
+    size_t limit = std::max<size_t>(2, q.size() / 3);
+    if (d <= limit) scored.emplace_back(d, name);
+  }
+  std::stable_sort(scored.begin(), scored.end(),
+                   [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::vector<std::string> out;
+  for (const auto& [d, name] : scored) {
+    if (out.size() >= max) break;
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+  }
+  return out;
+}
+
+std::string UnknownNameMessage(std::string_view what, std::string_view query,
+                               const std::vector<std::string>& known) {
+  std::vector<std::string> near = NearestNames(query, known);
+  if (near.empty()) return fmt::format("unknown {} '{}'", what, query);
+  return fmt::format("unknown {} '{}' (did you mean {}?)", what, query, fmt::join(near, ", "));
+}
+
+}  // namespace dlcost

@@ -1,0 +1,291 @@
+#include "dlcost/report.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace dlcost::report {
+namespace {
+
+nlohmann::json ToJson(const Value& v) {
+  if (std::holds_alternative<std::string>(v)) return std::get<std::string>(v);
+  if (std::holds_alternative<double>(v)) {
+    double d = std::get<double>(v);
+    if (!std::isfinite(d)) return nullptr;
+    return d;
+  }
+  if (std::holds_alternative<int64_t>(v)) return std::get<int64_t>(v);
+  if (std::holds_alternative<bool>(v)) return std::get<bool>(v);
+  return nullptr;
+}
+
+// Machine rendering for CSV: full precision, empty for null.
+std::string RawValue(const Value& v) {
+  if (std::holds_alternative<std::string>(v)) return std::get<std::string>(v);
+  if (std::holds_alternative<double>(v)) {
+    double d = std::get<double>(v);
+    return std::isfinite(d) ? fmt::format("{}", d) : "";
+  }
+  if (std::holds_alternative<int64_t>(v)) return fmt::format("{}", std::get<int64_t>(v));
+  if (std::holds_alternative<bool>(v)) return std::get<bool>(v) ? "true" : "false";
+  return "";
+}
+
+std::string CsvQuote(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += "\"\"";
+    else out += c;
+  }
+  return out + "\"";
+}
+
+std::string HtmlEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string MdEscape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += "\\|";
+    else if (c == '\n') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
+bool IsNumeric(const Value& v) {
+  return std::holds_alternative<double>(v) || std::holds_alternative<int64_t>(v);
+}
+
+// UTF-8 aware display width (counts code points, not bytes).
+size_t Width(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+std::string Pad(const std::string& s, size_t width, bool right) {
+  size_t w = Width(s);
+  if (w >= width) return s;
+  std::string fill(width - w, ' ');
+  return right ? fill + s : s + fill;
+}
+
+std::string RenderText(const Report& r) {
+  std::string out;
+  if (!r.title.empty()) out += r.title + "\n\n";
+  size_t label_w = 0;
+  for (const Field& f : r.fields) label_w = std::max(label_w, Width(f.label));
+  for (const Field& f : r.fields) {
+    out += "  " + Pad(f.label, label_w, false) + "  " + FormatValue(f.value, f.precision) + "\n";
+  }
+  if (!r.fields.empty()) out += "\n";
+  for (const Table& t : r.tables) {
+    if (!t.title.empty()) out += t.title + "\n";
+    std::vector<size_t> w(t.columns.size());
+    std::vector<bool> right(t.columns.size(), false);
+    std::vector<std::vector<std::string>> cells;
+    for (size_t c = 0; c < t.columns.size(); ++c) w[c] = Width(t.columns[c].title);
+    for (const auto& row : t.rows) {
+      std::vector<std::string> line;
+      for (size_t c = 0; c < t.columns.size(); ++c) {
+        const Value& v = c < row.size() ? row[c] : Value();
+        std::string s = FormatValue(v, t.columns[c].precision);
+        if (IsNumeric(v)) right[c] = true;
+        w[c] = std::max(w[c], Width(s));
+        line.push_back(std::move(s));
+      }
+      cells.push_back(std::move(line));
+    }
+    std::string head = " ";
+    std::string rule = " ";
+    for (size_t c = 0; c < t.columns.size(); ++c) {
+      head += " " + Pad(t.columns[c].title, w[c], right[c]) + " ";
+      rule += " " + std::string(w[c], '-') + " ";
+    }
+    out += head + "\n" + rule + "\n";
+    for (const auto& line : cells) {
+      std::string s = " ";
+      for (size_t c = 0; c < line.size(); ++c) s += " " + Pad(line[c], w[c], right[c]) + " ";
+      while (!s.empty() && s.back() == ' ') s.pop_back();
+      out += s + "\n";
+    }
+    out += "\n";
+  }
+  if (!r.notes.empty()) {
+    out += "Notes:\n";
+    for (const std::string& n : r.notes) out += "  - " + n + "\n";
+  }
+  while (out.size() > 1 && out[out.size() - 1] == '\n' && out[out.size() - 2] == '\n') out.pop_back();
+  return out;
+}
+
+std::string RenderJson(const Report& r) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (const Field& f : r.fields) j[f.key] = ToJson(f.value);
+  for (const Table& t : r.tables) {
+    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+    for (const auto& row : t.rows) {
+      nlohmann::ordered_json o = nlohmann::ordered_json::object();
+      for (size_t c = 0; c < t.columns.size(); ++c) {
+        o[t.columns[c].key] = ToJson(c < row.size() ? row[c] : Value());
+      }
+      rows.push_back(std::move(o));
+    }
+    j[t.key] = std::move(rows);
+  }
+  if (!r.notes.empty()) j["notes"] = r.notes;
+  return j.dump(2) + "\n";
+}
+
+std::string RenderCsv(const Report& r) {
+  std::string out;
+  // A report with exactly one table and no fields is a plain CSV file; otherwise each part is
+  // its own block separated by a blank line, fields first as key,value.
+  if (!r.fields.empty()) {
+    out += "key,value\n";
+    for (const Field& f : r.fields) out += CsvQuote(f.key) + "," + CsvQuote(RawValue(f.value)) + "\n";
+  }
+  for (const Table& t : r.tables) {
+    if (!out.empty()) out += "\n";
+    for (size_t c = 0; c < t.columns.size(); ++c) out += (c ? "," : "") + CsvQuote(t.columns[c].key);
+    out += "\n";
+    for (const auto& row : t.rows) {
+      for (size_t c = 0; c < t.columns.size(); ++c) {
+        out += (c ? "," : "") + CsvQuote(RawValue(c < row.size() ? row[c] : Value()));
+      }
+      out += "\n";
+    }
+  }
+  return out;
+}
+
+std::string RenderMarkdown(const Report& r) {
+  std::string out;
+  if (!r.title.empty()) out += "## " + MdEscape(r.title) + "\n\n";
+  if (!r.fields.empty()) {
+    out += "| quantity | value |\n| --- | --- |\n";
+    for (const Field& f : r.fields) {
+      out += "| " + MdEscape(f.label) + " | " + MdEscape(FormatValue(f.value, f.precision)) + " |\n";
+    }
+    out += "\n";
+  }
+  for (const Table& t : r.tables) {
+    if (!t.title.empty()) out += "### " + MdEscape(t.title) + "\n\n";
+    out += "|";
+    for (const Column& c : t.columns) out += " " + MdEscape(c.title) + " |";
+    out += "\n|";
+    for (size_t c = 0; c < t.columns.size(); ++c) out += " --- |";
+    out += "\n";
+    for (const auto& row : t.rows) {
+      out += "|";
+      for (size_t c = 0; c < t.columns.size(); ++c) {
+        out += " " + MdEscape(FormatValue(c < row.size() ? row[c] : Value(), t.columns[c].precision)) + " |";
+      }
+      out += "\n";
+    }
+    out += "\n";
+  }
+  if (!r.notes.empty()) {
+    out += "Notes:\n\n";
+    for (const std::string& n : r.notes) out += "- " + MdEscape(n) + "\n";
+  }
+  return out;
+}
+
+std::string RenderHtml(const Report& r) {
+  std::string out = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + HtmlEscape(r.title) +
+                    "</title></head><body>\n";
+  if (!r.title.empty()) out += "<h2>" + HtmlEscape(r.title) + "</h2>\n";
+  if (!r.fields.empty()) {
+    out += "<table>\n";
+    for (const Field& f : r.fields) {
+      out += "<tr><th>" + HtmlEscape(f.label) + "</th><td>" + HtmlEscape(FormatValue(f.value, f.precision)) +
+             "</td></tr>\n";
+    }
+    out += "</table>\n";
+  }
+  for (const Table& t : r.tables) {
+    if (!t.title.empty()) out += "<h3>" + HtmlEscape(t.title) + "</h3>\n";
+    out += "<table>\n<tr>";
+    for (const Column& c : t.columns) out += "<th>" + HtmlEscape(c.title) + "</th>";
+    out += "</tr>\n";
+    for (const auto& row : t.rows) {
+      out += "<tr>";
+      for (size_t c = 0; c < t.columns.size(); ++c) {
+        out += "<td>" + HtmlEscape(FormatValue(c < row.size() ? row[c] : Value(), t.columns[c].precision)) + "</td>";
+      }
+      out += "</tr>\n";
+    }
+    out += "</table>\n";
+  }
+  if (!r.notes.empty()) {
+    out += "<ul>\n";
+    for (const std::string& n : r.notes) out += "<li>" + HtmlEscape(n) + "</li>\n";
+    out += "</ul>\n";
+  }
+  return out + "</body></html>\n";
+}
+
+}  // namespace
+
+void Report::AddField(std::string key, std::string label, Value value, int precision) {
+  fields.push_back({std::move(key), std::move(label), std::move(value), precision});
+}
+
+Table& Report::AddTable(std::string key, std::string title, std::vector<Column> columns) {
+  tables.push_back({std::move(key), std::move(title), std::move(columns), {}});
+  return tables.back();
+}
+
+Result<Format> ParseFormat(const std::string& text) {
+  if (text == "table" || text == "text") return Format::kTable;
+  if (text == "json") return Format::kJson;
+  if (text == "csv") return Format::kCsv;
+  if (text == "markdown" || text == "md") return Format::kMarkdown;
+  if (text == "html") return Format::kHtml;
+  return UsageError(fmt::format("--format: unknown format '{}' (table, json, csv, markdown, html)", text));
+}
+
+std::string FormatValue(const Value& v, int precision) {
+  if (std::holds_alternative<std::string>(v)) return std::get<std::string>(v);
+  if (std::holds_alternative<int64_t>(v)) return fmt::format("{}", std::get<int64_t>(v));
+  if (std::holds_alternative<bool>(v)) return std::get<bool>(v) ? "yes" : "no";
+  if (std::holds_alternative<double>(v)) {
+    double d = std::get<double>(v);
+    if (!std::isfinite(d)) return "-";
+    if (precision >= 0) return fmt::format("{:.{}f}", d, precision);
+    double a = std::fabs(d);
+    if (a != 0 && (a >= 1e7 || a < 1e-3)) return fmt::format("{:.3g}", d);
+    if (a >= 100) return fmt::format("{:.0f}", d);
+    return fmt::format("{:.3g}", d);
+  }
+  return "-";
+}
+
+std::string Render(const Report& r, Format f) {
+  switch (f) {
+    case Format::kTable: return RenderText(r);
+    case Format::kJson: return RenderJson(r);
+    case Format::kCsv: return RenderCsv(r);
+    case Format::kMarkdown: return RenderMarkdown(r);
+    case Format::kHtml: return RenderHtml(r);
+  }
+  return RenderText(r);
+}
+
+}  // namespace dlcost::report

@@ -1,0 +1,68 @@
+#include <cmath>
+#include <limits>
+
+#include <gtest/gtest.h>
+
+#include "common/strings.h"
+#include "dlcost/units.h"
+
+namespace dlcost {
+namespace {
+
+TEST(ParseCount, Suffixes) {
+  EXPECT_EQ(*ParseCount("1T", "--tokens"), 1e12);
+  EXPECT_EQ(*ParseCount("500B", "--tokens"), 5e11);
+  EXPECT_EQ(*ParseCount("8k", "--seq"), 8000);
+  EXPECT_EQ(*ParseCount("8Ki", "--seq"), 8192);
+  EXPECT_EQ(*ParseCount("1.5M", "--x"), 1.5e6);
+  EXPECT_EQ(*ParseCount(" 42 ", "--x"), 42);
+  EXPECT_EQ(*ParseCount("2e3", "--x"), 2000);
+}
+
+TEST(ParseCount, RejectsBadInputNamingTheField) {
+  for (const char* bad : {"", "abc", "nan", "NaN", "inf", "-5", "1X", "1e400", "2e18", "0x10"}) {
+    Result<double> r = ParseCount(bad, "--tokens");
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidInput);
+    EXPECT_NE(r.status().message().find("--tokens"), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(ParsePositiveInt, WholeNumbersOnly) {
+  EXPECT_EQ(*ParsePositiveInt("4k", "--seq"), 4000);
+  EXPECT_FALSE(ParsePositiveInt("0", "--gpus").ok());
+  EXPECT_FALSE(ParsePositiveInt("1.5", "--gpus").ok());
+}
+
+TEST(ParseDuration, Units) {
+  EXPECT_EQ(*ParseDurationSeconds("30d", "--deadline"), 30 * 86400.0);
+  EXPECT_EQ(*ParseDurationSeconds("12h", "--deadline"), 43200.0);
+  EXPECT_EQ(*ParseDurationSeconds("90", "--deadline"), 90.0);
+  EXPECT_FALSE(ParseDurationSeconds("0d", "--deadline").ok());
+  EXPECT_FALSE(ParseDurationSeconds("-3h", "--deadline").ok());
+}
+
+TEST(CheckPositive, NanAndNegatives) {
+  EXPECT_TRUE(CheckPositive(1.0, "x").ok());
+  EXPECT_FALSE(CheckPositive(std::nan(""), "x").ok());
+  EXPECT_FALSE(CheckPositive(-1, "x").ok());
+  EXPECT_FALSE(CheckPositive(0, "x").ok());
+  EXPECT_TRUE(CheckPositive(0, "x", true).ok());
+}
+
+TEST(HumanCount, Scales) {
+  EXPECT_EQ(HumanCount(6.74e9), "6.74B");
+  EXPECT_EQ(HumanCount(1.0e12), "1T");
+  EXPECT_EQ(HumanCount(124439808), "124M");
+}
+
+TEST(NearestNames, SuggestsCloseOnes) {
+  std::vector<std::string> known = {"h100-sxm-80gb", "h100-pcie-80gb", "a100-sxm-80gb", "t4"};
+  auto near = NearestNames("h100", known);
+  ASSERT_EQ(near.size(), 2u);
+  EXPECT_EQ(near[0], "h100-sxm-80gb");
+  EXPECT_TRUE(NearestNames("zzzzzzzz", known).empty());
+}
+
+}  // namespace
+}  // namespace dlcost

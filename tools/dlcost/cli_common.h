@@ -1,0 +1,37 @@
+// Shared plumbing of the dlcost subcommands: global options, output and error handling.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "dlcost/report.h"
+#include "dlcost/status.h"
+
+namespace dlcost::cli {
+
+struct GlobalOptions {
+  std::string format = "table";
+  std::string out;       // file to write instead of stdout
+  std::string data_dir;  // catalogs folder override
+};
+
+// Prints "dlcost: error: <message>" on stderr and returns the exit code for the status.
+int Fail(const Status& s);
+
+// Renders `r` in the chosen format to stdout or --out. Returns the process exit code.
+int Emit(const report::Report& r, const GlobalOptions& g);
+
+// Adds --format and --out to a subcommand.
+void AddOutputOptions(CLI::App* cmd, GlobalOptions& g);
+
+// The data folder for this run (--data-dir, $DLCOST_DATA_DIR, next to the binary, source tree).
+Result<std::string> DataDir(const GlobalOptions& g);
+
+// Each subcommand registers itself and stores its exit code in `*exit_code` when it runs.
+void RegisterGpus(CLI::App& app, GlobalOptions& g, int* exit_code);
+void RegisterPrices(CLI::App& app, GlobalOptions& g, int* exit_code);
+void RegisterModels(CLI::App& app, GlobalOptions& g, int* exit_code);
+
+}  // namespace dlcost::cli

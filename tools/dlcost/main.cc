@@ -1,0 +1,37 @@
+// dlcost: what deep-learning work will cost, before and after paying for it.
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+
+#include "cli_common.h"
+
+int main(int argc, char** argv) {
+  using namespace dlcost::cli;
+  CLI::App app{"dlcost: estimate and check the cost of deep-learning training and serving\n"
+               "(GPU-hours, wall time, dollars, energy, CO2). Exit codes: 0 ok, 1 bad input or data,\n"
+               "2 usage, 3 infeasible, 4 unavailable."};
+  app.name("dlcost");
+  app.set_version_flag("--version", "dlcost 0.1.0");
+  app.require_subcommand(1);
+  app.fallthrough();
+  GlobalOptions g;
+  app.add_option("--data-dir", g.data_dir, "Folder with the catalogs (default: the shipped data/)");
+  int exit_code = 0;
+  RegisterGpus(app, g, &exit_code);
+  RegisterPrices(app, g, &exit_code);
+  RegisterModels(app, g, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "dlcost: usage error: %s\n", e.what());
+    std::fprintf(stderr, "Run 'dlcost --help' or 'dlcost <command> --help'.\n");
+    return 2;
+  }
+  return exit_code;
+}
