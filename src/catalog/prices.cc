@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -89,6 +90,27 @@ std::optional<std::pair<std::string, int>> GcpAttached(const std::string& instan
 }
 
 bool IsN1(const std::string& instance) { return instance.rfind("n1-", 0) == 0; }
+
+// SkyPilot repeats a row once per availability zone and an Offer has no zone: keep one offer
+// per (instance, gpu, count, region) with the cheapest on-demand and the cheapest spot price
+// among its zones, in first-seen order.
+void KeepOnePerRegion(std::vector<Offer>* offers) {
+  std::vector<Offer> kept;
+  std::map<std::tuple<std::string, std::string, int, std::string>, size_t> index;
+  for (Offer& o : *offers) {
+    auto [it, inserted] = index.emplace(std::make_tuple(o.instance, o.gpu, o.gpu_count, o.region), kept.size());
+    if (inserted) {
+      kept.push_back(std::move(o));
+      continue;
+    }
+    Offer& k = kept[it->second];
+    k.on_demand_usd_per_hour = std::min(k.on_demand_usd_per_hour, o.on_demand_usd_per_hour);
+    if (o.spot_usd_per_hour && (!k.spot_usd_per_hour || *o.spot_usd_per_hour < *k.spot_usd_per_hour)) {
+      k.spot_usd_per_hour = o.spot_usd_per_hour;
+    }
+  }
+  *offers = std::move(kept);
+}
 
 }  // namespace
 
@@ -242,6 +264,7 @@ Result<PriceTable> PriceTable::ImportVmsCsv(const std::string& path, const std::
       unknown.insert(accels[i].accel);
     }
   }
+  KeepOnePerRegion(&out.offers_);
   rep.offers = static_cast<int>(out.offers_.size());
   rep.unknown_accelerators.assign(unknown.begin(), unknown.end());
   if (report) *report = rep;

@@ -85,13 +85,19 @@ std::string Pad(const std::string& s, size_t width, bool right) {
   return right ? fill + s : s + fill;
 }
 
+// Human tables carry no trailing blanks (they would show up in every diff of saved output).
+std::string TrimEnd(std::string s) {
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
 std::string RenderText(const Report& r) {
   std::string out;
   if (!r.title.empty()) out += r.title + "\n\n";
   size_t label_w = 0;
   for (const Field& f : r.fields) label_w = std::max(label_w, Width(f.label));
   for (const Field& f : r.fields) {
-    out += "  " + Pad(f.label, label_w, false) + "  " + FormatValue(f.value, f.precision) + "\n";
+    out += TrimEnd("  " + Pad(f.label, label_w, false) + "  " + FormatValue(f.value, f.precision)) + "\n";
   }
   if (!r.fields.empty()) out += "\n";
   for (const Table& t : r.tables) {
@@ -117,12 +123,11 @@ std::string RenderText(const Report& r) {
       head += " " + Pad(t.columns[c].title, w[c], right[c]) + " ";
       rule += " " + std::string(w[c], '-') + " ";
     }
-    out += head + "\n" + rule + "\n";
+    out += TrimEnd(head) + "\n" + TrimEnd(rule) + "\n";
     for (const auto& line : cells) {
       std::string s = " ";
       for (size_t c = 0; c < line.size(); ++c) s += " " + Pad(line[c], w[c], right[c]) + " ";
-      while (!s.empty() && s.back() == ' ') s.pop_back();
-      out += s + "\n";
+      out += TrimEnd(s) + "\n";
     }
     out += "\n";
   }

@@ -33,5 +33,7 @@ Result<std::string> DataDir(const GlobalOptions& g);
 void RegisterGpus(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterPrices(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterModels(CLI::App& app, GlobalOptions& g, int* exit_code);
+void RegisterTrain(CLI::App& app, GlobalOptions& g, int* exit_code);
+void RegisterValidate(CLI::App& app, GlobalOptions& g, int* exit_code);
 
 }  // namespace dlcost::cli

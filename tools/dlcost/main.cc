@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   RegisterGpus(app, g, &exit_code);
   RegisterPrices(app, g, &exit_code);
   RegisterModels(app, g, &exit_code);
+  RegisterTrain(app, g, &exit_code);
+  RegisterValidate(app, g, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,167 @@
+// The training estimator: per-GPU memory, step time and whole-run cost of training a model on
+// a system under a layout.
+//
+//   TrainingSetup s;                       // fields left empty are chosen (see ChooseLayout)
+//   s.num_gpus = 64; s.seq_len = 8192; s.global_batch = 512;
+//   DLCOST_ASSIGN_OR_RETURN(TrainingEstimate e, EstimateTraining(model, system, s, eff));
+//   e.time_step_s, e.memory_total_bytes, e.mfu ...
+//
+// Equations and their sources: docs/training.md.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dlcost/hardware.h"
+#include "dlcost/model.h"
+#include "dlcost/status.h"
+
+namespace dlcost {
+
+enum class Recompute { kNone, kSelective, kFull };
+enum class Optimizer { kAdamW, kSgd, kAdafactor, kAdam8bit };
+enum class Finetune { kNone, kFull, kLora, kQlora };
+
+const char* RecomputeName(Recompute r);
+const char* OptimizerName(Optimizer o);
+const char* FinetuneName(Finetune f);
+Result<Recompute> ParseRecompute(const std::string& s);
+Result<Optimizer> ParseOptimizer(const std::string& s);
+Result<Finetune> ParseFinetune(const std::string& s);
+
+// Efficiency figures (fractions of datasheet peaks) from data/efficiency/*.json or a
+// calibration profile.
+struct EfficiencyProfile {
+  std::string id = "default";
+  double gemm_max_fraction = 0.8;
+  double attention_max_fraction = 0.6;
+  double memory_fraction = 0.8;
+  double kernel_overhead_s = 4e-6;
+  double intra_node_fraction = 0.69;
+  double inter_node_fraction = 0.85;
+  double pcie_fraction = 0.75;
+};
+Result<EfficiencyProfile> LoadEfficiency(const std::string& path, const std::string& gpu_id);
+
+// Where the job runs: the accelerator and how nodes are wired.
+struct SystemSpec {
+  Accelerator gpu;
+  Network intra;               // link inside a node
+  int gpus_per_node = 8;
+  double inter_node_gbps = 0;  // network bandwidth per node, Gbit/s (all NICs together)
+  double inter_node_latency_s = 5e-6;
+};
+
+// The training job. Optional fields are chosen by ChooseLayout when empty.
+struct TrainingSetup {
+  int64_t num_gpus = 0;
+  int64_t seq_len = 0;
+  std::optional<int64_t> global_batch;  // sequences per optimizer step
+  std::optional<int64_t> micro_batch;
+  std::optional<int64_t> tp, pp, dp, cp, ep, vpp;
+  std::optional<int> zero;                 // 0..3
+  std::optional<bool> seq_parallel;
+  std::optional<Recompute> recompute;
+  Dtype precision = Dtype::kBf16;
+  Optimizer optimizer = Optimizer::kAdamW;
+  Finetune finetune = Finetune::kNone;
+  int64_t lora_rank = 16;
+  bool flash_attention = true;
+  std::optional<bool> dropout;             // default: on for GELU (GPT-style) models
+  double grad_bytes = 4;                   // gradient buffer bytes per param (fp32 main grads)
+  double overhead_bytes = 0;               // framework overhead; <0 means the default term
+};
+
+struct Layout {
+  int64_t tp = 1, pp = 1, dp = 1, cp = 1, ep = 1, vpp = 1;
+  int64_t micro_batch = 1, global_batch = 1, microbatches = 1;
+  int zero = 0;
+  bool seq_parallel = false;
+  Recompute recompute = Recompute::kNone;
+};
+
+struct TrainingEstimate {
+  Layout layout;
+  std::vector<std::string> chosen;  // fields the tool chose ("tp=2", "micro_batch=1", ...)
+  std::vector<std::string> assumptions;
+
+  // Memory on the most-loaded GPU, bytes.
+  double memory_weights_bytes = 0;
+  double memory_grads_bytes = 0;
+  double memory_optimizer_bytes = 0;
+  double memory_activations_bytes = 0;
+  double memory_overhead_bytes = 0;
+  double memory_total_bytes = 0;
+  double memory_capacity_bytes = 0;
+  bool fits = true;
+
+  // Step time, seconds.
+  double time_compute_s = 0;        // GEMM + attention + memory-bound kernels, all micro-batches
+  double time_recompute_s = 0;      // part of time_compute_s spent re-running the forward pass
+  double time_comm_tp_s = 0;        // exposed tensor/sequence-parallel collectives
+  double time_comm_cp_s = 0;        // exposed context-parallel exchange
+  double time_comm_ep_s = 0;        // exposed expert-parallel all-to-all
+  double time_comm_pp_s = 0;        // pipeline point-to-point
+  double time_comm_dp_s = 0;        // exposed data-parallel gradient/parameter traffic
+  double time_bubble_s = 0;         // pipeline fill and drain
+  double time_optimizer_s = 0;
+  double time_step_s = 0;
+
+  // Rates.
+  double model_flops_per_step = 0;     // 3 x forward, no recompute (MFU convention)
+  double hardware_flops_per_step = 0;  // + recomputed forward
+  double tokens_per_step = 0;
+  double tflops_per_gpu_model = 0;
+  double tflops_per_gpu_hardware = 0;
+  double mfu = 0;
+  double hfu = 0;
+  double tokens_per_s = 0;
+  double peak_flops = 0;
+};
+
+// Whole-run inputs: how much to train, and the price and energy context.
+struct RunInputs {
+  std::optional<double> tokens;   // training units (tokens, or images for vision models)
+  std::optional<double> steps;    // optimizer steps (alternative to tokens)
+  double goodput = 0.9;           // share of wall time that trains (restarts, failures excluded)
+  std::optional<double> usd_per_gpu_hour;
+  double gpu_power_w = 0;         // average board power per GPU; 0 = the catalog TDP
+  double host_power_w_per_gpu = 0;
+  double pue = 1.0;
+  double carbon_g_per_kwh = 0;
+};
+
+struct RunCost {
+  double steps = 0;
+  double tokens = 0;
+  double wall_s = 0;
+  double gpu_hours = 0;
+  std::optional<double> usd;
+  double energy_kwh = 0;
+  double co2_kg = 0;
+};
+
+// Default goodput: Llama 3 training reached more than 90% effective training time over 54 days
+// on 16k H100s (Dubey et al. 2024, "The Llama 3 Herd of Models", Sec. 3.3.4).
+inline constexpr double kDefaultGoodput = 0.9;
+
+// Whole-run cost from a step estimate. Steps = tokens / tokens per step (rounded up).
+Result<RunCost> ComputeRunCost(const TrainingEstimate& e, int64_t num_gpus, double tdp_w, const RunInputs& in);
+
+// Builds the system for `gpu`: its intra-node link, gpus_per_node (0: the catalog's node size)
+// and inter-node bandwidth (0: the catalog's NICs).
+Result<SystemSpec> MakeSystem(const HardwareCatalog& hw, const Accelerator& gpu, int gpus_per_node,
+                              double inter_node_gbps);
+
+// Estimates one layout. Inconsistent degrees are InvalidInput naming the flag; a layout that
+// does not fit in memory is an ordinary estimate with fits == false.
+Result<TrainingEstimate> EstimateTraining(const ModelSpec& model, const SystemSpec& sys, const TrainingSetup& s,
+                                          const EfficiencyProfile& eff);
+
+// Fills the empty layout fields by searching tp, pp, micro-batch (and recompute when unset)
+// for the fastest layout that fits; returns its estimate with `chosen` listing the choices.
+Result<TrainingEstimate> EstimateWithChosenLayout(const ModelSpec& model, const SystemSpec& sys,
+                                                  const TrainingSetup& s, const EfficiencyProfile& eff);
+
+}  // namespace dlcost

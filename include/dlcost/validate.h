@@ -1,0 +1,50 @@
+// The validator: predicts every row of a measured-cases CSV (schema:
+// validation/published/README.md) and reports the error per case and per metric.
+//
+//   DLCOST_ASSIGN_OR_RETURN(ValidationReport v, ValidateTraining(path, hw, eff_path));
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dlcost/hardware.h"
+#include "dlcost/status.h"
+
+namespace dlcost {
+
+struct ValidationCase {
+  std::string case_id;
+  std::string metric;
+  double measured = 0;
+  std::optional<double> predicted;
+  std::optional<double> rel_error;  // (predicted - measured) / measured
+  std::string status;               // "ok" or "skipped"
+  std::string reason;               // why skipped
+  std::string chosen;               // fields the tool chose, "tp=2 pp=1 ..."
+};
+
+struct MetricSummary {
+  std::string metric;
+  int n = 0;          // cases of this metric
+  int predicted = 0;  // cases predicted
+  int skipped = 0;
+  double mape_pct = 0;
+  double median_ape_pct = 0;
+  double max_ape_pct = 0;
+  std::string max_case;
+  double bias_pct = 0;  // mean signed rel_error, %
+};
+
+struct ValidationReport {
+  std::vector<ValidationCase> cases;
+  std::vector<MetricSummary> summary;
+  int skipped = 0;
+};
+
+// Validates the training cases in `csv_path`. `data_dir` holds the catalogs; `eff_path` is the
+// efficiency profile to use.
+Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std::string& data_dir,
+                                          const std::string& eff_path);
+
+}  // namespace dlcost

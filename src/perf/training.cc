@@ -1,0 +1,754 @@
+// Training estimator. Equations: docs/training.md.
+#include "dlcost/training.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/json_util.h"
+#include "common/strings.h"
+#include "dlcost/op_graph.h"
+#include "dlcost/units.h"
+#include "perf/collectives.h"
+
+namespace dlcost {
+namespace {
+
+using perf::GroupPlacement;
+using perf::Link;
+using perf::Op;
+using perf::OpKind;
+
+// Bytes per element of activations and communicated activations (bf16/fp16 training).
+constexpr double kActBytes = 2.0;
+// Tokens per global batch used when no global batch is given: 4M tokens, the batch of the
+// LLaMA papers (Touvron et al. 2023a, Table 2; 2023b, Sec. 2.2).
+constexpr double kDefaultBatchTokens = 4194304.0;
+// FlashAttention-2 backward performs 5 matmuls against 2 in the forward pass (Dao 2023, Sec. 3.1).
+constexpr double kAttentionBackwardFactor = 2.5;
+// Default framework overhead: CUDA context, NCCL buffers and allocator fragmentation. A stated
+// dlcost assumption (override with --overhead-gib), not a measured constant.
+constexpr double kDefaultOverheadBytes = 2.0 * kGiB;
+
+struct Rates {
+  double peak = 0;           // FLOP/s at the training precision
+  double bw = 0;             // HBM bytes/s
+  const EfficiencyProfile* eff = nullptr;
+};
+
+double GemmSeconds(double flops, double bytes, const Rates& r) {
+  return std::max(flops / (r.peak * r.eff->gemm_max_fraction), bytes / (r.bw * r.eff->memory_fraction)) +
+         r.eff->kernel_overhead_s;
+}
+double MemSeconds(double bytes, const Rates& r) {
+  return bytes / (r.bw * r.eff->memory_fraction) + r.eff->kernel_overhead_s;
+}
+
+// Time and FLOPs of one layer group for one micro-batch on one GPU.
+struct LayerCost {
+  double fwd_s = 0;
+  double bwd_s = 0;
+  double recompute_s = 0;     // extra forward work under the chosen recompute policy
+  double fwd_flops = 0;       // per GPU, model FLOPs of the forward pass
+  double recompute_flops = 0;
+  double tp_comm_s = 0;
+  double cp_comm_s = 0;
+  double ep_comm_s = 0;
+  double act_bytes = 0;       // activations kept for backward (per micro-batch)
+  double params = 0;          // parameters held by this GPU for one layer (before ZeRO)
+  double trainable = 0;
+};
+
+struct Ctx {
+  const ModelSpec* m;
+  const perf::OpGraph* g;
+  const SystemSpec* sys;
+  const TrainingSetup* s;
+  const Layout* L;
+  Rates rates;
+  GroupPlacement tp_group, cp_group, ep_group, dp_group, pp_group;
+  bool causal = true;
+  bool dropout = false;
+  bool frozen_base = false;  // LoRA/QLoRA: base weights get no gradient
+  double weight_bytes = 2;   // bytes per stored base weight
+};
+
+bool IsTransformerLayer(const std::string& name) {
+  return name.find("layer") != std::string::npos || name == "dit_block";
+}
+
+LayerCost CostGroup(const Ctx& c, const perf::LayerGroup& grp) {
+  const ModelSpec& m = *c.m;
+  const Layout& L = *c.L;
+  LayerCost out;
+  double tokens = static_cast<double>(L.micro_batch) * c.g->tokens_per_sample;  // units per micro-batch
+  double units = c.g->unit == "token" ? tokens : static_cast<double>(L.micro_batch);
+  double rows_local = tokens / static_cast<double>(L.cp);   // tokens this GPU holds
+  double tp = static_cast<double>(L.tp);
+  double split = tp * L.cp;
+  double repl_div = L.seq_parallel ? tp : 1.0;               // replicated regions shrink only with SP
+  bool transformer = IsTransformerLayer(grp.name);
+  double attn_fwd_s = 0;
+  for (const Op& op : grp.ops) {
+    double op_units_flops = op.fwd_flops * units / split;
+    switch (op.kind) {
+      case OpKind::kGemm:
+      case OpKind::kRouter:
+      case OpKind::kConv:
+      case OpKind::kExperts: {
+        double weight_elems = op.params / tp / (op.kind == OpKind::kExperts ? L.ep : 1);
+        double rows = op.gemm_rows * units / L.cp;
+        double bytes = kActBytes * (rows * op.gemm_k + rows * op.gemm_n / tp) + c.weight_bytes * weight_elems;
+        double t = GemmSeconds(op_units_flops, bytes, c.rates);
+        out.fwd_s += t;
+        out.fwd_flops += op_units_flops;
+        // Backward: input gradient always; weight gradient only for trained weights.
+        bool trained = !c.frozen_base && op.trainable;
+        out.bwd_s += trained ? 2 * t : t;
+        if (L.recompute == Recompute::kFull && transformer) {
+          out.recompute_s += t;
+          out.recompute_flops += op_units_flops;
+        }
+        break;
+      }
+      case OpKind::kAttention: {
+        double t = (c.causal ? 0.5 : 1.0) * op_units_flops / (c.rates.peak * c.rates.eff->attention_max_fraction) +
+                   c.rates.eff->kernel_overhead_s;
+        if (!c.s->flash_attention) {
+          // Unfused attention also writes and reads the score matrix (softmax, dropout).
+          double scores = static_cast<double>(m.heads) / tp * rows_local * (op.fwd_flops > 0 ? c.g->seq_len : 0) * kActBytes;
+          t += MemSeconds(3 * scores, c.rates);
+        }
+        out.fwd_s += t;
+        attn_fwd_s += t;
+        out.fwd_flops += op_units_flops;
+        out.bwd_s += kAttentionBackwardFactor * t;
+        if (L.recompute != Recompute::kNone) {
+          out.recompute_s += t;
+          out.recompute_flops += op_units_flops;
+        }
+        break;
+      }
+      case OpKind::kNorm: {
+        double bytes = 2 * kActBytes * op.act_out_elems * units / L.cp / repl_div;
+        double t = MemSeconds(bytes, c.rates);
+        out.fwd_s += t;
+        out.bwd_s += 2 * t;
+        if (L.recompute == Recompute::kFull && transformer) out.recompute_s += t;
+        break;
+      }
+      case OpKind::kEmbedding: {
+        double bytes = kActBytes * op.act_out_elems * units / L.cp;
+        out.fwd_s += MemSeconds(bytes, c.rates);
+        out.bwd_s += MemSeconds(2 * bytes, c.rates);
+        break;
+      }
+      case OpKind::kOther:
+        break;
+    }
+    if (op.trainable) out.params += op.params / tp / (op.kind == OpKind::kExperts ? L.ep : 1);
+  }
+  if (transformer && m.IsTransformer()) {
+    double h = static_cast<double>(m.hidden);
+    double hq = static_cast<double>(m.heads * m.head_dim);
+    double hkv = static_cast<double>(m.kv_heads * m.head_dim);
+    if (m.mla) {
+      hq = static_cast<double>(m.heads) * (m.mla->qk_nope_head_dim + m.mla->qk_rope_head_dim);
+      hkv = hq;
+    }
+    bool moe = grp.name == "moe_layer" && m.moe;
+    double ffn_elems;  // FFN intermediate activations per token
+    if (moe) {
+      double mult = m.ffn_act == FfnAct::kGelu ? 2.0 : 3.0;
+      ffn_elems = mult * (m.moe->top_k * m.moe->expert_ffn + m.moe->shared_experts * m.moe->shared_expert_ffn);
+    } else {
+      ffn_elems = (m.ffn_act == FfnAct::kGelu ? 2.0 : 3.0) * m.ffn;
+    }
+    // Elementwise traffic not in the op list: activation function, two residual adds, dropout,
+    // rotary embedding; backward moves about twice as much.
+    double shard_bytes = kActBytes * (ffn_elems + (m.position == PositionKind::kRope ? 2 * (hq + hkv) : 0));
+    double repl_bytes = kActBytes * (2 * 3 * h + (c.dropout ? 2 * 2.5 * h : 0));
+    double elem_bytes = rows_local * (shard_bytes / tp + repl_bytes / repl_div);
+    double elem_t = MemSeconds(elem_bytes, c.rates) + 4 * c.rates.eff->kernel_overhead_s;
+    out.fwd_s += elem_t;
+    out.bwd_s += 2 * elem_t;
+    if (L.recompute == Recompute::kFull) out.recompute_s += elem_t;
+    if (moe) {
+      // Token permutation into and out of expert order (read + write, twice).
+      double perm = 4 * kActBytes * rows_local / tp * m.moe->top_k * h;
+      out.fwd_s += MemSeconds(perm, c.rates);
+      out.bwd_s += MemSeconds(perm, c.rates);
+    }
+
+    // Activation memory kept for backward (Korthikanti et al. 2022, Sec. 4, generalised to
+    // GQA, gated FFNs and MoE; docs/training.md).
+    double repl = 8 * h + (c.dropout ? 2 * h : 0) + (m.norms_per_layer > 2 ? 4 * h : 0);
+    double shard = 2 * hq + 4 * hkv + 2 * hq + kActBytes * ffn_elems;
+    if (moe) shard += 4.0 * m.moe->experts;  // router logits (fp32)
+    double scores = 0;
+    if (!c.s->flash_attention && L.recompute == Recompute::kNone) {
+      scores = (c.dropout ? 5.0 : 2.0) * m.heads * static_cast<double>(c.g->seq_len);
+    }
+    double per_token = repl / repl_div + shard / tp + scores / tp;
+    if (L.recompute == Recompute::kFull) per_token = 2 * h / repl_div;  // only the layer input
+    out.act_bytes = rows_local * per_token;
+
+    // Tensor-parallel collectives: two all-reduces (or all-gather + reduce-scatter with sequence
+    // parallelism: the same bytes) in forward, two in backward, two more when the forward is
+    // recomputed in full (Narayanan et al. 2021, Sec. 3.2; Korthikanti et al. 2022, Sec. 4.2.2).
+    if (L.tp > 1) {
+      double msg = kActBytes * rows_local * h;
+      int count = 4 + (L.recompute == Recompute::kFull ? 2 : 0);
+      out.tp_comm_s = count * perf::AllReduceTime(msg, c.tp_group);
+    }
+    // Context parallelism: each attention passes K and V around the ring (forward) and their
+    // gradients back (backward), overlapped with the attention blocks it feeds.
+    if (L.cp > 1) {
+      double kv = kActBytes * rows_local * 2 * hkv / tp;
+      double ring = (L.cp - 1) * perf::SendTime(kv, c.cp_group.n <= c.cp_group.per_node ? c.cp_group.intra : c.cp_group.inter);
+      double exposed_fwd = std::max(0.0, ring - attn_fwd_s);
+      double exposed_bwd = std::max(0.0, 2 * ring - kAttentionBackwardFactor * attn_fwd_s);
+      out.cp_comm_s = exposed_fwd + exposed_bwd + (L.recompute != Recompute::kNone ? exposed_fwd : 0);
+    }
+    // Expert parallelism: dispatch and combine all-to-all in forward and backward.
+    if (moe && L.ep > 1) {
+      double msg = kActBytes * rows_local / (L.seq_parallel ? tp : 1.0) * m.moe->top_k * h;
+      int count = 4 + (L.recompute == Recompute::kFull ? 2 : 0);
+      out.ep_comm_s = count * perf::AllToAllTime(msg, c.ep_group);
+    }
+  }
+  return out;
+}
+
+Link IntraLink(const SystemSpec& sys, const EfficiencyProfile& eff) {
+  bool pcie = sys.intra.id.rfind("pcie", 0) == 0;
+  double bw = sys.gpu.intra_bandwidth_gb_s > 0 ? sys.gpu.intra_bandwidth_gb_s : sys.intra.bandwidth_gb_s;
+  double frac = pcie ? eff.pcie_fraction : eff.intra_node_fraction;
+  return Link{std::max(bw, 1.0) * kGB * frac, sys.intra.latency_us * 1e-6};
+}
+
+Link InterLink(const SystemSpec& sys, const EfficiencyProfile& eff) {
+  // One GPU's share of the node's network.
+  double node_bytes_s = sys.inter_node_gbps / 8.0 * kGB;
+  double per_gpu = node_bytes_s / std::max(1, sys.gpus_per_node);
+  return Link{std::max(per_gpu, 1e6) * eff.inter_node_fraction, sys.inter_node_latency_s};
+}
+
+// A parallel dimension of size `n` whose ranks are `stride` apart (inner dimensions first:
+// tp, cp, then dp/ep, then pp, as Megatron-LM orders them).
+GroupPlacement Place(int64_t n, int64_t stride, const SystemSpec& sys, const Link& intra, const Link& inter) {
+  GroupPlacement g;
+  g.n = n;
+  int64_t gpn = std::max(1, sys.gpus_per_node);
+  g.per_node = stride >= gpn ? 1 : std::max<int64_t>(1, std::min<int64_t>(n, gpn / stride));
+  g.intra = intra;
+  g.inter = inter;
+  return g;
+}
+
+double OptimizerStateBytes(Optimizer o, Dtype precision) {
+  bool fp32 = precision == Dtype::kFp32 || precision == Dtype::kTf32;
+  switch (o) {
+    case Optimizer::kAdamW: return fp32 ? 8 : 12;     // (fp32 master +) m + v
+    case Optimizer::kSgd: return fp32 ? 4 : 8;        // (fp32 master +) momentum
+    case Optimizer::kAdafactor: return fp32 ? 0.1 : 4.1;  // factored second moment ~ rows+cols
+    case Optimizer::kAdam8bit: return fp32 ? 2 : 6;   // 8-bit m and v (Dettmers et al. 2022)
+  }
+  return 12;
+}
+
+// Bytes read and written per parameter by one optimizer step (fused kernels).
+double OptimizerTrafficBytes(Optimizer o) {
+  switch (o) {
+    case Optimizer::kAdamW: return 34;    // read p32,g32,m,v; write p32,m,v,p16; grad-norm read
+    case Optimizer::kSgd: return 22;
+    case Optimizer::kAdafactor: return 18;
+    case Optimizer::kAdam8bit: return 22;
+  }
+  return 34;
+}
+
+Status CheckDivides(int64_t a, int64_t b, const std::string& what) {
+  if (a <= 0 || b % a != 0) return InvalidInput(what);
+  return Status::Ok();
+}
+
+}  // namespace
+
+const char* RecomputeName(Recompute r) {
+  switch (r) {
+    case Recompute::kNone: return "none";
+    case Recompute::kSelective: return "selective";
+    case Recompute::kFull: return "full";
+  }
+  return "none";
+}
+const char* OptimizerName(Optimizer o) {
+  switch (o) {
+    case Optimizer::kAdamW: return "adamw";
+    case Optimizer::kSgd: return "sgd";
+    case Optimizer::kAdafactor: return "adafactor";
+    case Optimizer::kAdam8bit: return "adam8bit";
+  }
+  return "adamw";
+}
+const char* FinetuneName(Finetune f) {
+  switch (f) {
+    case Finetune::kNone: return "none";
+    case Finetune::kFull: return "full";
+    case Finetune::kLora: return "lora";
+    case Finetune::kQlora: return "qlora";
+  }
+  return "none";
+}
+Result<Recompute> ParseRecompute(const std::string& s) {
+  std::string t = ToLower(s);
+  if (t == "none" || t == "off") return Recompute::kNone;
+  if (t == "selective") return Recompute::kSelective;
+  if (t == "full") return Recompute::kFull;
+  return InvalidInput(fmt::format("--recompute: unknown value '{}' (none, selective, full)", s));
+}
+Result<Optimizer> ParseOptimizer(const std::string& s) {
+  std::string t = ToLower(s);
+  if (t == "adamw" || t == "adam") return Optimizer::kAdamW;
+  if (t == "sgd") return Optimizer::kSgd;
+  if (t == "adafactor") return Optimizer::kAdafactor;
+  if (t == "adam8bit" || t == "adamw8bit" || t == "8bit-adam") return Optimizer::kAdam8bit;
+  return InvalidInput(fmt::format("--optimizer: unknown optimizer '{}' (adamw, sgd, adafactor, adam8bit)", s));
+}
+Result<Finetune> ParseFinetune(const std::string& s) {
+  std::string t = ToLower(s);
+  if (t == "none" || t == "pretrain") return Finetune::kNone;
+  if (t == "full") return Finetune::kFull;
+  if (t == "lora") return Finetune::kLora;
+  if (t == "qlora") return Finetune::kQlora;
+  return InvalidInput(fmt::format("--finetune: unknown method '{}' (full, lora, qlora)", s));
+}
+
+Result<EfficiencyProfile> LoadEfficiency(const std::string& path, const std::string& gpu_id) {
+  DLCOST_ASSIGN_OR_RETURN(nlohmann::json j, ReadJsonFile(path));
+  if (!j.is_object()) return InvalidInput(fmt::format("{}: expected a JSON object", path));
+  EfficiencyProfile e;
+  JsonFields f(j, path);
+  e.id = f.OptString("id").value_or(path);
+  struct Key {
+    const char* name;
+    double* dst;
+  };
+  auto apply = [&](const JsonFields& src) -> Status {
+    Key keys[] = {{"gemm_max_fraction", &e.gemm_max_fraction},
+                  {"attention_max_fraction", &e.attention_max_fraction},
+                  {"memory_fraction", &e.memory_fraction},
+                  {"kernel_overhead_s", &e.kernel_overhead_s},
+                  {"intra_node_fraction", &e.intra_node_fraction},
+                  {"inter_node_fraction", &e.inter_node_fraction},
+                  {"pcie_fraction", &e.pcie_fraction}};
+    for (const Key& k : keys) {
+      DLCOST_ASSIGN_OR_RETURN(std::optional<double> v, src.OptNumber(k.name));
+      if (!v) continue;
+      if (std::string(k.name) != "kernel_overhead_s" && (*v <= 0 || *v > 1)) {
+        return InvalidInput(fmt::format("{}: field '{}' must be in (0, 1]", src.where(), k.name));
+      }
+      if (std::string(k.name) == "kernel_overhead_s" && *v > 1e-2) {
+        return InvalidInput(fmt::format("{}: field 'kernel_overhead_s' must be at most 0.01 s", src.where()));
+      }
+      *k.dst = *v;
+    }
+    return Status::Ok();
+  };
+  DLCOST_RETURN_IF_ERROR(apply(f));
+  if (f.Has("per_gpu") && j["per_gpu"].is_object() && j["per_gpu"].contains(gpu_id)) {
+    DLCOST_RETURN_IF_ERROR(apply(JsonFields(j["per_gpu"][gpu_id], path + ": per_gpu." + gpu_id)));
+  }
+  return e;
+}
+
+Result<SystemSpec> MakeSystem(const HardwareCatalog& hw, const Accelerator& gpu, int gpus_per_node,
+                              double inter_node_gbps) {
+  SystemSpec s;
+  s.gpu = gpu;
+  if (gpus_per_node < 0 || gpus_per_node > 4096) return InvalidInput("--gpus-per-node: must be between 1 and 4096");
+  s.gpus_per_node = gpus_per_node > 0 ? gpus_per_node : std::max(1, gpu.node_size);
+  if (!gpu.intra_network.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(s.intra, hw.ResolveNetwork(gpu.intra_network));
+  } else {
+    s.intra = Network{"none", "none", "intra_node", 0, 0, {}, "", ""};
+  }
+  if (inter_node_gbps < 0 || !std::isfinite(inter_node_gbps)) return InvalidInput("--internode-gbps: must be positive");
+  if (inter_node_gbps > 0) {
+    s.inter_node_gbps = inter_node_gbps;
+  } else if (!gpu.inter_network.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(Network n, hw.ResolveNetwork(gpu.inter_network));
+    s.inter_node_gbps = n.bandwidth_gb_s * 8.0 * std::max(1, gpu.nics_per_node);
+    s.inter_node_latency_s = std::max(n.latency_us, 1.0) * 1e-6;
+  } else {
+    s.inter_node_gbps = 100;  // a single 100 Gb/s Ethernet port when the catalog names none
+  }
+  return s;
+}
+
+Result<TrainingEstimate> EstimateTraining(const ModelSpec& model, const SystemSpec& sys, const TrainingSetup& s,
+                                          const EfficiencyProfile& eff) {
+  if (s.num_gpus < 1) return InvalidInput("--gpus: must be at least 1");
+  DLCOST_ASSIGN_OR_RETURN(perf::OpGraph graph, perf::BuildOpGraph(model, model.IsLanguageModel() ? s.seq_len : 0));
+  Layout L;
+  L.tp = s.tp.value_or(1);
+  L.pp = s.pp.value_or(1);
+  L.cp = s.cp.value_or(1);
+  L.ep = s.ep.value_or(1);
+  L.vpp = s.vpp.value_or(1);
+  L.zero = s.zero.value_or(0);
+  L.recompute = s.recompute.value_or(Recompute::kNone);
+  L.micro_batch = s.micro_batch.value_or(1);
+  int64_t mp = L.tp * L.pp * L.cp;
+  if (s.num_gpus % mp != 0) {
+    return InvalidInput(fmt::format("--gpus: {} GPUs is not a multiple of tp x pp x cp = {}", s.num_gpus, mp));
+  }
+  L.dp = s.dp.value_or(s.num_gpus / mp);
+  if (L.tp * L.pp * L.cp * L.dp != s.num_gpus) {
+    return InvalidInput(fmt::format("--dp: tp x pp x cp x dp = {} x {} x {} x {} does not equal --gpus {}", L.tp, L.pp,
+                                    L.cp, L.dp, s.num_gpus));
+  }
+  L.seq_parallel = s.seq_parallel.value_or(L.tp > 1);
+  if (model.IsTransformer()) {
+    DLCOST_RETURN_IF_ERROR(CheckDivides(L.tp, model.heads,
+        fmt::format("--tp: {} does not divide the {} attention heads of {}", L.tp, model.heads, model.id)));
+    if (model.kv_heads % L.tp != 0 && L.tp % model.kv_heads != 0) {
+      return InvalidInput(fmt::format("--tp: {} and the {} key/value heads of {} do not divide one another", L.tp,
+                                      model.kv_heads, model.id));
+    }
+    DLCOST_RETURN_IF_ERROR(CheckDivides(L.pp * L.vpp, model.layers,
+        fmt::format("--pp: pp x vpp = {} does not divide the {} layers of {}", L.pp * L.vpp, model.layers, model.id)));
+  } else if (L.tp > 1 || L.pp > 1 || L.cp > 1) {
+    return InvalidInput(fmt::format("--tp/--pp/--cp: {} is a {} model; only data parallelism is modelled for it",
+                                    model.id, ModelKindName(model.kind)));
+  }
+  if (L.cp > 1 && s.seq_len % L.cp != 0) {
+    return InvalidInput(fmt::format("--cp: {} does not divide --seq {}", L.cp, s.seq_len));
+  }
+  if (L.ep > 1) {
+    if (!model.moe) return InvalidInput(fmt::format("--ep: {} has no experts", model.id));
+    DLCOST_RETURN_IF_ERROR(CheckDivides(L.ep, model.moe->experts,
+        fmt::format("--ep: {} does not divide the {} experts", L.ep, model.moe->experts)));
+    DLCOST_RETURN_IF_ERROR(CheckDivides(L.ep, L.dp, fmt::format("--ep: {} does not divide dp = {}", L.ep, L.dp)));
+  }
+  if (L.zero < 0 || L.zero > 3) return InvalidInput("--zero: must be 0, 1, 2 or 3");
+  if (s.global_batch) {
+    L.global_batch = *s.global_batch;
+  } else {
+    double per = static_cast<double>(graph.tokens_per_sample);
+    int64_t target = model.IsLanguageModel() ? static_cast<int64_t>(std::llround(kDefaultBatchTokens / per)) : 256;
+    int64_t unit = L.dp * L.micro_batch;
+    L.global_batch = std::max<int64_t>(unit, (target + unit / 2) / unit * unit);
+  }
+  if (L.global_batch % (L.dp * L.micro_batch) != 0) {
+    return InvalidInput(fmt::format("--global-batch: {} is not divisible by dp x micro-batch = {} x {}",
+                                    L.global_batch, L.dp, L.micro_batch));
+  }
+  L.microbatches = L.global_batch / (L.dp * L.micro_batch);
+  if (L.vpp > 1 && L.microbatches % L.pp != 0) {
+    return InvalidInput(fmt::format("--vpp: interleaving needs the {} micro-batches per step to be a multiple of pp = {}",
+                                    L.microbatches, L.pp));
+  }
+
+  TrainingEstimate e;
+  e.layout = L;
+  Ctx c;
+  c.m = &model;
+  c.g = &graph;
+  c.sys = &sys;
+  c.s = &s;
+  c.L = &L;
+  Dtype prec = s.precision;
+  std::optional<double> peak = sys.gpu.PeakFlops(prec);
+  if (!peak && prec == Dtype::kBf16) peak = sys.gpu.PeakFlops(Dtype::kFp16);
+  if (!peak && prec == Dtype::kFp32) peak = sys.gpu.PeakFlops(Dtype::kTf32);
+  if (!peak && (prec == Dtype::kFp32 || prec == Dtype::kTf32)) peak = sys.gpu.PeakFlops(Dtype::kFp32);
+  if (!peak) {
+    return InvalidInput(fmt::format("--precision: {} has no {} mode in the catalog", sys.gpu.id, DtypeName(prec)));
+  }
+  c.rates = Rates{*peak, sys.gpu.memory_bandwidth_gb_s * kGB, &eff};
+  e.peak_flops = *peak;
+  c.causal = model.kind == ModelKind::kDecoder;
+  c.dropout = s.dropout.value_or(model.ffn_act == FfnAct::kGelu && model.kind == ModelKind::kDecoder);
+  c.frozen_base = s.finetune == Finetune::kLora || s.finetune == Finetune::kQlora;
+  c.weight_bytes = s.finetune == Finetune::kQlora ? 0.516 : (prec == Dtype::kFp32 || prec == Dtype::kTf32 ? 4 : 2);
+  Link intra = IntraLink(sys, eff), inter = InterLink(sys, eff);
+  c.tp_group = Place(L.tp, 1, sys, intra, inter);
+  c.cp_group = Place(L.cp, L.tp, sys, intra, inter);
+  c.ep_group = Place(L.ep, L.tp * L.cp, sys, intra, inter);
+  c.dp_group = Place(L.dp, L.tp * L.cp, sys, intra, inter);
+  c.pp_group = Place(L.pp, L.tp * L.cp * L.dp, sys, intra, inter);
+
+  // Cost each group once, then assign layers to pipeline stages.
+  int64_t layers = graph.TransformerLayers();
+  int64_t per_stage = model.IsTransformer() ? layers / L.pp : layers;
+  struct StageSum {
+    LayerCost cost;
+    double params = 0;
+    double act = 0;
+  };
+  std::vector<StageSum> stages(static_cast<size_t>(L.pp));
+  int64_t layer_index = 0;
+  double logits_bytes = 0;
+  for (const perf::LayerGroup& grp : graph.groups) {
+    LayerCost lc = CostGroup(c, grp);
+    bool repeated = IsTransformerLayer(grp.name);
+    for (int64_t i = 0; i < grp.count; ++i) {
+      size_t st;
+      if (repeated && model.IsTransformer()) {
+        st = static_cast<size_t>(std::min<int64_t>(layer_index / std::max<int64_t>(per_stage, 1), L.pp - 1));
+        ++layer_index;
+      } else {
+        st = grp.name == "head" || grp.name == "final_layer" || grp.name == "output" ? stages.size() - 1
+             : layer_index == 0                                                      ? 0
+                                                                                     : stages.size() - 1;
+      }
+      StageSum& S = stages[st];
+      S.cost.fwd_s += lc.fwd_s;
+      S.cost.bwd_s += lc.bwd_s;
+      S.cost.recompute_s += lc.recompute_s;
+      S.cost.fwd_flops += lc.fwd_flops;
+      S.cost.recompute_flops += lc.recompute_flops;
+      S.cost.tp_comm_s += lc.tp_comm_s;
+      S.cost.cp_comm_s += lc.cp_comm_s;
+      S.cost.ep_comm_s += lc.ep_comm_s;
+      S.params += lc.params;
+      S.act += lc.act_bytes;
+    }
+    if (grp.name == "head" && model.IsLanguageModel()) {
+      // Cross-entropy over the vocabulary: fp32 logits kept for backward (4 bytes) and read,
+      // written and read again by the fused softmax/loss (Korthikanti et al. 2022: 4sbv/t).
+      double rows = static_cast<double>(L.micro_batch) * graph.tokens_per_sample / L.cp;
+      logits_bytes = 4.0 * rows * model.vocab / L.tp;
+      double t = MemSeconds(3 * logits_bytes, c.rates);
+      stages.back().cost.fwd_s += t;
+      stages.back().cost.bwd_s += t;
+    }
+  }
+
+  // Pipeline: 1F1B (interleaved when vpp > 1). Narayanan et al. 2021, Sec. 2.2: bubble fraction
+  // (pp - 1) / (m x vpp) of the ideal time.
+  double m = static_cast<double>(L.microbatches);
+  double max_stage = 0, sum_stage = 0;
+  size_t worst = 0;
+  double pp_p2p = 0;
+  if (L.pp > 1) {
+    double rows = static_cast<double>(L.micro_batch) * graph.tokens_per_sample / L.cp;
+    double msg = kActBytes * rows * model.hidden / (L.seq_parallel ? L.tp : 1);
+    const Link& link = c.pp_group.per_node > 1 ? intra : inter;
+    pp_p2p = 2 * perf::SendTime(msg, link) * L.vpp;  // activation forward + gradient backward per chunk
+  }
+  for (size_t i = 0; i < stages.size(); ++i) {
+    const LayerCost& k = stages[i].cost;
+    double t = k.fwd_s + k.bwd_s + k.recompute_s + k.tp_comm_s + k.cp_comm_s + k.ep_comm_s + pp_p2p;
+    sum_stage += t;
+    if (t > max_stage) {
+      max_stage = t;
+      worst = i;
+    }
+  }
+  const LayerCost& W = stages[worst].cost;
+  e.time_compute_s = m * (W.fwd_s + W.bwd_s + W.recompute_s);
+  e.time_recompute_s = m * W.recompute_s;
+  e.time_comm_tp_s = m * W.tp_comm_s;
+  e.time_comm_cp_s = m * W.cp_comm_s;
+  e.time_comm_ep_s = m * W.ep_comm_s;
+  e.time_comm_pp_s = m * pp_p2p;
+  e.time_bubble_s = L.pp > 1 ? (L.pp - 1) / static_cast<double>(L.vpp) * (sum_stage / L.pp) : 0;
+
+  // Data-parallel traffic at the end of the step: gradient all-reduce (ZeRO 0), or
+  // reduce-scatter of gradients plus all-gather of updated weights (ZeRO 1/2/3); ZeRO-3 also
+  // gathers weights for every micro-batch's forward and backward, prefetched under compute.
+  double local_params = 0;
+  for (const StageSum& S : stages) local_params = std::max(local_params, S.params);
+  double trained_params = local_params;
+  if (c.frozen_base) {
+    // LoRA adapters of rank r on every attention and MLP projection: r (k + n) each.
+    trained_params = 0;
+    for (const perf::LayerGroup& grp : graph.groups) {
+      if (!IsTransformerLayer(grp.name)) continue;
+      for (const Op& op : grp.ops) {
+        if (op.kind == OpKind::kGemm) trained_params += grp.count * static_cast<double>(s.lora_rank) * (op.gemm_k + op.gemm_n);
+      }
+    }
+    trained_params /= static_cast<double>(L.tp * L.pp);
+  }
+  double dp_time = 0;
+  if (L.dp > 1) {
+    if (L.zero == 0) {
+      dp_time = perf::AllReduceTime(trained_params * s.grad_bytes, c.dp_group);
+    } else {
+      dp_time = perf::ReduceScatterTime(trained_params * s.grad_bytes, c.dp_group) +
+                perf::ReduceScatterTime(trained_params * c.weight_bytes, c.dp_group);
+    }
+  }
+  double overlap_window = W.bwd_s;  // bucketed reduction overlaps the last micro-batch's backward
+  e.time_comm_dp_s = std::max(0.0, dp_time - overlap_window);
+  if (L.zero == 3 && L.dp > 1) {
+    double gather = 2 * perf::ReduceScatterTime(local_params * c.weight_bytes, c.dp_group);
+    e.time_comm_dp_s += m * std::max(0.0, gather - (W.fwd_s + W.bwd_s));
+  }
+  double opt_params = trained_params / (L.zero >= 1 ? L.dp : 1);
+  e.time_optimizer_s = MemSeconds(opt_params * OptimizerTrafficBytes(s.optimizer), c.rates);
+  e.time_step_s = e.time_compute_s + e.time_comm_tp_s + e.time_comm_cp_s + e.time_comm_ep_s + e.time_comm_pp_s +
+                  e.time_bubble_s + e.time_comm_dp_s + e.time_optimizer_s;
+
+  // FLOPs and rates.
+  double units_per_step = static_cast<double>(L.global_batch) * (graph.unit == "token" ? graph.tokens_per_sample : 1);
+  e.tokens_per_step = units_per_step;
+  double fwd = graph.FwdFlopsPerUnit() * units_per_step;
+  e.model_flops_per_step = 3 * fwd;
+  double recompute_share = 0;
+  double stage_fwd_flops = 0;
+  for (const StageSum& S : stages) {
+    recompute_share += S.cost.recompute_flops;
+    stage_fwd_flops += S.cost.fwd_flops;
+  }
+  e.hardware_flops_per_step = e.model_flops_per_step + (stage_fwd_flops > 0 ? fwd * recompute_share / stage_fwd_flops : 0);
+  double n = static_cast<double>(s.num_gpus);
+  e.tflops_per_gpu_model = e.model_flops_per_step / e.time_step_s / n / kTera;
+  e.tflops_per_gpu_hardware = e.hardware_flops_per_step / e.time_step_s / n / kTera;
+  e.mfu = e.model_flops_per_step / e.time_step_s / n / e.peak_flops;
+  e.hfu = e.hardware_flops_per_step / e.time_step_s / n / e.peak_flops;
+  e.tokens_per_s = units_per_step / e.time_step_s;
+
+  // Memory on the most-loaded GPU.
+  double base_params = local_params;
+  double weights = base_params * c.weight_bytes;
+  double grads = trained_params * s.grad_bytes;
+  double opt = trained_params * OptimizerStateBytes(s.optimizer, prec);
+  if (c.frozen_base) weights += trained_params * 2;  // adapters in bf16
+  if (L.zero >= 1) opt /= L.dp;
+  if (L.zero >= 2) grads /= L.dp;
+  if (L.zero >= 3) weights /= L.dp;
+  double in_flight = std::min<double>(L.pp, m);
+  if (L.vpp > 1) in_flight *= 1.0 + (L.pp - 1.0) / (L.pp * L.vpp);
+  double act_first = stages.front().act * in_flight;
+  double act_last = stages.back().act + logits_bytes;
+  double act = std::max(act_first, act_last);
+  if (L.recompute == Recompute::kFull) {
+    // Re-running one layer's forward materialises its full activations once more.
+    Layout full = L;
+    full.recompute = Recompute::kNone;
+    Ctx c2 = c;
+    c2.L = &full;
+    for (const perf::LayerGroup& grp : graph.groups) {
+      if (IsTransformerLayer(grp.name)) {
+        act += CostGroup(c2, grp).act_bytes;
+        break;
+      }
+    }
+  }
+  e.memory_weights_bytes = weights;
+  e.memory_grads_bytes = grads;
+  e.memory_optimizer_bytes = opt;
+  e.memory_activations_bytes = act;
+  e.memory_overhead_bytes = s.overhead_bytes < 0 ? kDefaultOverheadBytes : s.overhead_bytes;
+  e.memory_total_bytes = weights + grads + opt + act + e.memory_overhead_bytes;
+  e.memory_capacity_bytes = sys.gpu.MemoryBytes();
+  e.fits = e.memory_total_bytes <= e.memory_capacity_bytes;
+
+  e.assumptions.push_back(fmt::format("efficiency profile '{}': GEMM {:.0f}%, attention {:.0f}%, memory {:.0f}% of peak",
+                                      eff.id, 100 * eff.gemm_max_fraction, 100 * eff.attention_max_fraction,
+                                      100 * eff.memory_fraction));
+  e.assumptions.push_back(fmt::format("dropout {}; {} attention; causal mask {}", c.dropout ? "on" : "off",
+                                      s.flash_attention ? "fused (flash)" : "unfused", c.causal ? "halves attention work" : "off"));
+  e.assumptions.push_back(fmt::format("gradients {} bytes/param, optimizer {} ({} bytes/param of state)", s.grad_bytes,
+                                      OptimizerName(s.optimizer), OptimizerStateBytes(s.optimizer, prec)));
+  e.assumptions.push_back("tensor-parallel collectives are not overlapped with compute; data-parallel reduction "
+                          "overlaps the last micro-batch's backward pass");
+  return e;
+}
+
+Result<TrainingEstimate> EstimateWithChosenLayout(const ModelSpec& model, const SystemSpec& sys,
+                                                  const TrainingSetup& s, const EfficiencyProfile& eff) {
+  std::vector<int64_t> tps, pps, mbs;
+  std::vector<Recompute> recs;
+  std::vector<int> zeros;
+  int64_t gpn = std::max(1, sys.gpus_per_node);
+  if (s.tp) tps = {*s.tp};
+  else for (int64_t t = 1; t <= std::min<int64_t>(gpn, 64); t *= 2) tps.push_back(t);
+  if (s.pp) pps = {*s.pp};
+  else for (int64_t p = 1; p <= 128; p *= 2) pps.push_back(p);
+  if (s.micro_batch) mbs = {*s.micro_batch};
+  else mbs = {1, 2, 4, 8, 16};
+  if (s.recompute) recs = {*s.recompute};
+  else recs = {Recompute::kNone, Recompute::kSelective, Recompute::kFull};
+  if (s.zero) zeros = {*s.zero};
+  else zeros = {1, 3};
+  std::optional<TrainingEstimate> best;
+  std::optional<TrainingEstimate> smallest;  // the layout closest to fitting
+  Status last_error = InvalidInput("no layout satisfies the given degrees");
+  bool any_valid = false;
+  for (int64_t tp : tps) {
+    for (int64_t pp : pps) {
+      int64_t cp = s.cp.value_or(1);
+      if (s.num_gpus % (tp * pp * cp) != 0) continue;
+      if (s.dp && tp * pp * cp * *s.dp != s.num_gpus) continue;
+      for (int64_t mb : mbs) {
+        if (s.global_batch && *s.global_batch % ((s.num_gpus / (tp * pp * cp)) * mb) != 0) continue;
+        for (Recompute rc : recs) {
+          for (int z : zeros) {
+            TrainingSetup t = s;
+            t.tp = tp;
+            t.pp = pp;
+            t.micro_batch = mb;
+            t.recompute = rc;
+            t.zero = z;
+            Result<TrainingEstimate> r = EstimateTraining(model, sys, t, eff);
+            if (!r.ok()) {
+              last_error = r.status();
+              continue;
+            }
+            any_valid = true;
+            if (!smallest || r->memory_total_bytes < smallest->memory_total_bytes) smallest = *r;
+            if (!r->fits) continue;
+            if (!best || r->time_step_s < best->time_step_s * (1 - 1e-9)) best = *r;
+          }
+        }
+      }
+    }
+  }
+  if (!any_valid) return last_error;
+  TrainingEstimate out = best ? *best : *smallest;
+  const Layout& L = out.layout;
+  if (!s.tp) out.chosen.push_back(fmt::format("tp={}", L.tp));
+  if (!s.pp) out.chosen.push_back(fmt::format("pp={}", L.pp));
+  if (!s.dp) out.chosen.push_back(fmt::format("dp={}", L.dp));
+  if (!s.micro_batch) out.chosen.push_back(fmt::format("micro_batch={}", L.micro_batch));
+  if (!s.global_batch) out.chosen.push_back(fmt::format("global_batch={}", L.global_batch));
+  if (!s.recompute) out.chosen.push_back(fmt::format("recompute={}", RecomputeName(L.recompute)));
+  if (!s.zero) out.chosen.push_back(fmt::format("zero={}", L.zero));
+  if (!s.seq_parallel) out.chosen.push_back(fmt::format("seq_parallel={}", L.seq_parallel ? 1 : 0));
+  return out;
+}
+
+Result<RunCost> ComputeRunCost(const TrainingEstimate& e, int64_t num_gpus, double tdp_w, const RunInputs& in) {
+  RunCost r;
+  if (in.goodput <= 0 || in.goodput > 1 || !std::isfinite(in.goodput)) {
+    return InvalidInput("--goodput: must be in (0, 1]");
+  }
+  if (in.steps) {
+    DLCOST_RETURN_IF_ERROR(CheckPositive(*in.steps, "--steps"));
+    r.steps = std::ceil(*in.steps);
+  } else if (in.tokens) {
+    DLCOST_RETURN_IF_ERROR(CheckPositive(*in.tokens, "--tokens"));
+    r.steps = std::ceil(*in.tokens / e.tokens_per_step);
+  } else {
+    return InvalidInput("--tokens or --steps: one of them is required for the whole-run cost");
+  }
+  r.tokens = r.steps * e.tokens_per_step;
+  r.wall_s = r.steps * e.time_step_s / in.goodput;
+  r.gpu_hours = r.wall_s * static_cast<double>(num_gpus) / kSecondsPerHour;
+  if (in.usd_per_gpu_hour) r.usd = r.gpu_hours * *in.usd_per_gpu_hour;
+  double power = in.gpu_power_w > 0 ? in.gpu_power_w : tdp_w;
+  r.energy_kwh = r.gpu_hours * (power + in.host_power_w_per_gpu) * in.pue / 1000.0;
+  r.co2_kg = r.energy_kwh * in.carbon_g_per_kwh / 1000.0;
+  return r;
+}
+
+}  // namespace dlcost

@@ -1,0 +1,351 @@
+#include "dlcost/validate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "common/csv.h"
+#include "common/strings.h"
+#include "dlcost/carbon.h"
+#include "dlcost/model.h"
+#include "dlcost/training.h"
+#include "dlcost/units.h"
+
+namespace dlcost {
+namespace {
+
+const char* kMetrics[] = {"sec_per_iter", "tflops_per_gpu", "mfu_pct", "hfu_pct", "gpu_hours", "mem_gib_per_gpu",
+                          "mwh", "days", "tokens_per_sec_per_gpu", "usd"};
+
+struct Row {
+  const CsvTable* t;
+  const CsvRow* r;
+  std::string Get(const char* col) const {
+    auto c = t->Column(col);
+    return c ? std::string(TrimView(t->Field(*r, *c))) : std::string();
+  }
+  Result<std::optional<int64_t>> Int(const char* col) const {
+    std::string v = Get(col);
+    if (v.empty()) return std::optional<int64_t>();
+    Result<int64_t> x = ParsePositiveInt(v, col);
+    if (!x.ok()) return InvalidInput(fmt::format("line {}: {}", r->line, x.status().message()));
+    return std::optional<int64_t>(*x);
+  }
+  Result<std::optional<double>> Num(const char* col) const {
+    auto c = t->Column(col);
+    if (!c) return std::optional<double>();
+    return t->Number(*r, *c);
+  }
+};
+
+Result<ModelSpec> ModelFromRow(const Row& row) {
+  ModelSpec m;
+  m.id = row.Get("model");
+  m.name = m.id;
+  m.kind = ModelKind::kDecoder;
+  DLCOST_ASSIGN_OR_RETURN(auto layers, row.Int("layers"));
+  DLCOST_ASSIGN_OR_RETURN(auto hidden, row.Int("hidden"));
+  DLCOST_ASSIGN_OR_RETURN(auto heads, row.Int("heads"));
+  DLCOST_ASSIGN_OR_RETURN(auto kv, row.Int("kv_heads"));
+  DLCOST_ASSIGN_OR_RETURN(auto ffn, row.Int("ffn"));
+  DLCOST_ASSIGN_OR_RETURN(auto vocab, row.Int("vocab"));
+  DLCOST_ASSIGN_OR_RETURN(auto seq, row.Int("seq_len"));
+  if (!layers || !hidden || !ffn || !vocab) return InvalidInput("missing architecture field (layers, hidden, ffn or vocab)");
+  m.layers = *layers;
+  m.hidden = *hidden;
+  // Unknown head count: 128-wide heads, the common choice of the GPT-3/Megatron configurations.
+  m.heads = heads ? *heads : std::max<int64_t>(1, m.hidden / 128);
+  if (m.hidden % m.heads != 0) return InvalidInput("heads does not divide hidden");
+  m.kv_heads = kv ? *kv : m.heads;
+  m.head_dim = m.hidden / m.heads;
+  m.ffn = *ffn;
+  m.vocab = *vocab;
+  m.max_seq = seq.value_or(2048);
+  std::string act = ToLower(row.Get("ffn_act"));
+  if (act == "gelu") {
+    // GPT-style: learned positions, LayerNorm, biases (GPT-2/3, Megatron GPT).
+    m.ffn_act = FfnAct::kGelu;
+    m.position = PositionKind::kLearned;
+    m.norm = NormKind::kLayerNorm;
+    m.linear_bias = true;
+    m.tie_embeddings = true;
+  } else if (act == "swiglu" || act.empty()) {
+    m.ffn_act = FfnAct::kSwiglu;
+    m.position = PositionKind::kRope;
+    m.norm = NormKind::kRmsNorm;
+  } else {
+    return InvalidInput(fmt::format("unknown ffn_act '{}'", act));
+  }
+  if (ToLower(row.Get("arch")) == "moe") {
+    DLCOST_ASSIGN_OR_RETURN(auto experts, row.Int("experts"));
+    DLCOST_ASSIGN_OR_RETURN(auto top_k, row.Int("top_k"));
+    if (!experts || !top_k) return InvalidInput("moe row without experts or top_k");
+    MoeSpec moe;
+    moe.experts = *experts;
+    moe.top_k = *top_k;
+    moe.expert_ffn = m.ffn;
+    moe.shared_expert_ffn = m.ffn;
+    m.moe = moe;
+  }
+  return m;
+}
+
+// "$14/h per 8-GPU node" or "$2.5 per GPU-hour" in a note: USD per GPU-hour.
+std::optional<double> PriceFromNote(const std::string& note) {
+  std::smatch mt;
+  static const std::regex per_node(R"(\$\s*([0-9]+(?:\.[0-9]+)?)\s*/\s*h(?:our)?\s+per\s+([0-9]+)\s*-?\s*GPU\s+node)",
+                                   std::regex::icase);
+  if (std::regex_search(note, mt, per_node)) return std::stod(mt[1]) / std::stod(mt[2]);
+  static const std::regex per_gpu(R"(\$\s*([0-9]+(?:\.[0-9]+)?)\s*(?:/|per)\s*GPU[- ]?h(?:ou)?r)", std::regex::icase);
+  if (std::regex_search(note, mt, per_gpu)) return std::stod(mt[1]);
+  return std::nullopt;
+}
+
+// Energy convention stated in a note: "(400 W x PUE 1.1)".
+void EnergyFromNote(const std::string& note, RunInputs* run) {
+  std::smatch mt;
+  static const std::regex watts(R"(([0-9]+(?:\.[0-9]+)?)\s*W\b)");
+  static const std::regex pue(R"(PUE\s*([0-9]+(?:\.[0-9]+)?))", std::regex::icase);
+  if (std::regex_search(note, mt, watts)) run->gpu_power_w = std::stod(mt[1]);
+  if (std::regex_search(note, mt, pue)) run->pue = std::stod(mt[1]);
+}
+
+std::string ChosenText(const TrainingEstimate& e, const std::vector<std::string>& extra) {
+  std::vector<std::string> all = extra;
+  all.insert(all.end(), e.chosen.begin(), e.chosen.end());
+  return fmt::format("{}", fmt::join(all, " "));
+}
+
+}  // namespace
+
+Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std::string& data_dir,
+                                          const std::string& eff_path) {
+  DLCOST_ASSIGN_OR_RETURN(CsvTable t, CsvTable::ReadFile(csv_path));
+  for (const char* col : {"case_id", "metric", "value", "gpu"}) {
+    DLCOST_RETURN_IF_ERROR(t.RequireColumn(col).status());
+  }
+  DLCOST_ASSIGN_OR_RETURN(HardwareCatalog hw, HardwareCatalog::Load(data_dir));
+  DLCOST_ASSIGN_OR_RETURN(CarbonData carbon, CarbonData::Load(data_dir));
+  ValidationReport rep;
+  for (const CsvRow& r : t.rows()) {
+    Row row{&t, &r};
+    ValidationCase vc;
+    vc.case_id = row.Get("case_id");
+    vc.metric = row.Get("metric");
+    auto skip = [&](const std::string& why) {
+      vc.status = "skipped";
+      vc.reason = why;
+      rep.cases.push_back(vc);
+      ++rep.skipped;
+    };
+    Result<std::optional<double>> measured = row.Num("value");
+    if (!measured.ok()) return measured.status();
+    if (!*measured || **measured <= 0) {
+      skip("value missing or not positive");
+      continue;
+    }
+    vc.measured = **measured;
+    if (std::find_if(std::begin(kMetrics), std::end(kMetrics), [&](const char* m) { return vc.metric == m; }) ==
+        std::end(kMetrics)) {
+      skip(fmt::format("unsupported metric '{}'", vc.metric));
+      continue;
+    }
+    Result<Accelerator> gpu = hw.Resolve(row.Get("gpu"));
+    if (!gpu.ok()) {
+      skip(gpu.status().message());
+      continue;
+    }
+    Result<ModelSpec> model = ModelFromRow(row);
+    if (!model.ok()) {
+      skip(model.status().message());
+      continue;
+    }
+    std::string note = row.Get("note");
+    std::vector<std::string> extra;
+    Result<std::optional<int64_t>> gpn = row.Int("gpus_per_node");
+    Result<std::optional<double>> inter = row.Num("internode_gbps");
+    if (!gpn.ok() || !inter.ok()) {
+      skip("bad gpus_per_node or internode_gbps");
+      continue;
+    }
+    Result<SystemSpec> sys = MakeSystem(hw, *gpu, static_cast<int>(gpn->value_or(0)), inter->value_or(0));
+    if (!sys.ok()) {
+      skip(sys.status().message());
+      continue;
+    }
+    Result<EfficiencyProfile> eff = LoadEfficiency(eff_path, gpu->id);
+    if (!eff.ok()) return eff.status();
+    TrainingSetup s;
+    s.seq_len = model->max_seq;
+    s.overhead_bytes = -1;
+    bool bad = false;
+    auto set_int = [&](const char* col, std::optional<int64_t>* dst) {
+      Result<std::optional<int64_t>> v = row.Int(col);
+      if (!v.ok()) bad = true;
+      else *dst = *v;
+    };
+    std::optional<int64_t> n;
+    set_int("num_gpus", &n);
+    set_int("tp", &s.tp);
+    set_int("pp", &s.pp);
+    set_int("dp", &s.dp);
+    set_int("ep", &s.ep);
+    set_int("cp", &s.cp);
+    set_int("vpp", &s.vpp);
+    set_int("micro_batch", &s.micro_batch);
+    set_int("global_batch", &s.global_batch);
+    if (bad) {
+      skip("a layout field is not a positive integer");
+      continue;
+    }
+    std::string zero = row.Get("zero");
+    if (!zero.empty()) {
+      if (zero.size() != 1 || zero[0] < '0' || zero[0] > '3') {
+        skip("zero must be 0-3");
+        continue;
+      }
+      s.zero = zero[0] - '0';
+    }
+    std::string sp = row.Get("seq_parallel");
+    if (!sp.empty()) s.seq_parallel = sp == "1";
+    std::string rc = row.Get("recompute");
+    if (!rc.empty()) {
+      Result<Recompute> x = ParseRecompute(rc);
+      if (!x.ok()) {
+        skip(x.status().message());
+        continue;
+      }
+      s.recompute = *x;
+    }
+    std::string prec = row.Get("precision");
+    if (!prec.empty()) {
+      Result<Dtype> d = ParseDtype(prec, "precision");
+      if (!d.ok()) {
+        skip(d.status().message());
+        continue;
+      }
+      s.precision = *d;
+    }
+    // A total memory figure is compared with everything dlcost counts, overhead included;
+    // the model_states / activations parts exclude it.
+    Result<TrainingEstimate> est = Status(StatusCode::kInternal, "not run");
+    if (n) {
+      s.num_gpus = *n;
+      est = EstimateWithChosenLayout(*model, *sys, s, *eff);
+    } else {
+      // Unknown GPU count: the count (a multiple of the node) with the fewest GPU-hours.
+      std::optional<TrainingEstimate> best;
+      int64_t best_n = 0;
+      for (int64_t cand = std::max(1, sys->gpus_per_node); cand <= 4096; cand *= 2) {
+        s.num_gpus = cand;
+        Result<TrainingEstimate> r2 = EstimateWithChosenLayout(*model, *sys, s, *eff);
+        if (!r2.ok() || !r2->fits) continue;
+        if (!best || r2->time_step_s * cand < best->time_step_s * best_n) {
+          best = *r2;
+          best_n = cand;
+        }
+      }
+      if (best) {
+        est = *best;
+        s.num_gpus = best_n;
+        extra.push_back(fmt::format("num_gpus={}", best_n));
+      } else {
+        est = Infeasible("no GPU count up to 4096 fits");
+      }
+    }
+    if (!est.ok()) {
+      skip(est.status().message());
+      continue;
+    }
+    vc.chosen = ChosenText(*est, extra);
+    if (!est->fits && vc.metric != "mem_gib_per_gpu") {
+      skip(fmt::format("configuration does not fit in memory ({:.1f} GiB needed)", est->memory_total_bytes / kGiB));
+      continue;
+    }
+    const TrainingEstimate& e = *est;
+    double pred = 0;
+    const std::string& mt = vc.metric;
+    if (mt == "sec_per_iter") pred = e.time_step_s;
+    else if (mt == "tflops_per_gpu") pred = note.find("flops=hardware") != std::string::npos ? e.tflops_per_gpu_hardware : e.tflops_per_gpu_model;
+    else if (mt == "mfu_pct") pred = 100 * e.mfu;
+    else if (mt == "hfu_pct") pred = 100 * e.hfu;
+    else if (mt == "tokens_per_sec_per_gpu") pred = e.tokens_per_s / s.num_gpus;
+    else if (mt == "mem_gib_per_gpu") {
+      if (note.find("part=model_states") != std::string::npos) {
+        pred = (e.memory_weights_bytes + e.memory_grads_bytes + e.memory_optimizer_bytes) / kGiB;
+      } else if (note.find("part=activations") != std::string::npos) {
+        pred = e.memory_activations_bytes / kGiB;
+      } else {
+        pred = e.memory_total_bytes / kGiB;
+      }
+    } else {
+      Result<std::optional<double>> tokens = row.Num("tokens");
+      if (!tokens.ok() || !*tokens) {
+        skip("whole-run metric without tokens");
+        continue;
+      }
+      RunInputs run;
+      run.tokens = **tokens;
+      run.goodput = kDefaultGoodput;
+      run.pue = 1.0;
+      if (mt == "mwh") EnergyFromNote(note, &run);
+      if (mt == "usd") {
+        run.usd_per_gpu_hour = PriceFromNote(note);
+        if (!run.usd_per_gpu_hour) {
+          skip("usd case without a price dlcost can read in the note");
+          continue;
+        }
+      }
+      Result<RunCost> cost = ComputeRunCost(e, s.num_gpus, gpu->tdp_w, run);
+      if (!cost.ok()) {
+        skip(cost.status().message());
+        continue;
+      }
+      if (mt == "gpu_hours") pred = cost->gpu_hours;
+      else if (mt == "days") pred = cost->wall_s / kSecondsPerDay;
+      else if (mt == "mwh") pred = cost->energy_kwh / 1000.0;
+      else if (mt == "usd") pred = *cost->usd;
+    }
+    vc.predicted = pred;
+    vc.rel_error = (pred - vc.measured) / vc.measured;
+    vc.status = "ok";
+    rep.cases.push_back(vc);
+  }
+  std::map<std::string, MetricSummary> by;
+  std::map<std::string, std::vector<double>> apes;
+  for (const ValidationCase& c : rep.cases) {
+    MetricSummary& m = by[c.metric];
+    m.metric = c.metric;
+    ++m.n;
+    if (c.status != "ok") {
+      ++m.skipped;
+      continue;
+    }
+    ++m.predicted;
+    double ape = 100 * std::fabs(*c.rel_error);
+    apes[c.metric].push_back(ape);
+    m.mape_pct += ape;
+    m.bias_pct += 100 * *c.rel_error;
+    if (ape >= m.max_ape_pct) {
+      m.max_ape_pct = ape;
+      m.max_case = c.case_id;
+    }
+  }
+  for (auto& [name, m] : by) {
+    if (m.predicted > 0) {
+      m.mape_pct /= m.predicted;
+      m.bias_pct /= m.predicted;
+      std::vector<double>& v = apes[name];
+      std::sort(v.begin(), v.end());
+      size_t k = v.size();
+      m.median_ape_pct = k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
+    }
+    rep.summary.push_back(m);
+  }
+  return rep;
+}
+
+}  // namespace dlcost

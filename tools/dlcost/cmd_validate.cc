@@ -1,0 +1,111 @@
+// dlcost validate training FILE.csv: predicted vs measured for every case.
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli_common.h"
+#include "dlcost/validate.h"
+
+namespace dlcost::cli {
+namespace {
+
+nlohmann::ordered_json ToJson(const ValidationReport& v) {
+  nlohmann::ordered_json cases = nlohmann::ordered_json::array();
+  for (const ValidationCase& c : v.cases) {
+    nlohmann::ordered_json o;
+    o["case_id"] = c.case_id;
+    o["metric"] = c.metric;
+    o["measured"] = c.measured;
+    if (c.status == "ok") {
+      o["predicted"] = *c.predicted;
+      o["rel_error"] = *c.rel_error;
+    }
+    o["status"] = c.status;
+    if (!c.reason.empty()) o["reason"] = c.reason;
+    if (!c.chosen.empty()) o["chosen"] = c.chosen;
+    cases.push_back(o);
+  }
+  nlohmann::ordered_json summary = nlohmann::ordered_json::object();
+  for (const MetricSummary& m : v.summary) {
+    nlohmann::ordered_json s;
+    s["n"] = m.predicted;
+    s["cases"] = m.n;
+    s["skipped"] = m.skipped;
+    s["mape_pct"] = m.mape_pct;
+    s["median_ape_pct"] = m.median_ape_pct;
+    s["max_ape_pct"] = m.max_ape_pct;
+    s["max_case"] = m.max_case;
+    s["bias_pct"] = m.bias_pct;
+    summary[m.metric] = s;
+  }
+  summary["skipped"] = v.skipped;
+  nlohmann::ordered_json out;
+  out["cases"] = cases;
+  out["summary"] = summary;
+  return out;
+}
+
+struct ValidateArgs {
+  std::string kind;
+  std::string file;
+  std::string calibration;
+};
+
+int RunValidate(const GlobalOptions& g, const ValidateArgs& a) {
+  if (a.kind != "training") {
+    return Fail(UsageError(fmt::format("validate: '{}' is not supported yet (training)", a.kind)));
+  }
+  Result<std::string> dir = DataDir(g);
+  if (!dir.ok()) return Fail(dir.status());
+  std::string eff = a.calibration.empty() ? *dir + "/efficiency/default.json" : a.calibration;
+  Result<ValidationReport> v = ValidateTraining(a.file, *dir, eff);
+  if (!v.ok()) return Fail(v.status());
+  if (g.format == "json") {
+    std::string text = ToJson(*v).dump(2) + "\n";
+    if (g.out.empty()) {
+      std::fwrite(text.data(), 1, text.size(), stdout);
+      return 0;
+    }
+    FILE* f = std::fopen(g.out.c_str(), "wb");
+    if (!f) return Fail(InvalidInput(fmt::format("--out: cannot write '{}'", g.out)));
+    std::fwrite(text.data(), 1, text.size(), f);
+    std::fclose(f);
+    return 0;
+  }
+  report::Report r;
+  r.title = fmt::format("Validation of {}", a.file);
+  report::Table& s = r.AddTable("summary", "Summary per metric",
+                                {{"metric", "metric"}, {"n", "predicted"}, {"skipped", "skipped"},
+                                 {"mape_pct", "MAPE %", 1}, {"median_ape_pct", "median APE %", 1},
+                                 {"max_ape_pct", "max APE %", 1}, {"max_case", "worst case"}, {"bias_pct", "bias %", 1}});
+  for (const MetricSummary& m : v->summary) {
+    s.rows.push_back({m.metric, static_cast<int64_t>(m.predicted), static_cast<int64_t>(m.skipped), m.mape_pct,
+                      m.median_ape_pct, m.max_ape_pct, m.max_case, m.bias_pct});
+  }
+  report::Table& c = r.AddTable("cases", "Cases",
+                                {{"case_id", "case"}, {"metric", "metric"}, {"measured", "measured"},
+                                 {"predicted", "predicted"}, {"rel_error_pct", "error %", 1}, {"status", "status"},
+                                 {"detail", "chosen / reason"}});
+  for (const ValidationCase& k : v->cases) {
+    c.rows.push_back({k.case_id, k.metric, k.measured, k.predicted ? report::Value(*k.predicted) : report::Value(),
+                      k.rel_error ? report::Value(100 * *k.rel_error) : report::Value(), k.status,
+                      k.status == "ok" ? k.chosen : k.reason});
+  }
+  r.notes.push_back("rel_error = (predicted - measured) / measured; skipped cases do not count in the error figures.");
+  return Emit(r, g);
+}
+
+}  // namespace
+
+void RegisterValidate(CLI::App& app, GlobalOptions& g, int* exit_code) {
+  auto* cmd = app.add_subcommand("validate", "Predict published measured cases and report the error");
+  auto a = std::make_shared<ValidateArgs>();
+  cmd->add_option("kind", a->kind, "training")->required();
+  cmd->add_option("file", a->file, "Cases CSV (schema: validation/published/README.md)")->required();
+  cmd->add_option("--calibration", a->calibration, "Efficiency profile JSON");
+  AddOutputOptions(cmd, g);
+  cmd->callback([&g, exit_code, a] { *exit_code = RunValidate(g, *a); });
+}
+
+}  // namespace dlcost::cli
