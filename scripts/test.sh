@@ -57,8 +57,10 @@ header "validation: dlcost validate training (published cases)"
 # subcommand, so also check that the help text is the subcommand's own.
 if help_text="$(build/dlcost validate --help 2>/dev/null)" &&
    grep -q 'dlcost validate' <<<"$help_text"; then
-  if ! build/dlcost validate training validation/published/training_cases.csv \
+  if build/dlcost validate training validation/published/training_cases.csv \
        --format json > /dev/null; then
+    echo "validate training: ok"
+  else
     failed+=("validate training")
   fi
 else

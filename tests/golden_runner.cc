@@ -234,13 +234,35 @@ bool Run(const std::vector<std::string>& argv, const std::string& cwd, const std
   return true;
 }
 
-// Follows "a.b.0.c" through objects and arrays; "#" as the last part is the size.
+// Splits "offers[gpu=t4].0.price" into "offers", "[gpu=t4]", "0", "price": dots separate
+// parts, and a bracketed selector is one part even when its value holds dots.
+std::vector<std::string> PathParts(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '.') {
+      ++i;
+    } else if (path[i] == '[') {
+      size_t close = path.find(']', i);
+      if (close == std::string::npos) close = path.size() - 1;
+      parts.push_back(path.substr(i, close - i + 1));
+      i = close + 1;
+    } else {
+      size_t stop = path.find_first_of(".[", i);
+      if (stop == std::string::npos) stop = path.size();
+      parts.push_back(path.substr(i, stop - i));
+      i = stop;
+    }
+  }
+  return parts;
+}
+
+// Follows a path through objects and arrays: "key", an array index "0", "[key=value]" (the first
+// array element whose key has that value), and "#" as the last part for the size.
 std::optional<nlohmann::json> Lookup(const nlohmann::json& doc, const std::string& path, std::string* error) {
   const nlohmann::json* cur = &doc;
-  std::stringstream ss(path);
-  std::string part;
   std::string walked;
-  while (std::getline(ss, part, '.')) {
+  for (const std::string& part : PathParts(path)) {
     if (part == "#") {
       if (!cur->is_array() && !cur->is_object()) {
         *error = "'" + walked + "' has no size";
@@ -248,7 +270,32 @@ std::optional<nlohmann::json> Lookup(const nlohmann::json& doc, const std::strin
       }
       return nlohmann::json(cur->size());
     }
-    if (cur->is_array()) {
+    if (part.size() >= 2 && part.front() == '[') {
+      size_t eq = part.find('=');
+      if (part.back() != ']' || eq == std::string::npos) {
+        *error = "selector '" + part + "' is not [key=value]";
+        return std::nullopt;
+      }
+      std::string key = part.substr(1, eq - 1), want = part.substr(eq + 1, part.size() - eq - 2);
+      if (!cur->is_array()) {
+        *error = "'" + walked + "' is not an array";
+        return std::nullopt;
+      }
+      const nlohmann::json* found = nullptr;
+      for (const nlohmann::json& el : *cur) {
+        if (!el.is_object() || !el.contains(key)) continue;
+        const nlohmann::json& v = el[key];
+        if ((v.is_string() && v.get<std::string>() == want) || (!v.is_string() && v.dump() == want)) {
+          found = &el;
+          break;
+        }
+      }
+      if (!found) {
+        *error = "no element " + part + " in '" + walked + "'";
+        return std::nullopt;
+      }
+      cur = found;
+    } else if (cur->is_array()) {
       char* end = nullptr;
       long idx = std::strtol(part.c_str(), &end, 10);
       if (part.empty() || *end != '\0' || idx < 0 || static_cast<size_t>(idx) >= cur->size()) {
@@ -266,7 +313,7 @@ std::optional<nlohmann::json> Lookup(const nlohmann::json& doc, const std::strin
       *error = "'" + walked + "' is not an object or array";
       return std::nullopt;
     }
-    walked += (walked.empty() ? "" : ".") + part;
+    walked += (walked.empty() || part[0] == '[' ? "" : ".") + part;
   }
   return *cur;
 }
@@ -476,8 +523,8 @@ int main(int argc, char** argv) {
     else return Usage();
   }
   if (dlcost.empty() || source_dir.empty() || case_files.empty()) return Usage();
-  dlcost = fs::absolute(dlcost).string();
-  source_dir = fs::absolute(source_dir).string();
+  dlcost = fs::absolute(dlcost).lexically_normal().string();
+  source_dir = fs::absolute(source_dir).lexically_normal().string();
 
   int failed = 0;
   for (const std::string& file : case_files) {

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
+#include <ostream>
 #include <set>
 #include <string>
 
@@ -65,8 +66,12 @@ TEST(HardwareCatalog, ShippedCatalogLoads) {
     EXPECT_GT(a.memory_gib, 0) << a.id;
     EXPECT_GT(a.memory_bandwidth_gb_s, 0) << a.id;
     EXPECT_GE(a.node_size, 1) << a.id;
-    if (!a.intra_network.empty()) EXPECT_TRUE(hw.ResolveNetwork(a.intra_network).ok()) << a.id;
-    if (!a.inter_network.empty()) EXPECT_TRUE(hw.ResolveNetwork(a.inter_network).ok()) << a.id;
+    if (!a.intra_network.empty()) {
+      EXPECT_TRUE(hw.ResolveNetwork(a.intra_network).ok()) << a.id;
+    }
+    if (!a.inter_network.empty()) {
+      EXPECT_TRUE(hw.ResolveNetwork(a.inter_network).ok()) << a.id;
+    }
   }
   EXPECT_EQ(hw.Ids().size(), hw.accelerators().size());
 }
@@ -153,6 +158,8 @@ struct BadFile {
   const char* to;
   const char* field;  // what the message must name ("" when only the file)
 };
+
+void PrintTo(const BadFile& b, std::ostream* os) { *os << b.name; }
 
 class BadAcceleratorFile : public ::testing::TestWithParam<BadFile> {};
 

@@ -415,9 +415,13 @@ TEST(VmsImport, GcpN1HostsWithT4AndV100) {
     EXPECT_TRUE(Contains(o.instance, "n1-standard-8")) << o.instance;
     if (o.gpu_count != 1) continue;
     ++singles;
-    if (o.region == "us-central1") EXPECT_NEAR(o.on_demand_usd_per_hour, 0.729998, kUsdTolerance);
-    else if (o.region == "us-east4") EXPECT_NEAR(o.on_demand_usd_per_hour, 0.797994, kUsdTolerance);
-    else ADD_FAILURE() << "unexpected t4 region " << o.region;
+    if (o.region == "us-central1") {
+      EXPECT_NEAR(o.on_demand_usd_per_hour, 0.729998, kUsdTolerance);
+    } else if (o.region == "us-east4") {
+      EXPECT_NEAR(o.on_demand_usd_per_hour, 0.797994, kUsdTolerance);
+    } else {
+      ADD_FAILURE() << "unexpected t4 region " << o.region;
+    }
   }
   EXPECT_EQ(singles, 2);
 
@@ -431,7 +435,9 @@ TEST(VmsImport, GcpUnpairedAndUnknownAccelerators) {
   Imported gcp = Import("gcp_vms.csv");
   // A100 rows never pair with n1 hosts.
   for (const Offer& o : gcp.table.offers()) {
-    if (o.gpu.rfind("a100", 0) == 0) EXPECT_EQ(o.instance.rfind("n1-", 0), std::string::npos) << o.instance;
+    if (o.gpu.rfind("a100", 0) == 0) {
+      EXPECT_EQ(o.instance.rfind("n1-", 0), std::string::npos) << o.instance;
+    }
   }
   // The L4 row in asia-east1-a has no g2 host.
   EXPECT_TRUE(gcp.table.ForGpu("l4").empty());

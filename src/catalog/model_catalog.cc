@@ -352,6 +352,10 @@ Result<ModelSpec> ParseHfConfig(const nlohmann::json& j, const std::string& wher
     DLCOST_ASSIGN_OR_RETURN(std::optional<int64_t> mtp, f.OptNonNegativeInt("num_nextn_predict_layers"));
     m.mtp_layers = mtp.value_or(0);
   }
+  if (m.moe && m.moe->top_k > m.moe->experts) {
+    return Invalid(where, fmt::format("num_experts_per_tok ({}) is larger than the number of routed experts ({})",
+                                      m.moe->top_k, m.moe->experts));
+  }
   m.sources.push_back(where);
   return m;
 }

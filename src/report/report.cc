@@ -154,7 +154,8 @@ std::string RenderJson(const Report& r) {
     j[t.key] = std::move(rows);
   }
   if (!r.notes.empty()) j["notes"] = r.notes;
-  return j.dump(2) + "\n";
+  // Text from user files need not be UTF-8: replace bad bytes (U+FFFD) rather than throw.
+  return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 std::string RenderCsv(const Report& r) {
