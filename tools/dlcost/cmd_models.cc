@@ -41,7 +41,7 @@ int RunModels(const GlobalOptions& g) {
     double total = graph->TotalParams();
     report::Value layers = m.IsTransformer() ? report::Value(m.layers) : report::Value();
     report::Value hidden = m.IsTransformer() ? report::Value(m.hidden) : report::Value();
-    t.rows.push_back({m.id, std::string(ModelKindName(m.kind)), HumanCount(total), HumanCount(graph->ActiveParams()),
+    t.rows.push_back({m.id, std::string(ModelKindName(m.kind)), total, graph->ActiveParams(),
                       m.published.total_b > 0 ? report::Value(m.published.total_b) : report::Value(),
                       PublishedDiffPct(m, total), layers, hidden, m.name});
   }

@@ -82,7 +82,7 @@ void RegisterPrices(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("gpu", a->gpu, "GPU id or alias (all GPUs when omitted)");
   cmd->add_option("--vms", a->vms, "A SkyPilot-style vms.csv to read instead of the shipped snapshot");
   cmd->add_option("--provider", a->provider, "Provider label for --vms offers (default: from the path)");
-  cmd->add_option("--top", a->top, "Show only the N cheapest offers")->check(CLI::PositiveNumber);
+  cmd->add_option("--top", a->top, "Show only the N cheapest offers")->check(CLI::Range(1, 1000000));
   AddOutputOptions(cmd, g);
   cmd->callback([&g, exit_code, a] { *exit_code = RunPrices(g, *a); });
 }

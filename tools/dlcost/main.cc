@@ -1,5 +1,6 @@
 // dlcost: what deep-learning work will cost, before and after paying for it.
 #include <cstdio>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
@@ -22,6 +23,28 @@ int main(int argc, char** argv) {
   RegisterModels(app, g, &exit_code);
   RegisterTrain(app, g, &exit_code);
   RegisterValidate(app, g, &exit_code);
+  // Name an unknown command instead of CLI11's generic "a subcommand is required".
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--data-dir") {
+      ++i;
+      continue;
+    }
+    if (arg.empty() || arg[0] == '-') continue;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      known = known || sub->get_name() == arg;
+    }
+    if (!known) {
+      std::string names;
+      for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+        names += (names.empty() ? "" : ", ") + sub->get_name();
+      }
+      std::fprintf(stderr, "dlcost: usage error: unknown command '%s' (commands: %s)\n", arg.c_str(), names.c_str());
+      return 2;
+    }
+    break;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
