@@ -713,7 +713,15 @@ Result<TrainingEstimate> EstimateWithChosenLayout(const ModelSpec& model, const 
       }
     }
   }
-  if (!any_valid) return last_error;
+  if (!any_valid) {
+    // Report the first rule the given degrees break, naming the flag.
+    TrainingSetup t = s;
+    t.tp = tps.front();
+    t.pp = pps.front();
+    t.micro_batch = mbs.front();
+    Result<TrainingEstimate> r = EstimateTraining(model, sys, t, eff);
+    return r.ok() ? last_error : r.status();
+  }
   TrainingEstimate out = best ? *best : *smallest;
   const Layout& L = out.layout;
   if (!s.tp) out.chosen.push_back(fmt::format("tp={}", L.tp));
