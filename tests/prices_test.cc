@@ -293,7 +293,8 @@ TEST(VmsImport, AwsCheapestOffers) {
   Offer t4 = Cheapest(t, "t4");
   EXPECT_EQ(t4.instance, "g4dn.xlarge");
   EXPECT_NEAR(t4.OnDemandUsdPerGpuHour(), 0.526, kUsdTolerance);
-  const Offer* t4x4 = Find(t.ForGpu("t4"), "g4dn.12xlarge", "us-east-1");
+  std::vector<Offer> t4_offers = t.ForGpu("t4");
+  const Offer* t4x4 = Find(t4_offers, "g4dn.12xlarge", "us-east-1");
   ASSERT_NE(t4x4, nullptr);
   EXPECT_EQ(t4x4->gpu_count, 4);
   EXPECT_NEAR(t4x4->OnDemandUsdPerGpuHour(), 0.978, kUsdTolerance);

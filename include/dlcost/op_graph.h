@@ -38,6 +38,9 @@ struct Op {
   int64_t gemm_k = 0;
   int64_t gemm_n = 0;
   double act_out_elems = 0;  // output activation elements per sample unit
+  // Attention only: heads and keys attended per query (score elements per query = heads x kv_len).
+  int64_t attn_heads = 0;
+  double attn_kv_len = 0;
   bool trainable = true;     // false for fixed tables (DiT's sin-cos positions)
 };
 

@@ -41,6 +41,9 @@ struct EfficiencyProfile {
   double intra_node_fraction = 0.69;
   double inter_node_fraction = 0.85;
   double pcie_fraction = 0.75;
+  // Host time to dispatch one transformer layer's forward pass (framework, autograd, kernel
+  // launches). A layer's time is max(GPU work, host dispatch): small layers become host-bound.
+  double layer_host_overhead_s = 0;
 };
 Result<EfficiencyProfile> LoadEfficiency(const std::string& path, const std::string& gpu_id);
 

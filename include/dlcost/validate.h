@@ -42,9 +42,14 @@ struct ValidationReport {
   int skipped = 0;
 };
 
+// Assumptions applied to every row for what the schema does not record.
+struct ValidationOptions {
+  bool flash_attention = true;  // fused attention (the default of current frameworks)
+};
+
 // Validates the training cases in `csv_path`. `data_dir` holds the catalogs; `eff_path` is the
 // efficiency profile to use.
 Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std::string& data_dir,
-                                          const std::string& eff_path);
+                                          const std::string& eff_path, const ValidationOptions& opts = {});
 
 }  // namespace dlcost

@@ -40,6 +40,9 @@ Op Attention(std::string name, int64_t heads, int64_t qk_dim, int64_t v_dim, dou
   op.kind = OpKind::kAttention;
   op.fwd_flops = 2.0 * kv_len * heads * (qk_dim + v_dim) * q_rows;
   op.act_out_elems = static_cast<double>(heads) * v_dim * q_rows;
+  op.gemm_rows = q_rows;
+  op.attn_heads = heads;
+  op.attn_kv_len = kv_len;
   return op;
 }
 

@@ -115,19 +115,33 @@ LayerCost CostGroup(const Ctx& c, const perf::LayerGroup& grp) {
         break;
       }
       case OpKind::kAttention: {
-        double t = (c.causal ? 0.5 : 1.0) * op_units_flops / (c.rates.peak * c.rates.eff->attention_max_fraction) +
-                   c.rates.eff->kernel_overhead_s;
-        if (!c.s->flash_attention) {
-          // Unfused attention also writes and reads the score matrix (softmax, dropout).
-          double scores = static_cast<double>(m.heads) / tp * rows_local * (op.fwd_flops > 0 ? c.g->seq_len : 0) * kActBytes;
-          t += MemSeconds(3 * scores, c.rates);
+        double t_fwd, t_bwd;
+        if (c.s->flash_attention) {
+          // Fused kernel: causal blocks above the diagonal are skipped.
+          t_fwd = (c.causal ? 0.5 : 1.0) * op_units_flops / (c.rates.peak * c.rates.eff->attention_max_fraction) +
+                  c.rates.eff->kernel_overhead_s;
+          t_bwd = kAttentionBackwardFactor * t_fwd;
+        } else {
+          // Unfused (Megatron-LM before fused attention): QK^T and AV as batched GEMMs over the
+          // full score matrix, which is written and read by the scale/mask/softmax and dropout
+          // kernels. E = score elements on this GPU; bytes per pass at 2 bytes per element, the
+          // dropout mask at 1. Forward: QK^T writes 2E, softmax reads and writes 4E, dropout
+          // reads, writes and masks 5E, AV reads 2E. Backward: dP written 2E, dropout 5E,
+          // softmax reads output and gradient and writes 6E, dQ and dK read 4E.
+          double rows = op.gemm_rows > 0 ? op.gemm_rows : 1.0;
+          double q_local = units / L.cp * rows;
+          double e_scores = q_local * static_cast<double>(op.attn_heads) / tp * op.attn_kv_len;
+          double drop = c.dropout ? 5.0 : 0.0;
+          double gemm_fwd = GemmSeconds(op_units_flops, 2 * e_scores + 2 * e_scores, c.rates);
+          t_fwd = gemm_fwd + MemSeconds((4 + drop) * e_scores, c.rates) + c.rates.eff->kernel_overhead_s;
+          t_bwd = 2 * GemmSeconds(op_units_flops, 4 * e_scores, c.rates) + MemSeconds((8 + drop) * e_scores, c.rates);
         }
-        out.fwd_s += t;
-        attn_fwd_s += t;
+        out.fwd_s += t_fwd;
+        attn_fwd_s += t_fwd;
         out.fwd_flops += op_units_flops;
-        out.bwd_s += kAttentionBackwardFactor * t;
+        out.bwd_s += t_bwd;
         if (L.recompute != Recompute::kNone) {
-          out.recompute_s += t;
+          out.recompute_s += t_fwd;
           out.recompute_flops += op_units_flops;
         }
         break;
@@ -182,6 +196,12 @@ LayerCost CostGroup(const Ctx& c, const perf::LayerGroup& grp) {
       out.fwd_s += MemSeconds(perm, c.rates);
       out.bwd_s += MemSeconds(perm, c.rates);
     }
+
+    // Host dispatch bound: the GPU cannot run ahead of the framework issuing its kernels.
+    double host = c.rates.eff->layer_host_overhead_s;
+    out.fwd_s = std::max(out.fwd_s, host);
+    out.bwd_s = std::max(out.bwd_s, 2 * host);
+    if (L.recompute == Recompute::kFull) out.recompute_s = std::max(out.recompute_s, host);
 
     // Activation memory kept for backward (Korthikanti et al. 2022, Sec. 4, generalised to
     // GQA, gated FFNs and MoE; docs/training.md).
@@ -345,15 +365,17 @@ Result<EfficiencyProfile> LoadEfficiency(const std::string& path, const std::str
                   {"kernel_overhead_s", &e.kernel_overhead_s},
                   {"intra_node_fraction", &e.intra_node_fraction},
                   {"inter_node_fraction", &e.inter_node_fraction},
-                  {"pcie_fraction", &e.pcie_fraction}};
+                  {"pcie_fraction", &e.pcie_fraction},
+                  {"layer_host_overhead_s", &e.layer_host_overhead_s}};
     for (const Key& k : keys) {
       DLCOST_ASSIGN_OR_RETURN(std::optional<double> v, src.OptNumber(k.name));
       if (!v) continue;
-      if (std::string(k.name) != "kernel_overhead_s" && (*v <= 0 || *v > 1)) {
+      bool seconds = std::string(k.name) == "kernel_overhead_s" || std::string(k.name) == "layer_host_overhead_s";
+      if (!seconds && (*v <= 0 || *v > 1)) {
         return InvalidInput(fmt::format("{}: field '{}' must be in (0, 1]", src.where(), k.name));
       }
-      if (std::string(k.name) == "kernel_overhead_s" && *v > 1e-2) {
-        return InvalidInput(fmt::format("{}: field 'kernel_overhead_s' must be at most 0.01 s", src.where()));
+      if (seconds && *v > 1e-1) {
+        return InvalidInput(fmt::format("{}: field '{}' must be at most 0.1 s", src.where(), k.name));
       }
       *k.dst = *v;
     }

@@ -122,7 +122,7 @@ std::string ChosenText(const TrainingEstimate& e, const std::vector<std::string>
 }  // namespace
 
 Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std::string& data_dir,
-                                          const std::string& eff_path) {
+                                          const std::string& eff_path, const ValidationOptions& opts) {
   DLCOST_ASSIGN_OR_RETURN(CsvTable t, CsvTable::ReadFile(csv_path));
   for (const char* col : {"case_id", "metric", "value", "gpu"}) {
     DLCOST_RETURN_IF_ERROR(t.RequireColumn(col).status());
@@ -181,6 +181,7 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
     TrainingSetup s;
     s.seq_len = model->max_seq;
     s.overhead_bytes = -1;
+    s.flash_attention = opts.flash_attention;
     bool bad = false;
     auto set_int = [&](const char* col, std::optional<int64_t>* dst) {
       Result<std::optional<int64_t>> v = row.Int(col);

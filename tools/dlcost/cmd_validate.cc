@@ -50,6 +50,7 @@ struct ValidateArgs {
   std::string kind;
   std::string file;
   std::string calibration;
+  bool no_flash = false;
 };
 
 int RunValidate(const GlobalOptions& g, const ValidateArgs& a) {
@@ -59,7 +60,9 @@ int RunValidate(const GlobalOptions& g, const ValidateArgs& a) {
   Result<std::string> dir = DataDir(g);
   if (!dir.ok()) return Fail(dir.status());
   std::string eff = a.calibration.empty() ? *dir + "/efficiency/default.json" : a.calibration;
-  Result<ValidationReport> v = ValidateTraining(a.file, *dir, eff);
+  ValidationOptions opts;
+  opts.flash_attention = !a.no_flash;
+  Result<ValidationReport> v = ValidateTraining(a.file, *dir, eff, opts);
   if (!v.ok()) return Fail(v.status());
   if (g.format == "json") {
     std::string text = ToJson(*v).dump(2) + "\n";
@@ -104,6 +107,7 @@ void RegisterValidate(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("kind", a->kind, "training")->required();
   cmd->add_option("file", a->file, "Cases CSV (schema: validation/published/README.md)")->required();
   cmd->add_option("--calibration", a->calibration, "Efficiency profile JSON");
+  cmd->add_flag("--no-flash", a->no_flash, "Assume unfused attention for every row (pre-2023 Megatron-LM)");
   AddOutputOptions(cmd, g);
   cmd->callback([&g, exit_code, a] { *exit_code = RunValidate(g, *a); });
 }
