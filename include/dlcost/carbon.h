@@ -7,6 +7,8 @@
 //
 //   DLCOST_ASSIGN_OR_RETURN(CarbonData c, CarbonData::Load(data_dir));
 //   DLCOST_ASSIGN_OR_RETURN(GridInfo g, c.Lookup("gcp:us-central1"));   // or "US-CA", "FR", "FRA"
+//   (the Green Algorithms data centre list covers GCP and Azure regions; for AWS give the
+//   location code of the region, e.g. "US-VA" for us-east-1)
 #pragma once
 
 #include <optional>
@@ -31,7 +33,7 @@ class CarbonData {
   static Result<CarbonData> Load(const std::string& data_dir);
 
   // Resolves a location code (CI_aggregated "location": "WORLD", "US-CA", "FR"), a cloud region
-  // ("gcp:us-central1", "aws:us-east-1" or a bare region name), or an ISO-3 country code
+  // ("gcp:us-central1", "azure:westeurope" or a bare region name), or an ISO-3 country code
   // ("FRA") to carbon intensity and, for cloud regions, PUE. Unknown names suggest near ones.
   Result<GridInfo> Lookup(const std::string& region) const;
 

@@ -16,6 +16,9 @@ struct PricesArgs {
 };
 
 int RunPrices(const GlobalOptions& g, const PricesArgs& a) {
+  if (!a.provider.empty() && a.vms.empty()) {
+    return Fail(UsageError("--provider: only applies to offers read with --vms"));
+  }
   Result<std::string> dir = DataDir(g);
   if (!dir.ok()) return Fail(dir.status());
   Result<HardwareCatalog> hw = HardwareCatalog::Load(*dir);
