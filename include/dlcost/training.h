@@ -15,6 +15,8 @@
 
 #include "dlcost/hardware.h"
 #include "dlcost/model.h"
+#include "dlcost/op_graph.h"
+#include "perf/collectives.h"
 #include "dlcost/status.h"
 
 namespace dlcost {
@@ -151,6 +153,41 @@ inline constexpr double kDefaultGoodput = 0.9;
 
 // Whole-run cost from a step estimate. Steps = tokens / tokens per step (rounded up).
 Result<RunCost> ComputeRunCost(const TrainingEstimate& e, int64_t num_gpus, double tdp_w, const RunInputs& in);
+
+// A model, a system and the layout-independent part of a setup, prepared once so that many
+// layouts can be evaluated cheaply (the planner's inner loop: no allocation per layout).
+class TrainingEvaluator {
+ public:
+  static Result<TrainingEvaluator> Create(const ModelSpec& model, const SystemSpec& sys, const TrainingSetup& s,
+                                          const EfficiencyProfile& eff);
+  // The layout of `s` (defaults filled in), or InvalidInput naming the flag whose degree breaks
+  // a rule (docs/training.md, "Layout rules").
+  Result<Layout> ResolveLayout(const TrainingSetup& s) const;
+  // Estimates one valid layout (one that ResolveLayout accepts).
+  void Evaluate(const Layout& L, TrainingEstimate* out) const;
+
+  const ModelSpec& model() const { return model_; }
+  const SystemSpec& system() const { return sys_; }
+  const TrainingSetup& setup() const { return setup_; }
+  int64_t tokens_per_sample() const { return graph_.tokens_per_sample; }
+
+ private:
+  ModelSpec model_;
+  perf::OpGraph graph_;
+  SystemSpec sys_;
+  TrainingSetup setup_;
+  EfficiencyProfile eff_;
+  double peak_ = 0;
+  double bandwidth_ = 0;
+  bool causal_ = true;
+  bool dropout_ = false;
+  bool frozen_base_ = false;
+  double weight_bytes_ = 2;
+  perf::Link intra_;
+  perf::Link inter_;
+  double lora_params_ = 0;
+  double fwd_flops_per_unit_ = 0;
+};
 
 // Builds the system for `gpu`: its intra-node link, gpus_per_node (0: the catalog's node size)
 // and inter-node bandwidth (0: the catalog's NICs).

@@ -2,6 +2,7 @@
 #include "dlcost/training.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -412,10 +413,45 @@ Result<SystemSpec> MakeSystem(const HardwareCatalog& hw, const Accelerator& gpu,
   return s;
 }
 
-Result<TrainingEstimate> EstimateTraining(const ModelSpec& model, const SystemSpec& sys, const TrainingSetup& s,
-                                          const EfficiencyProfile& eff) {
+Result<TrainingEvaluator> TrainingEvaluator::Create(const ModelSpec& model, const SystemSpec& sys,
+                                                    const TrainingSetup& s, const EfficiencyProfile& eff) {
+  TrainingEvaluator t;
+  t.model_ = model;
+  t.sys_ = sys;
+  t.setup_ = s;
+  t.eff_ = eff;
+  DLCOST_ASSIGN_OR_RETURN(t.graph_, perf::BuildOpGraph(model, model.IsLanguageModel() ? s.seq_len : 0));
+  Dtype prec = s.precision;
+  std::optional<double> peak = sys.gpu.PeakFlops(prec);
+  if (!peak && prec == Dtype::kBf16) peak = sys.gpu.PeakFlops(Dtype::kFp16);
+  if (!peak && prec == Dtype::kFp32) peak = sys.gpu.PeakFlops(Dtype::kTf32);
+  if (!peak && (prec == Dtype::kFp32 || prec == Dtype::kTf32)) peak = sys.gpu.PeakFlops(Dtype::kFp32);
+  if (!peak) {
+    return InvalidInput(fmt::format("--precision: {} has no {} mode in the catalog", sys.gpu.id, DtypeName(prec)));
+  }
+  t.peak_ = *peak;
+  t.bandwidth_ = sys.gpu.memory_bandwidth_gb_s * kGB;
+  t.causal_ = model.kind == ModelKind::kDecoder;
+  t.dropout_ = s.dropout.value_or(model.ffn_act == FfnAct::kGelu && model.kind == ModelKind::kDecoder);
+  t.frozen_base_ = s.finetune == Finetune::kLora || s.finetune == Finetune::kQlora;
+  t.weight_bytes_ = s.finetune == Finetune::kQlora ? 0.516 : (prec == Dtype::kFp32 || prec == Dtype::kTf32 ? 4 : 2);
+  t.intra_ = IntraLink(sys, eff);
+  t.inter_ = InterLink(sys, eff);
+  // LoRA adapters of rank r on every attention and MLP projection: r (k + n) each.
+  for (const perf::LayerGroup& grp : t.graph_.groups) {
+    if (!IsTransformerLayer(grp.name)) continue;
+    for (const Op& op : grp.ops) {
+      if (op.kind == OpKind::kGemm) t.lora_params_ += grp.count * static_cast<double>(s.lora_rank) * (op.gemm_k + op.gemm_n);
+    }
+  }
+  t.fwd_flops_per_unit_ = t.graph_.FwdFlopsPerUnit();
+  return t;
+}
+
+Result<Layout> TrainingEvaluator::ResolveLayout(const TrainingSetup& s) const {
+  const ModelSpec& model = model_;
+  const perf::OpGraph& graph = graph_;
   if (s.num_gpus < 1) return InvalidInput("--gpus: must be at least 1");
-  DLCOST_ASSIGN_OR_RETURN(perf::OpGraph graph, perf::BuildOpGraph(model, model.IsLanguageModel() ? s.seq_len : 0));
   Layout L;
   L.tp = s.tp.value_or(1);
   L.pp = s.pp.value_or(1);
@@ -476,87 +512,66 @@ Result<TrainingEstimate> EstimateTraining(const ModelSpec& model, const SystemSp
                                     L.microbatches, L.pp));
   }
 
-  TrainingEstimate e;
+  return L;
+}
+
+void TrainingEvaluator::Evaluate(const Layout& L, TrainingEstimate* out) const {
+  const ModelSpec& model = model_;
+  const perf::OpGraph& graph = graph_;
+  const TrainingSetup& s = setup_;
+  TrainingEstimate& e = *out;
   e.layout = L;
   Ctx c;
   c.m = &model;
   c.g = &graph;
-  c.sys = &sys;
+  c.sys = &sys_;
   c.s = &s;
   c.L = &L;
-  Dtype prec = s.precision;
-  std::optional<double> peak = sys.gpu.PeakFlops(prec);
-  if (!peak && prec == Dtype::kBf16) peak = sys.gpu.PeakFlops(Dtype::kFp16);
-  if (!peak && prec == Dtype::kFp32) peak = sys.gpu.PeakFlops(Dtype::kTf32);
-  if (!peak && (prec == Dtype::kFp32 || prec == Dtype::kTf32)) peak = sys.gpu.PeakFlops(Dtype::kFp32);
-  if (!peak) {
-    return InvalidInput(fmt::format("--precision: {} has no {} mode in the catalog", sys.gpu.id, DtypeName(prec)));
-  }
-  c.rates = Rates{*peak, sys.gpu.memory_bandwidth_gb_s * kGB, &eff};
-  e.peak_flops = *peak;
-  c.causal = model.kind == ModelKind::kDecoder;
-  c.dropout = s.dropout.value_or(model.ffn_act == FfnAct::kGelu && model.kind == ModelKind::kDecoder);
-  c.frozen_base = s.finetune == Finetune::kLora || s.finetune == Finetune::kQlora;
-  c.weight_bytes = s.finetune == Finetune::kQlora ? 0.516 : (prec == Dtype::kFp32 || prec == Dtype::kTf32 ? 4 : 2);
-  Link intra = IntraLink(sys, eff), inter = InterLink(sys, eff);
-  c.tp_group = Place(L.tp, 1, sys, intra, inter);
-  c.cp_group = Place(L.cp, L.tp, sys, intra, inter);
-  c.ep_group = Place(L.ep, L.tp * L.cp, sys, intra, inter);
-  c.dp_group = Place(L.dp, L.tp * L.cp, sys, intra, inter);
-  c.pp_group = Place(L.pp, L.tp * L.cp * L.dp, sys, intra, inter);
+  c.rates = Rates{peak_, bandwidth_, &eff_};
+  e.peak_flops = peak_;
+  c.causal = causal_;
+  c.dropout = dropout_;
+  c.frozen_base = frozen_base_;
+  c.weight_bytes = weight_bytes_;
+  const Link& intra = intra_;
+  const Link& inter = inter_;
+  c.tp_group = Place(L.tp, 1, sys_, intra, inter);
+  c.cp_group = Place(L.cp, L.tp, sys_, intra, inter);
+  c.ep_group = Place(L.ep, L.tp * L.cp, sys_, intra, inter);
+  c.dp_group = Place(L.dp, L.tp * L.cp, sys_, intra, inter);
+  c.pp_group = Place(L.pp, L.tp * L.cp * L.dp, sys_, intra, inter);
 
-  // Cost each group once, then assign layers to pipeline stages.
-  int64_t layers = graph.TransformerLayers();
-  int64_t per_stage = model.IsTransformer() ? layers / L.pp : layers;
-  struct StageSum {
-    LayerCost cost;
-    double params = 0;
-    double act = 0;
-  };
-  std::vector<StageSum> stages(static_cast<size_t>(L.pp));
+  // Cost each group once. Transformer groups fill layers in order; other groups sit on the
+  // first stage (before the layers) or the last (after them).
+  constexpr size_t kMaxGroups = 16;
+  std::array<LayerCost, kMaxGroups> cost{};
+  std::array<int64_t, kMaxGroups> first_layer{};
+  std::array<int, kMaxGroups> place{};  // 0 first stage, 1 layers, 2 last stage
+  size_t ng = std::min(graph.groups.size(), kMaxGroups);
   int64_t layer_index = 0;
-  double logits_bytes = 0;
-  for (const perf::LayerGroup& grp : graph.groups) {
-    LayerCost lc = CostGroup(c, grp);
-    bool repeated = IsTransformerLayer(grp.name);
-    for (int64_t i = 0; i < grp.count; ++i) {
-      size_t st;
-      if (repeated && model.IsTransformer()) {
-        st = static_cast<size_t>(std::min<int64_t>(layer_index / std::max<int64_t>(per_stage, 1), L.pp - 1));
-        ++layer_index;
-      } else {
-        st = grp.name == "head" || grp.name == "final_layer" || grp.name == "output" ? stages.size() - 1
-             : layer_index == 0                                                      ? 0
-                                                                                     : stages.size() - 1;
-      }
-      StageSum& S = stages[st];
-      S.cost.fwd_s += lc.fwd_s;
-      S.cost.bwd_s += lc.bwd_s;
-      S.cost.recompute_s += lc.recompute_s;
-      S.cost.fwd_flops += lc.fwd_flops;
-      S.cost.recompute_flops += lc.recompute_flops;
-      S.cost.tp_comm_s += lc.tp_comm_s;
-      S.cost.cp_comm_s += lc.cp_comm_s;
-      S.cost.ep_comm_s += lc.ep_comm_s;
-      S.params += lc.params;
-      S.act += lc.act_bytes;
-    }
+  double logits_bytes = 0, logits_t = 0;
+  for (size_t gi = 0; gi < ng; ++gi) {
+    const perf::LayerGroup& grp = graph.groups[gi];
+    cost[gi] = CostGroup(c, grp);
+    bool repeated = IsTransformerLayer(grp.name) && model.IsTransformer();
+    place[gi] = repeated ? 1 : (layer_index == 0 ? 0 : 2);
+    if (grp.name == "head" || grp.name == "final_layer" || grp.name == "output") place[gi] = 2;
+    first_layer[gi] = layer_index;
+    if (repeated) layer_index += grp.count;
     if (grp.name == "head" && model.IsLanguageModel()) {
       // Cross-entropy over the vocabulary: fp32 logits kept for backward (4 bytes) and read,
       // written and read again by the fused softmax/loss (Korthikanti et al. 2022: 4sbv/t).
       double rows = static_cast<double>(L.micro_batch) * graph.tokens_per_sample / L.cp;
       logits_bytes = 4.0 * rows * model.vocab / L.tp;
-      double t = MemSeconds(3 * logits_bytes, c.rates);
-      stages.back().cost.fwd_s += t;
-      stages.back().cost.bwd_s += t;
+      logits_t = MemSeconds(3 * logits_bytes, c.rates);
     }
   }
+  int64_t layers = layer_index;
+  int64_t per_stage = model.IsTransformer() ? std::max<int64_t>(1, layers / L.pp) : std::max<int64_t>(1, layers);
 
   // Pipeline: 1F1B (interleaved when vpp > 1). Narayanan et al. 2021, Sec. 2.2: bubble fraction
   // (pp - 1) / (m x vpp) of the ideal time.
   double m = static_cast<double>(L.microbatches);
-  double max_stage = 0, sum_stage = 0;
-  size_t worst = 0;
   double pp_p2p = 0;
   if (L.pp > 1) {
     double rows = static_cast<double>(L.micro_batch) * graph.tokens_per_sample / L.cp;
@@ -564,16 +579,52 @@ Result<TrainingEstimate> EstimateTraining(const ModelSpec& model, const SystemSp
     const Link& link = c.pp_group.per_node > 1 ? intra : inter;
     pp_p2p = 2 * perf::SendTime(msg, link) * L.vpp;  // activation forward + gradient backward per chunk
   }
-  for (size_t i = 0; i < stages.size(); ++i) {
-    const LayerCost& k = stages[i].cost;
+  LayerCost worst{};
+  double max_stage = -1, sum_stage = 0, max_params = 0, first_act = 0, last_act = 0;
+  double recompute_flops = 0, stage_fwd_flops = 0;
+  for (int64_t st = 0; st < L.pp; ++st) {
+    LayerCost k{};
+    double params = 0, act = 0;
+    int64_t lo = st * per_stage, hi = st == L.pp - 1 ? layers : lo + per_stage;
+    for (size_t gi = 0; gi < ng; ++gi) {
+      double n;
+      if (place[gi] == 1) {
+        int64_t a = std::max(lo, first_layer[gi]);
+        int64_t b = std::min(hi, first_layer[gi] + graph.groups[gi].count);
+        n = static_cast<double>(std::max<int64_t>(0, b - a));
+      } else {
+        n = (place[gi] == 0 && st == 0) || (place[gi] == 2 && st == L.pp - 1) ? 1.0 : 0.0;
+      }
+      if (n == 0) continue;
+      const LayerCost& g = cost[gi];
+      k.fwd_s += n * g.fwd_s;
+      k.bwd_s += n * g.bwd_s;
+      k.recompute_s += n * g.recompute_s;
+      k.fwd_flops += n * g.fwd_flops;
+      k.recompute_flops += n * g.recompute_flops;
+      k.tp_comm_s += n * g.tp_comm_s;
+      k.cp_comm_s += n * g.cp_comm_s;
+      k.ep_comm_s += n * g.ep_comm_s;
+      params += n * g.params;
+      act += n * g.act_bytes;
+    }
+    if (st == L.pp - 1) {
+      k.fwd_s += logits_t;
+      k.bwd_s += logits_t;
+    }
     double t = k.fwd_s + k.bwd_s + k.recompute_s + k.tp_comm_s + k.cp_comm_s + k.ep_comm_s + pp_p2p;
     sum_stage += t;
     if (t > max_stage) {
       max_stage = t;
-      worst = i;
+      worst = k;
     }
+    max_params = std::max(max_params, params);
+    if (st == 0) first_act = act;
+    if (st == L.pp - 1) last_act = act;
+    recompute_flops += k.recompute_flops;
+    stage_fwd_flops += k.fwd_flops;
   }
-  const LayerCost& W = stages[worst].cost;
+  const LayerCost& W = worst;
   e.time_compute_s = m * (W.fwd_s + W.bwd_s + W.recompute_s);
   e.time_recompute_s = m * W.recompute_s;
   e.time_comm_tp_s = m * W.tp_comm_s;
@@ -585,20 +636,8 @@ Result<TrainingEstimate> EstimateTraining(const ModelSpec& model, const SystemSp
   // Data-parallel traffic at the end of the step: gradient all-reduce (ZeRO 0), or
   // reduce-scatter of gradients plus all-gather of updated weights (ZeRO 1/2/3); ZeRO-3 also
   // gathers weights for every micro-batch's forward and backward, prefetched under compute.
-  double local_params = 0;
-  for (const StageSum& S : stages) local_params = std::max(local_params, S.params);
-  double trained_params = local_params;
-  if (c.frozen_base) {
-    // LoRA adapters of rank r on every attention and MLP projection: r (k + n) each.
-    trained_params = 0;
-    for (const perf::LayerGroup& grp : graph.groups) {
-      if (!IsTransformerLayer(grp.name)) continue;
-      for (const Op& op : grp.ops) {
-        if (op.kind == OpKind::kGemm) trained_params += grp.count * static_cast<double>(s.lora_rank) * (op.gemm_k + op.gemm_n);
-      }
-    }
-    trained_params /= static_cast<double>(L.tp * L.pp);
-  }
+  double local_params = max_params;
+  double trained_params = frozen_base_ ? lora_params_ / static_cast<double>(L.tp * L.pp) : local_params;
   double dp_time = 0;
   if (L.dp > 1) {
     if (L.zero == 0) {
@@ -622,35 +661,27 @@ Result<TrainingEstimate> EstimateTraining(const ModelSpec& model, const SystemSp
   // FLOPs and rates.
   double units_per_step = static_cast<double>(L.global_batch) * (graph.unit == "token" ? graph.tokens_per_sample : 1);
   e.tokens_per_step = units_per_step;
-  double fwd = graph.FwdFlopsPerUnit() * units_per_step;
+  double fwd = fwd_flops_per_unit_ * units_per_step;
   e.model_flops_per_step = 3 * fwd;
-  double recompute_share = 0;
-  double stage_fwd_flops = 0;
-  for (const StageSum& S : stages) {
-    recompute_share += S.cost.recompute_flops;
-    stage_fwd_flops += S.cost.fwd_flops;
-  }
-  e.hardware_flops_per_step = e.model_flops_per_step + (stage_fwd_flops > 0 ? fwd * recompute_share / stage_fwd_flops : 0);
-  double n = static_cast<double>(s.num_gpus);
+  e.hardware_flops_per_step = e.model_flops_per_step + (stage_fwd_flops > 0 ? fwd * recompute_flops / stage_fwd_flops : 0);
+  double n = static_cast<double>(L.tp * L.pp * L.cp * L.dp);
   e.tflops_per_gpu_model = e.model_flops_per_step / e.time_step_s / n / kTera;
   e.tflops_per_gpu_hardware = e.hardware_flops_per_step / e.time_step_s / n / kTera;
   e.mfu = e.model_flops_per_step / e.time_step_s / n / e.peak_flops;
   e.hfu = e.hardware_flops_per_step / e.time_step_s / n / e.peak_flops;
   e.tokens_per_s = units_per_step / e.time_step_s;
-
   // Memory on the most-loaded GPU.
-  double base_params = local_params;
-  double weights = base_params * c.weight_bytes;
+  double weights = local_params * c.weight_bytes;
   double grads = trained_params * s.grad_bytes;
-  double opt = trained_params * OptimizerStateBytes(s.optimizer, prec);
+  double opt = trained_params * OptimizerStateBytes(s.optimizer, s.precision);
   if (c.frozen_base) weights += trained_params * 2;  // adapters in bf16
   if (L.zero >= 1) opt /= L.dp;
   if (L.zero >= 2) grads /= L.dp;
   if (L.zero >= 3) weights /= L.dp;
   double in_flight = std::min<double>(L.pp, m);
   if (L.vpp > 1) in_flight *= 1.0 + (L.pp - 1.0) / (L.pp * L.vpp);
-  double act_first = stages.front().act * in_flight;
-  double act_last = stages.back().act + logits_bytes;
+  double act_first = first_act * in_flight;
+  double act_last = last_act + logits_bytes;
   double act = std::max(act_first, act_last);
   if (L.recompute == Recompute::kFull) {
     // Re-running one layer's forward materialises its full activations once more.
@@ -658,9 +689,9 @@ Result<TrainingEstimate> EstimateTraining(const ModelSpec& model, const SystemSp
     full.recompute = Recompute::kNone;
     Ctx c2 = c;
     c2.L = &full;
-    for (const perf::LayerGroup& grp : graph.groups) {
-      if (IsTransformerLayer(grp.name)) {
-        act += CostGroup(c2, grp).act_bytes;
+    for (size_t gi = 0; gi < ng; ++gi) {
+      if (place[gi] == 1) {
+        act += CostGroup(c2, graph.groups[gi]).act_bytes;
         break;
       }
     }
@@ -671,14 +702,24 @@ Result<TrainingEstimate> EstimateTraining(const ModelSpec& model, const SystemSp
   e.memory_activations_bytes = act;
   e.memory_overhead_bytes = s.overhead_bytes < 0 ? kDefaultOverheadBytes : s.overhead_bytes;
   e.memory_total_bytes = weights + grads + opt + act + e.memory_overhead_bytes;
-  e.memory_capacity_bytes = sys.gpu.MemoryBytes();
+  e.memory_capacity_bytes = sys_.gpu.MemoryBytes();
   e.fits = e.memory_total_bytes <= e.memory_capacity_bytes;
 
+}
+
+Result<TrainingEstimate> EstimateTraining(const ModelSpec& model, const SystemSpec& sys, const TrainingSetup& s,
+                                          const EfficiencyProfile& eff) {
+  DLCOST_ASSIGN_OR_RETURN(TrainingEvaluator ev, TrainingEvaluator::Create(model, sys, s, eff));
+  DLCOST_ASSIGN_OR_RETURN(Layout L, ev.ResolveLayout(s));
+  TrainingEstimate e;
+  ev.Evaluate(L, &e);
+  Dtype prec = s.precision;
+  bool dropout = s.dropout.value_or(model.ffn_act == FfnAct::kGelu && model.kind == ModelKind::kDecoder);
   e.assumptions.push_back(fmt::format("efficiency profile '{}': GEMM {:.0f}%, attention {:.0f}%, memory {:.0f}% of peak",
                                       eff.id, 100 * eff.gemm_max_fraction, 100 * eff.attention_max_fraction,
                                       100 * eff.memory_fraction));
-  e.assumptions.push_back(fmt::format("dropout {}; {} attention; causal mask {}", c.dropout ? "on" : "off",
-                                      s.flash_attention ? "fused (flash)" : "unfused", c.causal ? "halves attention work" : "off"));
+  e.assumptions.push_back(fmt::format("dropout {}; {} attention; causal mask {}", dropout ? "on" : "off",
+                                      s.flash_attention ? "fused (flash)" : "unfused", model.kind == ModelKind::kDecoder ? "halves attention work" : "off"));
   e.assumptions.push_back(fmt::format("gradients {} bytes/param, optimizer {} ({} bytes/param of state)", s.grad_bytes,
                                       OptimizerName(s.optimizer), OptimizerStateBytes(s.optimizer, prec)));
   e.assumptions.push_back("tensor-parallel collectives are not overlapped with compute; data-parallel reduction "
