@@ -12,6 +12,7 @@
 #include "common/json_util.h"
 #include "common/strings.h"
 #include "dlcost/op_graph.h"
+#include "dlcost/plan.h"
 #include "dlcost/units.h"
 #include "perf/collectives.h"
 
@@ -707,95 +708,45 @@ void TrainingEvaluator::Evaluate(const Layout& L, TrainingEstimate* out) const {
 
 }
 
+namespace {
+
+// The assumptions behind an estimate, printed with it.
+void AddAssumptions(const ModelSpec& model, const TrainingSetup& s, const EfficiencyProfile& eff, TrainingEstimate& e) {
+  Dtype prec = s.precision;
+  bool dropout = s.dropout.value_or(model.ffn_act == FfnAct::kGelu && model.kind == ModelKind::kDecoder);
+  e.assumptions.push_back(fmt::format("efficiency profile '{}': GEMM {:.0f}%, attention {:.0f}%, memory {:.0f}% of peak",
+                                      eff.id, 100 * eff.gemm_max_fraction, 100 * eff.attention_max_fraction,
+                                      100 * eff.memory_fraction));
+  e.assumptions.push_back(fmt::format("dropout {}; {} attention; {}", dropout ? "on" : "off",
+                                      s.flash_attention ? "fused (flash)" : "unfused",
+                                      model.kind == ModelKind::kDecoder && s.flash_attention
+                                          ? "masked causal blocks skipped (half the attention work)"
+                                          : "full score matrix computed"));
+  e.assumptions.push_back(fmt::format("gradients {} bytes/param, optimizer {} ({} bytes/param of state)", s.grad_bytes,
+                                      OptimizerName(s.optimizer), OptimizerStateBytes(s.optimizer, prec)));
+  e.assumptions.push_back("tensor-parallel collectives are not overlapped with compute; data-parallel reduction "
+                          "overlaps the last micro-batch's backward pass");
+}
+
+}  // namespace
+
 Result<TrainingEstimate> EstimateTraining(const ModelSpec& model, const SystemSpec& sys, const TrainingSetup& s,
                                           const EfficiencyProfile& eff) {
   DLCOST_ASSIGN_OR_RETURN(TrainingEvaluator ev, TrainingEvaluator::Create(model, sys, s, eff));
   DLCOST_ASSIGN_OR_RETURN(Layout L, ev.ResolveLayout(s));
   TrainingEstimate e;
   ev.Evaluate(L, &e);
-  Dtype prec = s.precision;
-  bool dropout = s.dropout.value_or(model.ffn_act == FfnAct::kGelu && model.kind == ModelKind::kDecoder);
-  e.assumptions.push_back(fmt::format("efficiency profile '{}': GEMM {:.0f}%, attention {:.0f}%, memory {:.0f}% of peak",
-                                      eff.id, 100 * eff.gemm_max_fraction, 100 * eff.attention_max_fraction,
-                                      100 * eff.memory_fraction));
-  e.assumptions.push_back(fmt::format("dropout {}; {} attention; causal mask {}", dropout ? "on" : "off",
-                                      s.flash_attention ? "fused (flash)" : "unfused", model.kind == ModelKind::kDecoder ? "halves attention work" : "off"));
-  e.assumptions.push_back(fmt::format("gradients {} bytes/param, optimizer {} ({} bytes/param of state)", s.grad_bytes,
-                                      OptimizerName(s.optimizer), OptimizerStateBytes(s.optimizer, prec)));
-  e.assumptions.push_back("tensor-parallel collectives are not overlapped with compute; data-parallel reduction "
-                          "overlaps the last micro-batch's backward pass");
+  AddAssumptions(model, s, eff, e);
   return e;
 }
 
 Result<TrainingEstimate> EstimateWithChosenLayout(const ModelSpec& model, const SystemSpec& sys,
                                                   const TrainingSetup& s, const EfficiencyProfile& eff) {
-  std::vector<int64_t> tps, pps, mbs;
-  std::vector<Recompute> recs;
-  std::vector<int> zeros;
-  int64_t gpn = std::max(1, sys.gpus_per_node);
-  if (s.tp) tps = {*s.tp};
-  else for (int64_t t = 1; t <= std::min<int64_t>(gpn, 64); t *= 2) tps.push_back(t);
-  if (s.pp) pps = {*s.pp};
-  else for (int64_t p = 1; p <= 128; p *= 2) pps.push_back(p);
-  if (s.micro_batch) mbs = {*s.micro_batch};
-  else mbs = {1, 2, 4, 8, 16};
-  if (s.recompute) recs = {*s.recompute};
-  else recs = {Recompute::kNone, Recompute::kSelective, Recompute::kFull};
-  if (s.zero) zeros = {*s.zero};
-  else zeros = {1, 3};
-  std::optional<TrainingEstimate> best;
-  std::optional<TrainingEstimate> smallest;  // the layout closest to fitting
-  Status last_error = InvalidInput("no layout satisfies the given degrees");
-  bool any_valid = false;
-  for (int64_t tp : tps) {
-    for (int64_t pp : pps) {
-      int64_t cp = s.cp.value_or(1);
-      if (s.num_gpus % (tp * pp * cp) != 0) continue;
-      if (s.dp && tp * pp * cp * *s.dp != s.num_gpus) continue;
-      for (int64_t mb : mbs) {
-        if (s.global_batch && *s.global_batch % ((s.num_gpus / (tp * pp * cp)) * mb) != 0) continue;
-        for (Recompute rc : recs) {
-          for (int z : zeros) {
-            TrainingSetup t = s;
-            t.tp = tp;
-            t.pp = pp;
-            t.micro_batch = mb;
-            t.recompute = rc;
-            t.zero = z;
-            Result<TrainingEstimate> r = EstimateTraining(model, sys, t, eff);
-            if (!r.ok()) {
-              last_error = r.status();
-              continue;
-            }
-            any_valid = true;
-            if (!smallest || r->memory_total_bytes < smallest->memory_total_bytes) smallest = *r;
-            if (!r->fits) continue;
-            if (!best || r->time_step_s < best->time_step_s * (1 - 1e-9)) best = *r;
-          }
-        }
-      }
-    }
-  }
-  if (!any_valid) {
-    // Report the first rule the given degrees break, naming the flag.
-    TrainingSetup t = s;
-    t.tp = tps.front();
-    t.pp = pps.front();
-    t.micro_batch = mbs.front();
-    Result<TrainingEstimate> r = EstimateTraining(model, sys, t, eff);
-    return r.ok() ? last_error : r.status();
-  }
-  TrainingEstimate out = best ? *best : *smallest;
-  const Layout& L = out.layout;
-  if (!s.tp) out.chosen.push_back(fmt::format("tp={}", L.tp));
-  if (!s.pp) out.chosen.push_back(fmt::format("pp={}", L.pp));
-  if (!s.dp) out.chosen.push_back(fmt::format("dp={}", L.dp));
-  if (!s.micro_batch) out.chosen.push_back(fmt::format("micro_batch={}", L.micro_batch));
-  if (!s.global_batch) out.chosen.push_back(fmt::format("global_batch={}", L.global_batch));
-  if (!s.recompute) out.chosen.push_back(fmt::format("recompute={}", RecomputeName(L.recompute)));
-  if (!s.zero) out.chosen.push_back(fmt::format("zero={}", L.zero));
-  if (!s.seq_parallel) out.chosen.push_back(fmt::format("seq_parallel={}", L.seq_parallel ? 1 : 0));
-  return out;
+  if (s.num_gpus < 1) return InvalidInput("--gpus: must be at least 1");
+  DLCOST_ASSIGN_OR_RETURN(TrainingEvaluator ev, TrainingEvaluator::Create(model, sys, s, eff));
+  DLCOST_ASSIGN_OR_RETURN(TrainingEstimate e, FastestLayout(ev, s));
+  AddAssumptions(model, s, eff, e);
+  return e;
 }
 
 Result<RunCost> ComputeRunCost(const TrainingEstimate& e, int64_t num_gpus, double tdp_w, const RunInputs& in) {
