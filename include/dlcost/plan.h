@@ -22,11 +22,14 @@ enum class Objective { kCost, kTime, kEnergy, kCo2 };
 Result<Objective> ParseObjective(const std::string& s);
 const char* ObjectiveName(Objective o);
 
-// One GPU type with the offers it can be rented at (empty: no price known).
+// One GPU type rented in instances of one size, with the offers at that size (cheapest first;
+// empty: no price known). Instances smaller than a node form their own nodes: the system's
+// gpus_per_node is the instance size, and GPU counts must be multiples of it.
 struct GpuCandidate {
   SystemSpec system;
   EfficiencyProfile efficiency;
   std::vector<Offer> offers;
+  int64_t instance_gpus = 0;  // GPUs per rentable instance; 0 = any count
 };
 
 // Which values each layout dimension may take; an empty list means "search the default set".

@@ -178,6 +178,7 @@ class TrainingEvaluator {
   TrainingSetup setup_;
   EfficiencyProfile eff_;
   double peak_ = 0;
+  double attention_peak_ = 0;
   double bandwidth_ = 0;
   bool causal_ = true;
   bool dropout_ = false;

@@ -37,6 +37,7 @@ constexpr double kDefaultOverheadBytes = 2.0 * kGiB;
 
 struct Rates {
   double peak = 0;           // FLOP/s at the training precision
+  double attention_peak = 0; // FLOP/s of the attention kernels (bf16/fp16 when training in fp8)
   double bw = 0;             // HBM bytes/s
   const EfficiencyProfile* eff = nullptr;
 };
@@ -120,7 +121,7 @@ LayerCost CostGroup(const Ctx& c, const perf::LayerGroup& grp) {
         double t_fwd, t_bwd;
         if (c.s->flash_attention) {
           // Fused kernel: causal blocks above the diagonal are skipped.
-          t_fwd = (c.causal ? 0.5 : 1.0) * op_units_flops / (c.rates.peak * c.rates.eff->attention_max_fraction) +
+          t_fwd = (c.causal ? 0.5 : 1.0) * op_units_flops / (c.rates.attention_peak * c.rates.eff->attention_max_fraction) +
                   c.rates.eff->kernel_overhead_s;
           t_bwd = kAttentionBackwardFactor * t_fwd;
         } else {
@@ -431,6 +432,12 @@ Result<TrainingEvaluator> TrainingEvaluator::Create(const ModelSpec& model, cons
     return InvalidInput(fmt::format("--precision: {} has no {} mode in the catalog", sys.gpu.id, DtypeName(prec)));
   }
   t.peak_ = *peak;
+  // FP8 training (Transformer Engine recipes) runs the GEMMs in FP8 but keeps attention in
+  // BF16/FP16 (NVIDIA Transformer Engine documentation, FP8 primer).
+  t.attention_peak_ = *peak;
+  if (prec == Dtype::kFp8 || prec == Dtype::kFp4) {
+    t.attention_peak_ = sys.gpu.PeakFlops(Dtype::kBf16).value_or(sys.gpu.PeakFlops(Dtype::kFp16).value_or(*peak));
+  }
   t.bandwidth_ = sys.gpu.memory_bandwidth_gb_s * kGB;
   t.causal_ = model.kind == ModelKind::kDecoder;
   t.dropout_ = s.dropout.value_or(model.ffn_act == FfnAct::kGelu && model.kind == ModelKind::kDecoder);
@@ -528,7 +535,7 @@ void TrainingEvaluator::Evaluate(const Layout& L, TrainingEstimate* out) const {
   c.sys = &sys_;
   c.s = &s;
   c.L = &L;
-  c.rates = Rates{peak_, bandwidth_, &eff_};
+  c.rates = Rates{peak_, attention_peak_, bandwidth_, &eff_};
   e.peak_flops = peak_;
   c.causal = causal_;
   c.dropout = dropout_;

@@ -266,8 +266,10 @@ Result<PlanResult> RunPlan(const PlanRequest& req) {
   std::vector<WorkItem> work;
   std::vector<size_t> work_prep;
   for (size_t pi = 0; pi < prepared.size(); ++pi) {
+    int64_t inst = req.candidates[prepared[pi].candidate].instance_gpus;
     for (int64_t n : prepared[pi].space.num_gpus) {
       if (n < 1 || n > req.gpus_max) continue;
+      if (inst > 1 && n % inst != 0) continue;  // not a whole number of instances
       work.push_back({prepared[pi].candidate, prepared[pi].precision, n});
       work_prep.push_back(pi);
     }
@@ -299,8 +301,8 @@ Result<PlanResult> RunPlan(const PlanRequest& req) {
         RunCost base = QuickRunCost(est, n, cand.system.gpu.tdp_w, req);
         loc.min_wall = std::min(loc.min_wall, base.wall_s);
         bool in_deadline = !req.deadline_s || base.wall_s <= *req.deadline_s;
-        size_t offers = std::max<size_t>(1, cand.offers.size());
-        for (size_t oi = 0; oi < offers; ++oi) {
+        // Offers of one candidate differ only in price: the cheapest (first) dominates the rest.
+        for (size_t oi = 0; oi < 1; ++oi) {
           RunCost c = base;
           const Offer* offer = cand.offers.empty() ? nullptr : &cand.offers[oi];
           if (offer) c.usd = c.gpu_hours * offer->OnDemandUsdPerGpuHour();

@@ -35,5 +35,6 @@ void RegisterPrices(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterModels(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterTrain(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterValidate(CLI::App& app, GlobalOptions& g, int* exit_code);
+void RegisterPlan(CLI::App& app, GlobalOptions& g, int* exit_code);
 
 }  // namespace dlcost::cli
