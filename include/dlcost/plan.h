@@ -91,7 +91,9 @@ struct PlanResult {
 Result<PlanResult> RunPlan(const PlanRequest& req);
 
 // Searches the layouts of one evaluator for the fastest that fits (used by `train` and the
-// validator for the layout fields left empty). Fixed fields of `s` stay fixed.
-Result<TrainingEstimate> FastestLayout(const TrainingEvaluator& ev, const TrainingSetup& s);
+// validator for the layout fields left empty). Fixed fields of `s` stay fixed; values listed in
+// `also` are searched in addition to the default set of each free dimension.
+Result<TrainingEstimate> FastestLayout(const TrainingEvaluator& ev, const TrainingSetup& s,
+                                       const LayoutSpace* also = nullptr);
 
 }  // namespace dlcost

@@ -22,6 +22,11 @@ struct ValidationCase {
   std::string status;               // "ok" or "skipped"
   std::string reason;               // why skipped
   std::string chosen;               // fields the tool chose, "tp=2 pp=1 ..."
+  // With ValidationOptions::compare_planner, for rows that give their layout: the authors'
+  // layout as dlcost predicts it, and the planner's fastest layout for the same GPUs and batch.
+  std::optional<double> authors_step_s;
+  std::optional<double> planner_step_s;
+  std::string planner_layout;
 };
 
 struct MetricSummary {
@@ -45,6 +50,7 @@ struct ValidationReport {
 // Assumptions applied to every row for what the schema does not record.
 struct ValidationOptions {
   bool flash_attention = true;  // fused attention (the default of current frameworks)
+  bool compare_planner = false; // also search the fastest layout for rows that give theirs
 };
 
 // Validates the training cases in `csv_path`. `data_dir` holds the catalogs; `eff_path` is the

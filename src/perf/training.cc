@@ -502,6 +502,12 @@ Result<Layout> TrainingEvaluator::ResolveLayout(const TrainingSetup& s) const {
     DLCOST_RETURN_IF_ERROR(CheckDivides(L.ep, L.dp, fmt::format("--ep: {} does not divide dp = {}", L.ep, L.dp)));
   }
   if (L.zero < 0 || L.zero > 3) return InvalidInput("--zero: must be 0, 1, 2 or 3");
+  // DeepSpeed's pipeline engine supports ZeRO stage 0 or 1 only, and Megatron-LM's distributed
+  // optimizer is stage 1 (DeepSpeed documentation, "Pipeline Parallelism").
+  if (L.zero >= 2 && L.pp > 1) {
+    return InvalidInput(fmt::format("--zero: stage {} cannot be combined with pipeline parallelism (pp = {}); use 0 or 1",
+                                    L.zero, L.pp));
+  }
   if (s.global_batch) {
     L.global_batch = *s.global_batch;
   } else {

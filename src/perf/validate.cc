@@ -11,6 +11,7 @@
 #include "common/strings.h"
 #include "dlcost/carbon.h"
 #include "dlcost/model.h"
+#include "dlcost/plan.h"
 #include "dlcost/training.h"
 #include "dlcost/units.h"
 
@@ -267,6 +268,34 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
       continue;
     }
     const TrainingEstimate& e = *est;
+    if (opts.compare_planner && s.tp && s.pp && est->fits) {
+      TrainingSetup free = s;
+      free.tp.reset();
+      free.pp.reset();
+      free.dp.reset();
+      free.vpp.reset();
+      free.micro_batch.reset();
+      free.zero.reset();
+      free.recompute.reset();
+      free.seq_parallel.reset();
+      // The authors' own values join the searched sets, so their layout is one of the candidates.
+      LayoutSpace also;
+      also.tp = {e.layout.tp};
+      also.pp = {e.layout.pp};
+      also.vpp = {e.layout.vpp};
+      also.micro_batch = {e.layout.micro_batch};
+      also.zero = {e.layout.zero};
+      also.recompute = {e.layout.recompute};
+      Result<TrainingEvaluator> ev = TrainingEvaluator::Create(*model, *sys, free, *eff);
+      Result<TrainingEstimate> best = ev.ok() ? FastestLayout(*ev, free, &also) : Result<TrainingEstimate>(ev.status());
+      if (best.ok() && best->fits) {
+        vc.authors_step_s = e.time_step_s;
+        vc.planner_step_s = best->time_step_s;
+        const Layout& B = best->layout;
+        vc.planner_layout = fmt::format("tp={} pp={} dp={} vpp={} mb={} zero={} recompute={}", B.tp, B.pp, B.dp, B.vpp,
+                                        B.micro_batch, B.zero, RecomputeName(B.recompute));
+      }
+    }
     double pred = 0;
     const std::string& mt = vc.metric;
     if (mt == "sec_per_iter") pred = e.time_step_s;

@@ -109,6 +109,7 @@ void ForEachLayout(const ModelSpec& m, const Space& sp, int64_t n, int64_t seq, 
               for (Recompute rc : sp.recompute) {
                 for (int z : sp.zero) {
                   if (dp == 1 && z != 0) { ++*pruned; continue; }  // nothing to shard over
+                  if (z >= 2 && pp > 1) { ++*pruned; continue; }   // ZeRO-2/3 do not run with pipelines
                   Layout L;
                   L.tp = tp;
                   L.pp = pp;
@@ -409,7 +410,16 @@ Result<PlanResult> RunPlan(const PlanRequest& req) {
   return out;
 }
 
-Result<TrainingEstimate> FastestLayout(const TrainingEvaluator& ev, const TrainingSetup& s) {
+namespace {
+template <typename T>
+void Union(std::vector<T>& dst, const std::vector<T>& more) {
+  for (const T& v : more) {
+    if (std::find(dst.begin(), dst.end(), v) == dst.end()) dst.push_back(v);
+  }
+}
+}  // namespace
+
+Result<TrainingEstimate> FastestLayout(const TrainingEvaluator& ev, const TrainingSetup& s, const LayoutSpace* also) {
   const ModelSpec& m = ev.model();
   LayoutSpace in;
   if (s.tp) in.tp = {*s.tp};
@@ -426,6 +436,16 @@ Result<TrainingEstimate> FastestLayout(const TrainingEvaluator& ev, const Traini
   in.seq_parallel = s.seq_parallel;
   in.num_gpus = {s.num_gpus};
   Space sp = MakeSpace(in, m, ev.system(), s.seq_len, s.num_gpus);
+  if (also) {
+    if (!s.tp) Union(sp.tp, also->tp);
+    if (!s.pp) Union(sp.pp, also->pp);
+    if (!s.cp) Union(sp.cp, also->cp);
+    if (!s.ep) Union(sp.ep, also->ep);
+    if (!s.vpp) Union(sp.vpp, also->vpp);
+    if (!s.micro_batch) Union(sp.mb, also->micro_batch);
+    if (!s.recompute) Union(sp.recompute, also->recompute);
+    if (!s.zero) Union(sp.zero, also->zero);
+  }
   int64_t pruned = 0;
   std::optional<TrainingEstimate> best, smallest;
   TrainingEstimate est;

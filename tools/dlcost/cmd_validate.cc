@@ -24,6 +24,11 @@ nlohmann::ordered_json ToJson(const ValidationReport& v) {
     o["status"] = c.status;
     if (!c.reason.empty()) o["reason"] = c.reason;
     if (!c.chosen.empty()) o["chosen"] = c.chosen;
+    if (c.planner_step_s) {
+      o["authors_step_s"] = *c.authors_step_s;
+      o["planner_step_s"] = *c.planner_step_s;
+      o["planner_layout"] = c.planner_layout;
+    }
     cases.push_back(o);
   }
   nlohmann::ordered_json summary = nlohmann::ordered_json::object();
@@ -51,6 +56,7 @@ struct ValidateArgs {
   std::string file;
   std::string calibration;
   bool no_flash = false;
+  bool compare_planner = false;
 };
 
 int RunValidate(const GlobalOptions& g, const ValidateArgs& a) {
@@ -62,6 +68,7 @@ int RunValidate(const GlobalOptions& g, const ValidateArgs& a) {
   std::string eff = a.calibration.empty() ? *dir + "/efficiency/default.json" : a.calibration;
   ValidationOptions opts;
   opts.flash_attention = !a.no_flash;
+  opts.compare_planner = a.compare_planner;
   Result<ValidationReport> v = ValidateTraining(a.file, *dir, eff, opts);
   if (!v.ok()) return Fail(v.status());
   if (g.format == "json") {
@@ -95,6 +102,18 @@ int RunValidate(const GlobalOptions& g, const ValidateArgs& a) {
                       k.rel_error ? report::Value(100 * *k.rel_error) : report::Value(), k.status,
                       k.status == "ok" ? k.chosen : k.reason});
   }
+  bool any_plan = false;
+  for (const ValidationCase& k : v->cases) any_plan = any_plan || k.planner_step_s.has_value();
+  if (any_plan) {
+    report::Table& pt = r.AddTable("planner", "Authors' layout vs the planner's fastest (same model, GPUs, batch)",
+                                   {{"case_id", "case"}, {"authors_step_s", "authors s", 3}, {"planner_step_s", "planner s", 3},
+                                    {"speedup", "speed-up", 2}, {"planner_layout", "planner layout"}});
+    for (const ValidationCase& k : v->cases) {
+      if (!k.planner_step_s) continue;
+      pt.rows.push_back({k.case_id, *k.authors_step_s, *k.planner_step_s, *k.authors_step_s / *k.planner_step_s,
+                         k.planner_layout});
+    }
+  }
   r.notes.push_back("rel_error = (predicted - measured) / measured; skipped cases do not count in the error figures.");
   return Emit(r, g);
 }
@@ -108,6 +127,8 @@ void RegisterValidate(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("file", a->file, "Cases CSV (schema: validation/published/README.md)")->required();
   cmd->add_option("--calibration", a->calibration, "Efficiency profile JSON");
   cmd->add_flag("--no-flash", a->no_flash, "Assume unfused attention for every row (pre-2023 Megatron-LM)");
+  cmd->add_flag("--compare-planner", a->compare_planner,
+                "For rows that give their layout, also report the planner's fastest layout for the same GPUs and batch");
   AddOutputOptions(cmd, g);
   cmd->callback([&g, exit_code, a] { *exit_code = RunValidate(g, *a); });
 }
