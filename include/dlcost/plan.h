@@ -38,7 +38,7 @@ struct LayoutSpace {
   std::vector<int64_t> tp, pp, cp, ep, vpp, micro_batch;
   std::vector<Recompute> recompute;
   std::vector<int> zero;
-  std::vector<Dtype> precision;       // default: bf16, plus fp8 where the GPU has it
+  std::vector<Dtype> precision;       // default: bf16 (fp8 only when listed, on GPUs that have it)
   std::optional<int64_t> global_batch;  // default: ~4M tokens, rounded to a multiple of dp x micro-batch
   std::optional<bool> seq_parallel;   // default: on when tp > 1
 };

@@ -37,6 +37,7 @@ Result<Finetune> ParseFinetune(const std::string& s);
 struct EfficiencyProfile {
   std::string id = "default";
   double gemm_max_fraction = 0.8;
+  double gemm_max_fraction_fp8 = 0;  // 0: same as gemm_max_fraction
   double attention_max_fraction = 0.6;
   double memory_fraction = 0.8;
   double kernel_overhead_s = 4e-6;

@@ -363,6 +363,7 @@ Result<EfficiencyProfile> LoadEfficiency(const std::string& path, const std::str
   };
   auto apply = [&](const JsonFields& src) -> Status {
     Key keys[] = {{"gemm_max_fraction", &e.gemm_max_fraction},
+                  {"gemm_max_fraction_fp8", &e.gemm_max_fraction_fp8},
                   {"attention_max_fraction", &e.attention_max_fraction},
                   {"memory_fraction", &e.memory_fraction},
                   {"kernel_overhead_s", &e.kernel_overhead_s},
@@ -422,6 +423,9 @@ Result<TrainingEvaluator> TrainingEvaluator::Create(const ModelSpec& model, cons
   t.sys_ = sys;
   t.setup_ = s;
   t.eff_ = eff;
+  if ((s.precision == Dtype::kFp8 || s.precision == Dtype::kFp4) && eff.gemm_max_fraction_fp8 > 0) {
+    t.eff_.gemm_max_fraction = eff.gemm_max_fraction_fp8;
+  }
   DLCOST_ASSIGN_OR_RETURN(t.graph_, perf::BuildOpGraph(model, model.IsLanguageModel() ? s.seq_len : 0));
   Dtype prec = s.precision;
   std::optional<double> peak = sys.gpu.PeakFlops(prec);
@@ -676,7 +680,9 @@ void TrainingEvaluator::Evaluate(const Layout& L, TrainingEstimate* out) const {
   double units_per_step = static_cast<double>(L.global_batch) * (graph.unit == "token" ? graph.tokens_per_sample : 1);
   e.tokens_per_step = units_per_step;
   double fwd = fwd_flops_per_unit_ * units_per_step;
-  e.model_flops_per_step = 3 * fwd;
+  // Frozen (LoRA/QLoRA) bases compute input gradients but no weight gradients: 2 x forward,
+  // plus the adapters' own 6 FLOPs per trained parameter and token.
+  e.model_flops_per_step = frozen_base_ ? 2 * fwd + 6 * lora_params_ * units_per_step : 3 * fwd;
   e.hardware_flops_per_step = e.model_flops_per_step + (stage_fwd_flops > 0 ? fwd * recompute_flops / stage_fwd_flops : 0);
   double n = static_cast<double>(L.tp * L.pp * L.cp * L.dp);
   e.tflops_per_gpu_model = e.model_flops_per_step / e.time_step_s / n / kTera;

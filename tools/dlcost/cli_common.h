@@ -36,5 +36,6 @@ void RegisterModels(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterTrain(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterValidate(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterPlan(CLI::App& app, GlobalOptions& g, int* exit_code);
+void RegisterBudget(CLI::App& app, GlobalOptions& g, int* exit_code);
 
 }  // namespace dlcost::cli

@@ -347,7 +347,7 @@ void RegisterPlan(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("--threads", a->threads, "Worker threads (0: all cores)")->capture_default_str();
   cmd->add_option("--seq", a->seq, "Sequence length");
   cmd->add_option("--global-batch", a->global_batch, "Fix the sequences per step (default: ~4M tokens)");
-  cmd->add_option("--precision", a->precision, "Allowed precisions, e.g. bf16 or bf16,fp8 (default: bf16 + fp8 where supported)");
+  cmd->add_option("--precision", a->precision, "Allowed precisions, e.g. bf16,fp8 (default: bf16; fp8 on GPUs that have it when listed)");
   cmd->add_option("--optimizer", a->optimizer, "adamw, sgd, adafactor, adam8bit")->capture_default_str();
   cmd->add_option("--finetune", a->finetune, "none, full, lora, qlora")->capture_default_str();
   cmd->add_option("--lora-rank", a->lora_rank, "LoRA rank")->capture_default_str();

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   RegisterTrain(app, g, &exit_code);
   RegisterValidate(app, g, &exit_code);
   RegisterPlan(app, g, &exit_code);
+  RegisterBudget(app, g, &exit_code);
   // Name an unknown command instead of CLI11's generic "a subcommand is required".
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
