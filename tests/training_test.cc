@@ -184,3 +184,37 @@ TEST(Collectives, AllReduceAlphaBeta) {
 
 }  // namespace
 }  // namespace dlcost
+
+namespace dlcost {
+namespace {
+
+TEST(TrainingMoe, CapacityFactorPadsExpertWorkButNotModelFlops) {
+  Result<ModelCatalog> zoo = ModelCatalog::Load(DLCOST_TEST_DATA_DIR);
+  ASSERT_TRUE(zoo.ok());
+  Result<ModelSpec> m = zoo->Resolve("mixtral-8x7b");
+  ASSERT_TRUE(m.ok());
+  Result<Accelerator> h100 = F().hw.Resolve("h100-sxm-80gb");
+  ASSERT_TRUE(h100.ok());
+  Result<SystemSpec> sys = MakeSystem(F().hw, *h100, 0, 0);
+  ASSERT_TRUE(sys.ok());
+  TrainingSetup s;
+  s.num_gpus = 16;
+  s.seq_len = 4096;
+  s.tp = 2;
+  s.pp = 1;
+  s.ep = 8;
+  s.micro_batch = 1;
+  s.global_batch = 64;
+  s.zero = 1;
+  s.recompute = Recompute::kFull;
+  Result<TrainingEstimate> base = EstimateTraining(*m, *sys, s, F().eff);
+  s.moe_capacity_factor = 1.5;
+  Result<TrainingEstimate> padded = EstimateTraining(*m, *sys, s, F().eff);
+  ASSERT_TRUE(base.ok() && padded.ok()) << base.status().message();
+  EXPECT_GT(padded->time_step_s, base->time_step_s);
+  EXPECT_GT(padded->time_comm_ep_s, base->time_comm_ep_s * 1.4);
+  EXPECT_DOUBLE_EQ(padded->model_flops_per_step, base->model_flops_per_step);
+}
+
+}  // namespace
+}  // namespace dlcost

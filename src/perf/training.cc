@@ -105,7 +105,10 @@ LayerCost CostGroup(const Ctx& c, const perf::LayerGroup& grp) {
         double weight_elems = op.params / tp / (op.kind == OpKind::kExperts ? L.ep : 1);
         double rows = op.gemm_rows * units / L.cp;
         double bytes = kActBytes * (rows * op.gemm_k + rows * op.gemm_n / tp) + c.weight_bytes * weight_elems;
-        double t = GemmSeconds(op_units_flops, bytes, c.rates);
+        // Experts with a capacity factor compute on padded token slots (Fedus et al. 2022,
+        // Switch Transformer, Sec. 2.2); model FLOPs count only the routed tokens.
+        double pad = op.kind == OpKind::kExperts ? c.s->moe_capacity_factor : 1.0;
+        double t = GemmSeconds(op_units_flops * pad, bytes * pad, c.rates);
         out.fwd_s += t;
         out.fwd_flops += op_units_flops;
         // Backward: input gradient always; weight gradient only for trained weights.
@@ -180,7 +183,8 @@ LayerCost CostGroup(const Ctx& c, const perf::LayerGroup& grp) {
     double ffn_elems;  // FFN intermediate activations per token
     if (moe) {
       double mult = m.ffn_act == FfnAct::kGelu ? 2.0 : 3.0;
-      ffn_elems = mult * (m.moe->top_k * m.moe->expert_ffn + m.moe->shared_experts * m.moe->shared_expert_ffn);
+      ffn_elems = mult * (c.s->moe_capacity_factor * m.moe->top_k * m.moe->expert_ffn +
+                          m.moe->shared_experts * m.moe->shared_expert_ffn);
     } else {
       ffn_elems = (m.ffn_act == FfnAct::kGelu ? 2.0 : 3.0) * m.ffn;
     }
@@ -238,7 +242,7 @@ LayerCost CostGroup(const Ctx& c, const perf::LayerGroup& grp) {
     }
     // Expert parallelism: dispatch and combine all-to-all in forward and backward.
     if (moe && L.ep > 1) {
-      double msg = kActBytes * rows_local / (L.seq_parallel ? tp : 1.0) * m.moe->top_k * h;
+      double msg = kActBytes * rows_local / (L.seq_parallel ? tp : 1.0) * m.moe->top_k * h * c.s->moe_capacity_factor;
       int count = 4 + (L.recompute == Recompute::kFull ? 2 : 0);
       out.ep_comm_s = count * perf::AllToAllTime(msg, c.ep_group);
     }

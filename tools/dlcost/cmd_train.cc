@@ -19,7 +19,7 @@ struct TrainArgs {
   std::string tp, pp, dp, cp, ep, vpp, zero, seq_parallel, recompute, precision = "bf16", optimizer = "adamw";
   std::string finetune = "none", lora_rank = "16";
   std::string price, offer, region, pue, goodput, gpu_power_w, host_power_w, gpus_per_node, internode_gbps;
-  std::string calibration, overhead_gib;
+  std::string calibration, overhead_gib, capacity_factor, epochs, dataset_tokens;
   bool no_flash = false;
 };
 
@@ -105,6 +105,13 @@ int RunTrain(const GlobalOptions& g, const TrainArgs& a) {
   s.lora_rank = *rank;
   s.flash_attention = !a.no_flash;
   s.overhead_bytes = -1;
+  if (!a.capacity_factor.empty()) {
+    Result<double> v = ParseCount(a.capacity_factor, "--moe-capacity-factor");
+    if (!v.ok()) return fail(v.status());
+    if (*v < 1 || *v > 16) return fail(InvalidInput("--moe-capacity-factor: must be between 1 and 16"));
+    if (!model->moe) return fail(InvalidInput(fmt::format("--moe-capacity-factor: {} has no experts", model->id)));
+    s.moe_capacity_factor = *v;
+  }
   if (!a.overhead_gib.empty()) {
     Result<double> o = ParseCount(a.overhead_gib, "--overhead-gib");
     if (!o.ok()) return fail(o.status());
@@ -138,8 +145,20 @@ int RunTrain(const GlobalOptions& g, const TrainArgs& a) {
   if (!tokens.ok()) return fail(tokens.status());
   Result<std::optional<double>> steps = OptNum(a.steps, "--steps");
   if (!steps.ok()) return fail(steps.status());
+  if (!a.epochs.empty() || !a.dataset_tokens.empty()) {
+    if (a.epochs.empty() || a.dataset_tokens.empty()) {
+      return fail(UsageError("--epochs and --dataset-tokens: give both"));
+    }
+    if (*tokens || *steps) return fail(UsageError("--epochs/--dataset-tokens: not with --tokens or --steps"));
+    Result<double> ep = ParseCount(a.epochs, "--epochs");
+    if (!ep.ok()) return fail(ep.status());
+    Result<double> ds = ParseCount(a.dataset_tokens, "--dataset-tokens");
+    if (!ds.ok()) return fail(ds.status());
+    if (*ep <= 0 || *ds <= 0) return fail(InvalidInput("--epochs/--dataset-tokens: must be positive"));
+    *tokens = *ep * *ds;
+  }
   if (*tokens && *steps) return fail(UsageError("--tokens and --steps: give one, not both"));
-  if (!*tokens && !*steps) return fail(UsageError("--tokens or --steps is required"));
+  if (!*tokens && !*steps) return fail(UsageError("--tokens, --steps or --epochs with --dataset-tokens is required"));
   if ((*tokens && **tokens <= 0) || (*steps && **steps <= 0)) return fail(InvalidInput("--tokens/--steps: must be positive"));
   run.tokens = *tokens;
   run.steps = *steps;
@@ -310,6 +329,9 @@ void RegisterTrain(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("--gpus", a->gpus, "Number of GPUs")->required();
   cmd->add_option("--tokens", a->tokens, "Tokens (or images) to train on, e.g. 1T, 500B");
   cmd->add_option("--steps", a->steps, "Optimizer steps (instead of --tokens)");
+  cmd->add_option("--epochs", a->epochs, "Passes over the dataset (with --dataset-tokens, instead of --tokens)");
+  cmd->add_option("--dataset-tokens", a->dataset_tokens, "Dataset size in tokens (or images) for --epochs");
+  cmd->add_option("--moe-capacity-factor", a->capacity_factor, "Expert slots per routed token (default 1: dropless)");
   cmd->add_option("--seq", a->seq, "Sequence length (default: the model's context, at most 8192)");
   cmd->add_option("--global-batch", a->global_batch, "Sequences per optimizer step (default: ~4M tokens)");
   cmd->add_option("--micro-batch", a->micro_batch, "Sequences per GPU per micro-step");
