@@ -3,11 +3,11 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <map>
 
 #include <fmt/format.h>
 
 #include "cli_common.h"
+#include "plan_candidates.h"
 #include "common/strings.h"
 #include "dlcost/carbon.h"
 #include "dlcost/hardware.h"
@@ -110,40 +110,11 @@ int RunBudget(const GlobalOptions& g, const BudgetArgs& a) {
   base.run.pue = grid->pue.value_or(carbon->DefaultPue("Unknown").first);
   Result<PriceTable> prices = PriceTable::LoadShipped(*dir);
   if (!prices.ok()) return Fail(prices.status());
-  std::vector<Accelerator> gpus;
-  if (ToLower(a.gpu) == "any") {
-    for (const Accelerator& acc : hw->accelerators()) {
-      if (acc.kind == "gpu" || acc.kind == "tpu" || acc.kind == "npu") gpus.push_back(acc);
-    }
-  } else {
-    for (const std::string& name : Split(a.gpu, ',')) {
-      Result<Accelerator> acc = hw->Resolve(name);
-      if (!acc.ok()) return Fail(acc.status());
-      gpus.push_back(*acc);
-    }
-  }
-  for (const Accelerator& acc : gpus) {
-    if (acc.tdp_w <= 0) continue;
-    Result<EfficiencyProfile> eff = LoadEfficiency(*dir + "/efficiency/default.json", acc.id);
-    if (!eff.ok()) return Fail(eff.status());
-    std::map<int64_t, std::vector<Offer>> by_size;
-    for (const Offer& o : prices->ForGpu(acc.id)) by_size[o.gpu_count].push_back(o);
-    for (auto& [size, offers] : by_size) {
-      int gpn = size > 0 && size < acc.node_size ? static_cast<int>(size) : 0;
-      Result<SystemSpec> sys = MakeSystem(*hw, acc, gpn, 0);
-      if (!sys.ok()) return Fail(sys.status());
-      if (gpn > 0) {
-        Result<SystemSpec> full = MakeSystem(*hw, acc, 0, 0);
-        if (!full.ok()) return Fail(full.status());
-        sys->inter_node_gbps = full->inter_node_gbps * gpn / std::max(1, full->gpus_per_node);
-      }
-      GpuCandidate c;
-      c.system = *sys;
-      c.efficiency = *eff;
-      c.offers = std::move(offers);
-      c.instance_gpus = size;
-      base.candidates.push_back(std::move(c));
-    }
+  Result<std::vector<GpuCandidate>> cands =
+      BuildCandidates(*hw, *prices, a.gpu, std::nullopt, *dir + "/efficiency/default.json", 0);
+  if (!cands.ok()) return Fail(cands.status());
+  for (GpuCandidate& c : *cands) {
+    if (!c.offers.empty()) base.candidates.push_back(std::move(c));
   }
   if (base.candidates.empty()) return Fail(InvalidInput("--gpu: none of the GPUs has a price in the shipped table"));
   base.progress = false;

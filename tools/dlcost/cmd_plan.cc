@@ -3,12 +3,12 @@
 
 #include <cstdio>
 #include <fstream>
-#include <map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
+#include "plan_candidates.h"
 #include "common/strings.h"
 #include "dlcost/carbon.h"
 #include "dlcost/hardware.h"
@@ -204,18 +204,6 @@ int RunPlanCommand(const GlobalOptions& g, const PlanArgs& a) {
   }
 
   // Candidates: GPU types and their offers.
-  std::vector<Accelerator> gpus;
-  if (ToLower(a.gpu) == "any") {
-    for (const Accelerator& acc : hw->accelerators()) {
-      if (acc.kind == "gpu" || acc.kind == "tpu" || acc.kind == "npu") gpus.push_back(acc);
-    }
-  } else {
-    for (const std::string& name : Split(a.gpu, ',')) {
-      Result<Accelerator> acc = hw->Resolve(name);
-      if (!acc.ok()) return Fail(acc.status());
-      gpus.push_back(*acc);
-    }
-  }
   VmsImportReport imported;
   Result<PriceTable> prices = a.vms.empty() ? PriceTable::LoadShipped(*dir) : PriceTable::ImportVmsCsv(a.vms, "", &imported);
   if (!prices.ok()) return Fail(prices.status());
@@ -226,45 +214,10 @@ int RunPlanCommand(const GlobalOptions& g, const PlanArgs& a) {
     if (*v <= 0) return Fail(InvalidInput("--price-usd-per-gpu-hour: must be positive"));
     flat_price = *v;
   }
-  for (const Accelerator& acc : gpus) {
-    if (acc.tdp_w <= 0 && req.run.gpu_power_w <= 0) continue;  // no power figure: energy undefined
-    std::string eff_path = a.calibration.empty() ? *dir + "/efficiency/default.json" : a.calibration;
-    Result<EfficiencyProfile> eff = LoadEfficiency(eff_path, acc.id);
-    if (!eff.ok()) return Fail(eff.status());
-    // One candidate per instance size: an instance smaller than the catalog node is its own node
-    // whose network share is its GPUs' share of the catalog node's NICs.
-    std::map<int64_t, std::vector<Offer>> by_size;
-    if (flat_price) {
-      Offer o;
-      o.provider = "given";
-      o.instance = "--price-usd-per-gpu-hour";
-      o.gpu = acc.id;
-      o.gpu_count = 1;
-      o.on_demand_usd_per_hour = *flat_price;
-      o.as_of = "given";
-      o.source = "command line";
-      by_size[0].push_back(o);
-    } else {
-      for (const Offer& o : prices->ForGpu(acc.id)) by_size[o.gpu_count].push_back(o);
-      if (by_size.empty()) by_size[0] = {};
-    }
-    for (auto& [size, offers] : by_size) {
-      GpuCandidate c;
-      int gpn = size > 0 && size < acc.node_size ? static_cast<int>(size) : 0;
-      Result<SystemSpec> sys = MakeSystem(*hw, acc, gpn, 0);
-      if (!sys.ok()) return Fail(sys.status());
-      if (gpn > 0) {
-        Result<SystemSpec> full = MakeSystem(*hw, acc, 0, 0);
-        if (!full.ok()) return Fail(full.status());
-        sys->inter_node_gbps = full->inter_node_gbps * gpn / std::max(1, full->gpus_per_node);
-      }
-      c.system = *sys;
-      c.efficiency = *eff;
-      c.offers = std::move(offers);
-      c.instance_gpus = size;
-      req.candidates.push_back(std::move(c));
-    }
-  }
+  std::string eff_path = a.calibration.empty() ? *dir + "/efficiency/default.json" : a.calibration;
+  Result<std::vector<GpuCandidate>> cands = BuildCandidates(*hw, *prices, a.gpu, flat_price, eff_path, req.run.gpu_power_w);
+  if (!cands.ok()) return Fail(cands.status());
+  req.candidates = std::move(cands).value();
 
   Result<PlanResult> res = RunPlan(req);
   if (!res.ok()) return Fail(res.status());
