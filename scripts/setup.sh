@@ -28,6 +28,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   ca-certificates
+  zlib1g-dev
 )
 
 all_installed() {

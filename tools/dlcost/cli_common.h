@@ -35,7 +35,9 @@ void RegisterPrices(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterModels(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterTrain(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterValidate(CLI::App& app, GlobalOptions& g, int* exit_code);
+void RegisterAudit(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterPlan(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterBudget(CLI::App& app, GlobalOptions& g, int* exit_code);
+void RegisterDrift(CLI::App& app, GlobalOptions& g, int* exit_code);
 
 }  // namespace dlcost::cli

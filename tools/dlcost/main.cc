@@ -23,8 +23,10 @@ int main(int argc, char** argv) {
   RegisterModels(app, g, &exit_code);
   RegisterTrain(app, g, &exit_code);
   RegisterValidate(app, g, &exit_code);
+  RegisterAudit(app, g, &exit_code);
   RegisterPlan(app, g, &exit_code);
   RegisterBudget(app, g, &exit_code);
+  RegisterDrift(app, g, &exit_code);
   // Name an unknown command instead of CLI11's generic "a subcommand is required".
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];

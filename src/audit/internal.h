@@ -1,0 +1,86 @@
+// Helpers shared by the audit sources (not part of the public API).
+#pragma once
+
+#include <cstdint>
+#include <numeric>
+#include <string_view>
+#include <vector>
+
+#include "dlcost/audit.h"
+
+namespace dlcost::audit {
+
+// True when `s` is well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF).
+bool ValidUtf8(std::string_view s);
+
+// The format ReadRecords will use for `in` (kAuto resolved).
+Result<InputFormat> ResolvedFormat(const InputSpec& in);
+
+// MurmurHash3's 64-bit finaliser (Austin Appleby, MurmurHash3, public domain): a bijective
+// mix whose output bits each depend on every input bit.
+inline uint64_t Fmix64(uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ULL;
+  k ^= k >> 33;
+  return k;
+}
+
+// SplitMix64 (Steele, Lea, Flood, "Fast splittable pseudorandom number generators", OOPSLA
+// 2014): the seed sequence for the MinHash permutations.
+inline uint64_t SplitMix64(uint64_t* state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// Union-find with path halving and union by index (the smaller index becomes the root, so a
+// cluster's root is its first document).
+class UnionFind {
+ public:
+  explicit UnionFind(size_t n) : parent_(n) { std::iota(parent_.begin(), parent_.end(), int64_t{0}); }
+  int64_t Find(int64_t x) {
+    while (parent_[x] != x) {
+      parent_[x] = parent_[parent_[x]];
+      x = parent_[x];
+    }
+    return x;
+  }
+  void Union(int64_t a, int64_t b) {
+    a = Find(a);
+    b = Find(b);
+    if (a == b) return;
+    if (a < b) parent_[b] = a;
+    else parent_[a] = b;
+  }
+
+ private:
+  std::vector<int64_t> parent_;
+};
+
+// Everything the audit computes from one document's text, reusing its buffers.
+struct DocumentFeatures {
+  std::vector<uint64_t> words;
+  std::vector<uint64_t> shingles;
+  std::vector<uint32_t> signature;
+  std::vector<uint64_t> band_keys;
+  ContentKey key;
+};
+
+// Shingle hashes of a word sequence as in Shingles, but neither sorted nor made unique (MinHash
+// does not need it).
+void RawShingles(const std::vector<uint64_t>& words, int n, std::vector<uint64_t>* out);
+// Sorts and removes repeats.
+void SortUnique(std::vector<uint64_t>* v);
+
+// Fills words, key, shingles (raw: unsorted), signature and band keys of `text`.
+void ComputeFeatures(std::string_view text, int ngram, const MinHasher& mh, const LshParams& lsh,
+                     DocumentFeatures* f);
+
+struct ContentKeyHash {
+  size_t operator()(const ContentKey& k) const { return static_cast<size_t>(k.h1 ^ (k.h2 * 31)); }
+};
+
+}  // namespace dlcost::audit

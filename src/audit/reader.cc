@@ -1,0 +1,476 @@
+// Streaming record input for the audit: JSONL, CSV and folders of text files, each optionally
+// gzip-compressed. zlib's gz* functions read plain files transparently, so one reader serves both.
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "audit/internal.h"
+#include "common/strings.h"
+#include "dlcost/audit.h"
+
+namespace dlcost::audit {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Lines of a (possibly gzip-compressed) file.
+class LineReader {
+ public:
+  LineReader(gzFile f, std::string path, int64_t max_bytes) : f_(f), path_(std::move(path)), max_(max_bytes) {
+    buf_.resize(1 << 18);
+  }
+  ~LineReader() { gzclose(f_); }
+  LineReader(const LineReader&) = delete;
+  LineReader& operator=(const LineReader&) = delete;
+
+  static Result<std::unique_ptr<LineReader>> Open(const std::string& path, int64_t max_bytes) {
+    gzFile f = gzopen(path.c_str(), "rb");
+    if (f == nullptr) return InvalidInput(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+    gzbuffer(f, 1 << 17);
+    return std::make_unique<LineReader>(f, path, max_bytes);
+  }
+
+  // Next line without its "\n" (and a "\r" before it). False at the end or on a broken stream
+  // (then error() is set). A line longer than the limit is cut and *too_long set.
+  bool Next(std::string* line, bool* too_long) {
+    line->clear();
+    *too_long = false;
+    bool any = false;
+    while (true) {
+      if (pos_ == len_) {
+        if (!Fill()) {
+          if (any && error_.empty()) break;  // the last line, without a newline
+          return false;                      // a line cut by a broken stream is dropped
+        }
+      }
+      any = true;
+      const char* start = buf_.data() + pos_;
+      const void* nl = std::memchr(start, '\n', len_ - pos_);
+      size_t n = nl ? static_cast<const char*>(nl) - start : len_ - pos_;
+      Append(line, start, n, too_long);
+      pos_ += n;
+      if (nl) {
+        ++pos_;
+        break;
+      }
+    }
+    ++line_no_;
+    if (!line->empty() && line->back() == '\r') line->pop_back();
+    return true;
+  }
+
+  // The whole rest of the file (for a text file of a folder), cut at the limit.
+  void ReadAll(std::string* out, bool* too_long) {
+    out->clear();
+    *too_long = false;
+    while (true) {
+      if (pos_ == len_ && !Fill()) return;
+      Append(out, buf_.data() + pos_, len_ - pos_, too_long);
+      pos_ = len_;
+    }
+  }
+
+  int64_t line_no() const { return line_no_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  void Append(std::string* s, const char* p, size_t n, bool* too_long) {
+    if (*too_long) return;
+    if (static_cast<int64_t>(s->size() + n) > max_) {
+      *too_long = true;
+      return;
+    }
+    s->append(p, n);
+  }
+
+  bool Fill() {
+    if (eof_) return false;
+    int n = gzread(f_, buf_.data(), static_cast<unsigned>(buf_.size()));
+    int err = 0;
+    const char* msg = gzerror(f_, &err);
+    if (n < 0 || (err != Z_OK && err != Z_STREAM_END)) {
+      std::string why = msg ? msg : "unknown error";
+      if (why.rfind(path_ + ": ", 0) == 0) why.erase(0, path_.size() + 2);
+      error_ = fmt::format("broken gzip stream ({})", why);
+      eof_ = true;
+      if (n <= 0) return false;
+    }
+    if (n == 0) {
+      eof_ = true;
+      return false;
+    }
+    pos_ = 0;
+    len_ = static_cast<size_t>(n);
+    return true;
+  }
+
+  gzFile f_;
+  std::string path_;
+  int64_t max_;
+  std::vector<char> buf_;
+  size_t pos_ = 0, len_ = 0;
+  bool eof_ = false;
+  int64_t line_no_ = 0;
+  std::string error_;
+};
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+Result<InputFormat> DetectFormat(const InputSpec& in) {
+  if (in.format != InputFormat::kAuto) return in.format;
+  std::error_code ec;
+  if (fs::is_directory(in.path, ec)) return InputFormat::kDir;
+  std::string p = ToLower(in.path);
+  if (EndsWith(p, ".gz")) p.resize(p.size() - 3);
+  if (EndsWith(p, ".jsonl") || EndsWith(p, ".ndjson") || EndsWith(p, ".json")) return InputFormat::kJsonl;
+  if (EndsWith(p, ".csv")) return InputFormat::kCsv;
+  return InvalidInput(fmt::format("{}: cannot tell the input format from the name; use --input-format jsonl|csv|dir",
+                                  in.path));
+}
+
+class Skipper {
+ public:
+  explicit Skipper(InputStats* s) : s_(s) {}
+  void Skip(const std::string& file, int64_t line, std::string reason) {
+    ++s_->records;
+    ++s_->skipped;
+    // Count by the reason without the record-specific detail after " (".
+    std::string key = reason.substr(0, reason.find(" ("));
+    ++s_->skipped_by_reason[key];
+    if (s_->skipped_list.size() < kMaxSkippedListed) s_->skipped_list.push_back({file, line, std::move(reason)});
+  }
+
+ private:
+  InputStats* s_;
+};
+
+// Text fields must be valid UTF-8 and hold something besides whitespace.
+std::optional<std::string> CheckText(const std::string& text) {
+  if (!ValidUtf8(text)) return std::string("invalid UTF-8");
+  if (TrimView(text).empty()) return std::string("empty text");
+  return std::nullopt;
+}
+
+std::optional<std::string> JsonScalarText(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_integer() || v.is_number_unsigned() || v.is_boolean()) return v.dump();
+  if (v.is_number_float()) return v.dump();
+  return std::nullopt;
+}
+
+Status ReadJsonl(const InputSpec& in, const std::function<Status(Record&)>& fn, InputStats* st) {
+  DLCOST_ASSIGN_OR_RETURN(std::unique_ptr<LineReader> lr, LineReader::Open(in.path, in.max_record_bytes));
+  Skipper skip(st);
+  std::string line;
+  bool too_long = false;
+  int64_t number = 0;
+  Record rec;
+  rec.file = in.path;
+  while (lr->Next(&line, &too_long)) {
+    int64_t line_no = lr->line_no();
+    int64_t this_number = number++;
+    if (too_long) {
+      skip.Skip(in.path, line_no, fmt::format("record larger than {} bytes", in.max_record_bytes));
+      continue;
+    }
+    if (TrimView(line).empty()) {
+      skip.Skip(in.path, line_no, "empty line");
+      continue;
+    }
+    if (!ValidUtf8(line)) {
+      skip.Skip(in.path, line_no, "invalid UTF-8");
+      continue;
+    }
+    nlohmann::json doc = nlohmann::json::parse(line, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) {
+      skip.Skip(in.path, line_no, "not a JSON object");
+      continue;
+    }
+    auto text_it = doc.find(in.text_field);
+    if (text_it == doc.end() || text_it->is_null()) {
+      skip.Skip(in.path, line_no, fmt::format("missing field '{}'", in.text_field));
+      continue;
+    }
+    if (!text_it->is_string()) {
+      skip.Skip(in.path, line_no, fmt::format("field '{}' is not a string", in.text_field));
+      continue;
+    }
+    rec.text = text_it->get<std::string>();
+    if (auto bad = CheckText(rec.text)) {
+      skip.Skip(in.path, line_no, *bad);
+      continue;
+    }
+    if (!in.id_field.empty()) {
+      auto it = doc.find(in.id_field);
+      std::optional<std::string> id = it == doc.end() ? std::nullopt : JsonScalarText(*it);
+      if (!id) {
+        skip.Skip(in.path, line_no, fmt::format("missing field '{}'", in.id_field));
+        continue;
+      }
+      rec.id = std::move(*id);
+    } else {
+      rec.id = std::to_string(this_number);
+    }
+    rec.label.reset();
+    if (!in.label_field.empty()) {
+      auto it = doc.find(in.label_field);
+      std::optional<std::string> label = it == doc.end() ? std::nullopt : JsonScalarText(*it);
+      if (!label) {
+        skip.Skip(in.path, line_no, fmt::format("missing field '{}'", in.label_field));
+        continue;
+      }
+      rec.label = std::move(*label);
+    }
+    rec.number = this_number;
+    rec.line = line_no;
+    rec.raw = line;
+    ++st->records;
+    ++st->valid;
+    DLCOST_RETURN_IF_ERROR(fn(rec));
+  }
+  if (!lr->error().empty()) skip.Skip(in.path, lr->line_no() + 1, lr->error() + "; rest of the file skipped");
+  return Status::Ok();
+}
+
+// Splits one RFC 4180 record into fields. False when a quote is left open.
+bool SplitCsv(const std::string& rec, std::vector<std::string>* fields) {
+  fields->assign(1, std::string());
+  bool quoted = false;
+  for (size_t i = 0; i < rec.size(); ++i) {
+    char c = rec[i];
+    if (quoted) {
+      if (c == '"') {
+        if (i + 1 < rec.size() && rec[i + 1] == '"') {
+          fields->back().push_back('"');
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else {
+        fields->back().push_back(c);
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      fields->emplace_back();
+    } else {
+      fields->back().push_back(c);
+    }
+  }
+  return !quoted;
+}
+
+// Reads one CSV record, which may span lines inside quotes.
+bool NextCsvRecord(LineReader* lr, std::string* rec, int64_t* start_line, bool* too_long) {
+  std::string line;
+  bool long_line = false;
+  if (!lr->Next(&line, &long_line)) return false;
+  *start_line = lr->line_no();
+  *too_long = long_line;
+  *rec = std::move(line);
+  auto quotes = [](const std::string& s) { return std::count(s.begin(), s.end(), '"'); };
+  int64_t q = quotes(*rec);
+  while (q % 2 == 1) {
+    if (!lr->Next(&line, &long_line)) break;
+    *too_long = *too_long || long_line;
+    q += quotes(line);
+    rec->push_back('\n');
+    rec->append(line);
+  }
+  return true;
+}
+
+Status ReadCsv(const InputSpec& in, const std::function<Status(Record&)>& fn, InputStats* st) {
+  DLCOST_ASSIGN_OR_RETURN(std::unique_ptr<LineReader> lr, LineReader::Open(in.path, in.max_record_bytes));
+  Skipper skip(st);
+  std::string raw;
+  int64_t line_no = 0;
+  bool too_long = false;
+  if (!NextCsvRecord(lr.get(), &raw, &line_no, &too_long)) {
+    if (!lr->error().empty()) return InvalidInput(fmt::format("{}: {}", in.path, lr->error()));
+    return InvalidInput(fmt::format("{}: empty CSV file (no header)", in.path));
+  }
+  std::vector<std::string> header;
+  if (!raw.empty() && raw.compare(0, 3, "\xEF\xBB\xBF") == 0) raw.erase(0, 3);  // UTF-8 byte order mark
+  if (too_long || !ValidUtf8(raw) || !SplitCsv(raw, &header)) {
+    return InvalidInput(fmt::format("{}:1: unreadable CSV header", in.path));
+  }
+  st->csv_header = raw;
+  auto column = [&](const std::string& name) -> std::optional<size_t> {
+    std::string want = ToLower(TrimView(name));
+    for (size_t i = 0; i < header.size(); ++i) {
+      if (ToLower(TrimView(header[i])) == want) return i;
+    }
+    return std::nullopt;
+  };
+  auto require = [&](const std::string& name, const char* flag) -> Result<size_t> {
+    std::optional<size_t> c = column(name);
+    if (!c) return InvalidInput(fmt::format("{}: no column '{}' ({}) in the header", in.path, name, flag));
+    return *c;
+  };
+  DLCOST_ASSIGN_OR_RETURN(size_t text_col, require(in.text_field, "--text-field"));
+  std::optional<size_t> id_col, label_col;
+  if (!in.id_field.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(id_col, require(in.id_field, "--id-field"));
+  }
+  if (!in.label_field.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(label_col, require(in.label_field, "--label-field"));
+  }
+  int64_t number = 0;
+  Record rec;
+  rec.file = in.path;
+  std::vector<std::string> fields;
+  while (NextCsvRecord(lr.get(), &raw, &line_no, &too_long)) {
+    int64_t this_number = number++;
+    if (too_long) {
+      skip.Skip(in.path, line_no, fmt::format("record larger than {} bytes", in.max_record_bytes));
+      continue;
+    }
+    if (raw.empty()) {
+      skip.Skip(in.path, line_no, "empty line");
+      continue;
+    }
+    if (!ValidUtf8(raw)) {
+      skip.Skip(in.path, line_no, "invalid UTF-8");
+      continue;
+    }
+    if (!SplitCsv(raw, &fields)) {
+      skip.Skip(in.path, line_no, "unterminated quoted field");
+      continue;
+    }
+    auto field = [&](size_t c) -> const std::string* { return c < fields.size() ? &fields[c] : nullptr; };
+    const std::string* text = field(text_col);
+    if (text == nullptr) {
+      skip.Skip(in.path, line_no, fmt::format("missing field '{}'", in.text_field));
+      continue;
+    }
+    if (auto bad = CheckText(*text)) {
+      skip.Skip(in.path, line_no, *bad);
+      continue;
+    }
+    rec.text = *text;
+    if (id_col) {
+      const std::string* id = field(*id_col);
+      if (id == nullptr || TrimView(*id).empty()) {
+        skip.Skip(in.path, line_no, fmt::format("missing field '{}'", in.id_field));
+        continue;
+      }
+      rec.id = *id;
+    } else {
+      rec.id = std::to_string(this_number);
+    }
+    rec.label.reset();
+    if (label_col) {
+      const std::string* label = field(*label_col);
+      if (label == nullptr || TrimView(*label).empty()) {
+        skip.Skip(in.path, line_no, fmt::format("missing field '{}'", in.label_field));
+        continue;
+      }
+      rec.label = *label;
+    }
+    rec.number = this_number;
+    rec.line = line_no;
+    rec.raw = raw;
+    ++st->records;
+    ++st->valid;
+    DLCOST_RETURN_IF_ERROR(fn(rec));
+  }
+  if (!lr->error().empty()) skip.Skip(in.path, lr->line_no() + 1, lr->error() + "; rest of the file skipped");
+  return Status::Ok();
+}
+
+Status ReadDir(const InputSpec& in, const std::function<Status(Record&)>& fn, InputStats* st) {
+  std::error_code ec;
+  std::vector<fs::path> files;
+  fs::recursive_directory_iterator it(in.path, fs::directory_options::skip_permission_denied, ec);
+  if (ec) return InvalidInput(fmt::format("{}: cannot read folder: {}", in.path, ec.message()));
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    std::error_code ec2;
+    if (it->is_regular_file(ec2)) files.push_back(it->path());
+  }
+  std::vector<std::pair<std::string, fs::path>> named;
+  for (const fs::path& p : files) named.emplace_back(fs::relative(p, in.path, ec).generic_string(), p);
+  std::sort(named.begin(), named.end());
+  Skipper skip(st);
+  Record rec;
+  int64_t number = 0;
+  for (const auto& [rel, p] : named) {
+    int64_t this_number = number++;
+    std::string path = p.string();
+    Result<std::unique_ptr<LineReader>> lr = LineReader::Open(path, in.max_record_bytes);
+    if (!lr.ok()) {
+      skip.Skip(path, 0, "cannot open");
+      continue;
+    }
+    bool too_long = false;
+    (*lr)->ReadAll(&rec.text, &too_long);
+    if (!(*lr)->error().empty()) {
+      skip.Skip(path, 0, (*lr)->error());
+      continue;
+    }
+    if (too_long) {
+      skip.Skip(path, 0, fmt::format("record larger than {} bytes", in.max_record_bytes));
+      continue;
+    }
+    if (auto bad = CheckText(rec.text)) {
+      skip.Skip(path, 0, *bad);
+      continue;
+    }
+    rec.file = path;
+    rec.id = rel;
+    rec.number = this_number;
+    rec.line = 0;
+    rec.label.reset();
+    rec.raw.clear();
+    ++st->records;
+    ++st->valid;
+    DLCOST_RETURN_IF_ERROR(fn(rec));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<InputFormat> ParseInputFormat(const std::string& text) {
+  if (text == "auto") return InputFormat::kAuto;
+  if (text == "jsonl") return InputFormat::kJsonl;
+  if (text == "csv") return InputFormat::kCsv;
+  if (text == "dir") return InputFormat::kDir;
+  return InvalidInput(fmt::format("--input-format: '{}' is not auto, jsonl, csv or dir", text));
+}
+
+std::string DescribeSkipped(const SkippedRecord& s) {
+  if (s.line > 0) return fmt::format("{}:{}: {}", s.file, s.line, s.reason);
+  return fmt::format("{}: {}", s.file, s.reason);
+}
+
+Status ReadRecords(const InputSpec& in, const std::function<Status(Record&)>& fn, InputStats* stats) {
+  *stats = InputStats();
+  if (in.path.empty()) return UsageError("no input file given");
+  std::error_code ec;
+  if (!fs::exists(in.path, ec)) return InvalidInput(fmt::format("{}: no such file or folder", in.path));
+  DLCOST_ASSIGN_OR_RETURN(InputFormat f, DetectFormat(in));
+  if (in.max_record_bytes <= 0) return InvalidInput("--max-record-bytes: must be positive");
+  switch (f) {
+    case InputFormat::kJsonl: return ReadJsonl(in, fn, stats);
+    case InputFormat::kCsv: return ReadCsv(in, fn, stats);
+    case InputFormat::kDir:
+      if (!fs::is_directory(in.path, ec)) return InvalidInput(fmt::format("{}: not a folder", in.path));
+      return ReadDir(in, fn, stats);
+    case InputFormat::kAuto: break;
+  }
+  return Status(StatusCode::kInternal, "unknown input format");
+}
+
+Result<InputFormat> ResolvedFormat(const InputSpec& in) { return DetectFormat(in); }
+
+}  // namespace dlcost::audit

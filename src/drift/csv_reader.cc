@@ -1,0 +1,394 @@
+// Fast CSV reader for drift tables. The data rows are cut into two byte ranges at a line
+// boundary (when the file holds no quote character, so no field can span lines) and parsed by
+// two threads straight into column vectors: numbers with std::from_chars, categories through
+// a dictionary keyed by string_view, no per-cell allocation.
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include <fmt/format.h>
+
+#include "drift/cells.h"
+#include "drift/parallel.h"
+#include "drift/readers.h"
+
+namespace dlcost::drift {
+namespace {
+
+enum class End { kComma, kNewline, kEof };
+
+// Consumes the terminator at p (',' or a line end) and says which it was.
+inline End Terminate(const char*& p, const char* end, int64_t* newlines) {
+  if (p >= end) return End::kEof;
+  char c = *p++;
+  if (c == ',') return End::kComma;
+  if (c == '\r' && p < end && *p == '\n') ++p;
+  ++*newlines;
+  return End::kNewline;
+}
+
+// Reads one field at p (RFC 4180 quoting) and its terminator. Quoted fields are unescaped
+// into `scratch`; unquoted ones are views into the file.
+inline End ReadField(const char*& p, const char* end, std::string& scratch, std::string_view* out,
+                     int64_t* newlines) {
+  if (p < end && *p == '"') {
+    scratch.clear();
+    ++p;
+    while (p < end) {
+      char c = *p;
+      if (c == '"') {
+        if (p + 1 < end && p[1] == '"') {
+          scratch += '"';
+          p += 2;
+          continue;
+        }
+        ++p;
+        break;
+      }
+      if (c == '\n') ++*newlines;
+      scratch += c;
+      ++p;
+    }
+    while (p < end && *p != ',' && *p != '\n' && *p != '\r') scratch += *p++;
+    *out = scratch;
+  } else {
+    const char* s = p;
+    while (p < end && *p != ',' && *p != '\n' && *p != '\r') ++p;
+    *out = std::string_view(s, static_cast<size_t>(p - s));
+  }
+  return Terminate(p, end, newlines);
+}
+
+inline bool IsLineEnd(char c) { return c == '\n' || c == '\r'; }
+
+struct BadCell {
+  size_t col;
+  std::string text;
+};
+
+// One byte range of data rows, parsed into per-column vectors.
+struct Chunk {
+  std::vector<std::vector<double>> num;
+  std::vector<std::vector<uint32_t>> cat;
+  std::vector<Dictionary> dict;
+  std::vector<int64_t> bad;
+  std::vector<int64_t> first_bad_line;  // chunk-local, 0 when none
+  std::vector<std::string> first_bad_text;
+  std::vector<int64_t> row_lines;       // chunk-local 1-based
+  int64_t newlines = 0;
+  int64_t ragged = 0;
+  int64_t first_ragged_line = 0;
+  size_t first_ragged_fields = 0;
+};
+
+void ParseChunk(const char* p, const char* end, const std::vector<Slot>& slots, int64_t expected_bytes_per_row,
+                Chunk* ch) {
+  const size_t ncols = slots.size();
+  ch->num.resize(ncols);
+  ch->cat.resize(ncols);
+  ch->dict.resize(ncols);
+  ch->bad.assign(ncols, 0);
+  ch->first_bad_line.assign(ncols, 0);
+  ch->first_bad_text.resize(ncols);
+  const size_t guess = expected_bytes_per_row > 0 ? static_cast<size_t>((end - p) / expected_bytes_per_row + 16) : 0;
+  for (size_t c = 0; c < ncols; ++c) {
+    if (slots[c] == Slot::kNumeric || slots[c] == Slot::kText) ch->num[c].reserve(guess);
+    if (slots[c] == Slot::kCategorical) ch->cat[c].reserve(guess);
+  }
+  ch->row_lines.reserve(guess);
+  std::string scratch;
+  std::vector<BadCell> row_bad;
+  int64_t& lines = ch->newlines;
+  while (p < end) {
+    if (IsLineEnd(*p)) {  // blank line: not a row
+      int64_t dummy = 0;
+      Terminate(p, end, &dummy);
+      ++lines;
+      continue;
+    }
+    const int64_t row_line = lines + 1;
+    row_bad.clear();
+    size_t col = 0;
+    End term = End::kEof;
+    bool ragged = false;
+    for (col = 0; col < ncols; ++col) {
+      const Slot slot = slots[col];
+      if (slot == Slot::kNumeric && p < end && *p != '"') {
+        double v;
+        auto r = std::from_chars(p, end, v);
+        if (r.ec == std::errc() && (r.ptr == end || *r.ptr == ',' || IsLineEnd(*r.ptr))) {
+          p = r.ptr;
+          if (std::isfinite(v)) {
+            ch->num[col].push_back(v);
+          } else {
+            ch->num[col].push_back(std::numeric_limits<double>::quiet_NaN());
+            if (!std::isnan(v)) row_bad.push_back({col, "inf"});
+          }
+          term = Terminate(p, end, &lines);
+          goto next_field;
+        }
+      }
+      {
+        std::string_view field;
+        term = ReadField(p, end, scratch, &field, &lines);
+        switch (slot) {
+          case Slot::kSkip: break;
+          case Slot::kNumeric: {
+            double v = 0;
+            NumberParse np = ParseNumberText(field, &v);
+            if (np == NumberParse::kValue) {
+              ch->num[col].push_back(v);
+            } else {
+              ch->num[col].push_back(std::numeric_limits<double>::quiet_NaN());
+              if (np == NumberParse::kBad) row_bad.push_back({col, std::string(field.substr(0, 40))});
+            }
+            break;
+          }
+          case Slot::kText:
+            ch->num[col].push_back(IsMissingToken(field) ? std::numeric_limits<double>::quiet_NaN()
+                                                         : Utf8Length(field));
+            break;
+          case Slot::kCategorical:
+            ch->cat[col].push_back(IsMissingToken(field) ? kMissingCode : ch->dict[col].Code(field));
+            break;
+        }
+      }
+    next_field:
+      if (term != End::kComma) {
+        if (col + 1 < ncols) ragged = true;  // short row
+        break;
+      }
+      if (col + 1 == ncols) {  // long row: skip the rest of the line
+        ragged = true;
+        size_t fields = ncols;
+        while (term == End::kComma) {
+          std::string_view skip;
+          term = ReadField(p, end, scratch, &skip, &lines);
+          ++fields;
+        }
+        col = fields - 1;
+        break;
+      }
+    }
+    if (ragged) {
+      const size_t filled = std::min(col + 1, ncols);
+      for (size_t c = 0; c < filled; ++c) {
+        if (slots[c] == Slot::kNumeric || slots[c] == Slot::kText) ch->num[c].pop_back();
+        if (slots[c] == Slot::kCategorical) ch->cat[c].pop_back();
+      }
+      if (ch->ragged++ == 0) {
+        ch->first_ragged_line = row_line;
+        ch->first_ragged_fields = col + 1;
+      }
+      continue;
+    }
+    for (BadCell& b : row_bad) {
+      if (ch->bad[b.col]++ == 0) {
+        ch->first_bad_line[b.col] = row_line;
+        ch->first_bad_text[b.col] = std::move(b.text);
+      }
+    }
+    ch->row_lines.push_back(row_line);
+  }
+}
+
+// Reads the header row into names; p ends after it.
+Result<std::vector<std::string>> ReadHeader(const char*& p, const char* end, const std::string& path,
+                                            int64_t* newlines) {
+  std::vector<std::string> names;
+  std::string scratch;
+  while (p < end && IsLineEnd(*p)) Terminate(p, end, newlines);  // leading blank lines
+  if (p >= end) return InvalidInput(fmt::format("{}: the file is empty (no header row)", path));
+  const int64_t header_line = *newlines + 1;
+  End term;
+  do {
+    std::string_view f;
+    term = ReadField(p, end, scratch, &f, newlines);
+    while (!f.empty() && (f.front() == ' ' || f.front() == '\t')) f.remove_prefix(1);
+    while (!f.empty() && (f.back() == ' ' || f.back() == '\t')) f.remove_suffix(1);
+    names.emplace_back(f);
+  } while (term == End::kComma);
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i].empty()) {
+      return InvalidInput(fmt::format("{}: line {}: header column {} has no name", path, header_line, i + 1));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (names[j] == names[i]) {
+        return InvalidInput(fmt::format("{}: line {}: column '{}' appears twice in the header (columns {} and {})",
+                                        path, header_line, names[i], j + 1, i + 1));
+      }
+    }
+  }
+  return names;
+}
+
+std::vector<ColumnSample> SampleColumns(const char* p, const char* end, size_t ncols, int64_t max_rows,
+                                        int64_t* bytes_per_row) {
+  std::vector<ColumnSample> samples(ncols);
+  std::string scratch;
+  int64_t rows = 0, lines = 0;
+  const char* start = p;
+  while (p < end && rows < max_rows) {
+    if (IsLineEnd(*p)) {
+      Terminate(p, end, &lines);
+      continue;
+    }
+    size_t col = 0;
+    End term;
+    do {
+      std::string_view f;
+      term = ReadField(p, end, scratch, &f, &lines);
+      if (col < ncols) {
+        double v;
+        samples[col].Add(f, ParseNumberText(f, &v) != NumberParse::kBad);
+      }
+      ++col;
+    } while (term == End::kComma);
+    ++rows;
+  }
+  *bytes_per_row = rows > 0 ? std::max<int64_t>(1, (p - start) / rows) : 0;
+  return samples;
+}
+
+}  // namespace
+
+Result<Frame> ReadCsv(std::string_view text, const std::string& path, const ReadOptions& opts, const Frame* schema) {
+  const char* p = text.data();
+  const char* end = p + text.size();
+  if (text.size() >= 3 && std::memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3;  // UTF-8 byte order mark
+  int64_t header_newlines = 0;
+  DLCOST_ASSIGN_OR_RETURN(std::vector<std::string> names, ReadHeader(p, end, path, &header_newlines));
+  const size_t ncols = names.size();
+
+  int64_t bytes_per_row = 0;
+  std::vector<ColumnSample> samples = SampleColumns(p, end, ncols, opts.inference_rows, &bytes_per_row);
+
+  Frame f;
+  f.path = path;
+  std::vector<Slot> slots(ncols, Slot::kSkip);
+  std::vector<size_t> out_index(ncols, SIZE_MAX);
+  for (size_t c = 0; c < ncols; ++c) {
+    bool keep = true;
+    std::string problem;
+    ColumnType type = ResolveType(names[c], samples[c].Infer(), opts, schema, &keep, &problem);
+    if (!keep && problem.empty()) continue;  // not selected
+    Column col;
+    col.name = names[c];
+    col.type = type;
+    col.problem = problem;
+    if (keep) {
+      slots[c] = type == ColumnType::kNumeric ? Slot::kNumeric
+                 : type == ColumnType::kText  ? Slot::kText
+                                              : Slot::kCategorical;
+    }
+    out_index[c] = f.columns.size();
+    f.columns.push_back(std::move(col));
+  }
+  NoteAbsentColumns(opts, &f);
+
+  // Cut the data rows into ranges at line starts; only when no field can hold a newline.
+  const int threads = std::max(1, opts.threads);
+  std::vector<std::pair<const char*, const char*>> ranges;
+  const bool has_quotes = std::memchr(p, '"', static_cast<size_t>(end - p)) != nullptr;
+  const size_t kMinChunkBytes = 1 << 20;
+  if (!has_quotes && threads > 1 && static_cast<size_t>(end - p) >= 2 * kMinChunkBytes) {
+    const char* start = p;
+    for (int t = 1; t < threads; ++t) {
+      const char* cut = p + (end - p) * t / threads;
+      if (cut < start) cut = start;
+      const void* nl = std::memchr(cut, '\n', static_cast<size_t>(end - cut));
+      const char* next = nl ? static_cast<const char*>(nl) + 1 : end;
+      ranges.emplace_back(start, next);
+      start = next;
+    }
+    ranges.emplace_back(start, end);
+  } else {
+    ranges.emplace_back(p, end);
+  }
+  std::vector<Chunk> chunks(ranges.size());
+  ParallelFor(ranges.size(), threads, [&](size_t i) {
+    ParseChunk(ranges[i].first, ranges[i].second, slots, bytes_per_row, &chunks[i]);
+  });
+
+  // Line numbers: each chunk counted its own newlines from 0.
+  std::vector<int64_t> base(chunks.size());
+  int64_t b = header_newlines;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    base[i] = b;
+    b += chunks[i].newlines;
+  }
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    f.rows += static_cast<int64_t>(chunks[i].row_lines.size());
+    if (chunks[i].ragged > 0) {
+      if (f.skipped_rows == 0) {
+        f.skipped_detail = fmt::format("line {} has {} fields, the header has {}",
+                                       base[i] + chunks[i].first_ragged_line, chunks[i].first_ragged_fields, ncols);
+      }
+      f.skipped_rows += chunks[i].ragged;
+    }
+  }
+  f.row_lines.reserve(static_cast<size_t>(f.rows));
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    for (int64_t l : chunks[i].row_lines) f.row_lines.push_back(base[i] + l);
+    std::vector<int64_t>().swap(chunks[i].row_lines);
+  }
+
+  // Merge the chunks column by column (two threads across columns).
+  ParallelFor(ncols, threads, [&](size_t c) {
+    if (slots[c] == Slot::kSkip) return;
+    Column& col = f.columns[out_index[c]];
+    int64_t bad = 0;
+    size_t first = chunks.size();
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      if (chunks[i].bad[c] > 0 && first == chunks.size()) first = i;
+      bad += chunks[i].bad[c];
+    }
+    if (bad > 0) {
+      col.bad_cells = bad;
+      col.problem = fmt::format("{}: column '{}': line {}: '{}' is not a finite number ({} such {})", path, col.name,
+                                base[first] + chunks[first].first_bad_line[c], chunks[first].first_bad_text[c], bad,
+                                bad == 1 ? "cell" : "cells");
+    }
+    if (slots[c] == Slot::kCategorical) {
+      Dictionary global;
+      size_t total = 0;
+      for (const Chunk& ch : chunks) total += ch.cat[c].size();
+      col.codes.reserve(total);
+      for (Chunk& ch : chunks) {
+        const std::vector<std::string>& local = ch.dict[c].names();
+        std::vector<uint32_t> remap(local.size());
+        for (size_t k = 0; k < local.size(); ++k) remap[k] = global.Code(local[k]);
+        for (uint32_t code : ch.cat[c]) {
+          if (code == kMissingCode) {
+            ++col.missing;
+            col.codes.push_back(kMissingCode);
+          } else {
+            col.codes.push_back(remap[code]);
+          }
+        }
+        std::vector<uint32_t>().swap(ch.cat[c]);
+      }
+      col.categories = global.names();
+    } else {
+      if (chunks.size() == 1) {
+        col.values = std::move(chunks[0].num[c]);
+      } else {
+        size_t total = 0;
+        for (const Chunk& ch : chunks) total += ch.num[c].size();
+        col.values.reserve(total);
+        for (Chunk& ch : chunks) {
+          col.values.insert(col.values.end(), ch.num[c].begin(), ch.num[c].end());
+          std::vector<double>().swap(ch.num[c]);
+        }
+      }
+      int64_t missing = 0;
+      for (double v : col.values) missing += std::isnan(v);
+      col.missing = missing;
+    }
+  });
+  return f;
+}
+
+}  // namespace dlcost::drift
