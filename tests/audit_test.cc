@@ -381,6 +381,125 @@ TEST(AuditDedup, RecallAndPrecisionOnPlantedCorpus) {
   EXPECT_GE(precision, 0.99);
 }
 
+// Dedup in one process and as N shards + merge must give the same documents, clusters, pairs
+// (with their Jaccard) and counts: families of near variants, exact copies (after
+// normalisation) and bad records spread over every slice.
+TEST(AuditShard, MergeEqualsOneProcess) {
+  TempDir tmp;
+  std::mt19937_64 rng(7);
+  std::string jsonl;
+  for (int f = 0; f < 40; ++f) {
+    std::string base = Words(rng, 60);
+    for (int v = 0; v < 4; ++v) {
+      std::string text = base;
+      if (v == 1) text = base + "!";  // exact after normalisation
+      if (v >= 2) text.replace(text.rfind(' ') + 1, std::string::npos, "v" + std::to_string(v));  // near
+      jsonl += "{\"id\":\"f" + std::to_string(f) + "v" + std::to_string(v) + "\",\"text\":\"" + text + "\"}\n";
+    }
+    if (f % 7 == 0) jsonl += "{\"id\":\"bad\"}\n";  // skipped, but still a record number
+    jsonl += "{\"id\":\"u" + std::to_string(f) + "\",\"text\":\"" + Words(rng, 30) + "\"}\n";
+  }
+  InputSpec in;
+  in.path = tmp.Write("c.jsonl", jsonl);
+  in.id_field = "id";
+  DedupOptions opt;
+  opt.seed = 11;
+  Result<DedupResult> one = Dedup(in, opt);
+  ASSERT_TRUE(one.ok()) << one.status().message();
+  ASSERT_EQ(one->clusters.size(), 40u);
+  ASSERT_GT(one->near_duplicates, 0);
+
+  for (int64_t n : {1, 2, 3, 5}) {
+    std::vector<std::string> files;
+    int64_t docs = 0;
+    for (int64_t i = n - 1; i >= 0; --i) {  // any order
+      files.push_back(tmp.path().string() + "/s" + std::to_string(i) + "of" + std::to_string(n) + ".jsonl");
+      Result<int64_t> w = WriteDedupShard(in, opt, ShardSpec{i, n}, files.back());
+      ASSERT_TRUE(w.ok()) << w.status().message();
+      docs += *w;
+    }
+    EXPECT_EQ(docs, one->documents);
+    Result<MergedDedup> m = MergeDedupShards(files);
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    const DedupResult& r = m->result;
+    EXPECT_EQ(m->input, in.path);
+    EXPECT_EQ(m->options.seed, opt.seed);
+    EXPECT_EQ(r.ids, one->ids) << n << " shards";
+    EXPECT_EQ(r.record_numbers, one->record_numbers);
+    EXPECT_EQ(r.clusters, one->clusters) << n << " shards";
+    ASSERT_EQ(r.pairs.size(), one->pairs.size());
+    for (size_t k = 0; k < r.pairs.size(); ++k) {
+      EXPECT_EQ(r.pairs[k].a, one->pairs[k].a);
+      EXPECT_EQ(r.pairs[k].b, one->pairs[k].b);
+      EXPECT_EQ(r.pairs[k].jaccard, one->pairs[k].jaccard);
+      EXPECT_EQ(r.pairs[k].exact, one->pairs[k].exact);
+    }
+    EXPECT_EQ(r.removed, one->removed);
+    EXPECT_EQ(r.exact_duplicates, one->exact_duplicates);
+    EXPECT_EQ(r.near_duplicates, one->near_duplicates);
+    EXPECT_EQ(r.candidate_pairs, one->candidate_pairs);
+    EXPECT_EQ(r.words_total, one->words_total);
+    EXPECT_EQ(r.bytes_wasted, one->bytes_wasted);
+    EXPECT_EQ(r.tokens_wasted, one->tokens_wasted);
+    EXPECT_EQ(r.input.skipped, one->input.skipped);
+    EXPECT_EQ(r.input.skipped_list.size(), one->input.skipped_list.size());
+  }
+}
+
+TEST(AuditShard, BadShardsAreErrors) {
+  EXPECT_EQ(ParseShard("3/2").status().code(), StatusCode::kUsage);
+  EXPECT_EQ(ParseShard("0/0").status().code(), StatusCode::kUsage);
+  EXPECT_EQ(ParseShard("1").status().code(), StatusCode::kUsage);
+  EXPECT_EQ(ParseShard("-1/2").status().code(), StatusCode::kUsage);
+  EXPECT_EQ(ParseShard("a/b").status().code(), StatusCode::kUsage);
+  ASSERT_TRUE(ParseShard("2/3").ok());
+  EXPECT_EQ(ParseShard("2/3")->index, 2);
+  EXPECT_EQ(ParseShard("2/3")->count, 3);
+
+  TempDir tmp;
+  std::mt19937_64 rng(5);
+  std::string jsonl;
+  for (int i = 0; i < 6; ++i) jsonl += "{\"text\":\"" + Words(rng, 20) + "\"}\n";
+  InputSpec in;
+  in.path = tmp.Write("c.jsonl", jsonl);
+  DedupOptions opt;
+  std::string s0 = tmp.path().string() + "/s0.jsonl", s1 = tmp.path().string() + "/s1.jsonl";
+  std::string other = tmp.path().string() + "/other.jsonl";
+  ASSERT_TRUE(WriteDedupShard(in, opt, ShardSpec{0, 2}, s0).ok());
+  ASSERT_TRUE(WriteDedupShard(in, opt, ShardSpec{1, 2}, s1).ok());
+  EXPECT_FALSE(WriteDedupShard(in, opt, ShardSpec{2, 2}, other).ok());
+  ASSERT_TRUE(MergeDedupShards({s0, s1}).ok());
+
+  DedupOptions seed2 = opt;
+  seed2.seed = 2;
+  ASSERT_TRUE(WriteDedupShard(in, seed2, ShardSpec{1, 2}, other).ok());
+  Result<MergedDedup> mixed = MergeDedupShards({s0, other});
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_NE(mixed.status().message().find("parameters differ"), std::string::npos) << mixed.status().message();
+
+  EXPECT_FALSE(MergeDedupShards({s0}).ok());       // slice 1/2 missing
+  EXPECT_FALSE(MergeDedupShards({s0, s0}).ok());   // slice 0/2 twice
+  EXPECT_FALSE(MergeDedupShards({}).ok());
+  EXPECT_FALSE(MergeDedupShards({tmp.path().string() + "/none.jsonl"}).ok());
+  EXPECT_FALSE(MergeDedupShards({in.path}).ok());  // not a shard file
+
+  // Truncated anywhere: mid-line or before the end line.
+  std::ifstream f(s1, std::ios::binary);
+  std::string content((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  for (size_t cut : {content.size() / 3, content.size() / 2, content.size() - 2}) {
+    std::string t = tmp.Write("cut.jsonl", content.substr(0, cut));
+    Result<MergedDedup> r = MergeDedupShards({s0, t});
+    ASSERT_FALSE(r.ok()) << cut;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidInput);
+  }
+  // A field of the wrong type is an error, not a crash.
+  std::string bad = content;
+  size_t at = bad.find("\"record\":");
+  ASSERT_NE(at, std::string::npos);
+  bad.replace(at, 9, "\"record\":\"x\",\"was\":");
+  EXPECT_FALSE(MergeDedupShards({s0, tmp.Write("bad.jsonl", bad)}).ok());
+}
+
 TEST(AuditLeakage, ExactNearAndNgram) {
   TempDir tmp;
   std::mt19937_64 rng(5);

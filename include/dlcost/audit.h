@@ -191,6 +191,39 @@ Result<DedupResult> Dedup(const InputSpec& in, const DedupOptions& opt);
 Status WriteDeduplicated(const InputSpec& in, const DedupResult& r, const std::string& out_path);
 
 // ---------------------------------------------------------------------------------------------
+// Sharded dedup: one process per slice of the records, then a merge
+
+// Slice `index` of `count`: the records whose 0-based record number r (skipped records
+// included) satisfies r % count == index.
+struct ShardSpec {
+  int64_t index = 0;
+  int64_t count = 1;
+};
+// Parses "I/N" with 0 <= I < N. UsageError otherwise.
+Result<ShardSpec> ParseShard(const std::string& text);
+
+// Normalisation rules a shard was made with (NormalizeText, WordHashes); a merge refuses shards
+// whose rules differ. Changes whenever the rules or hashes change.
+inline constexpr const char* kNormalisationVersion = "dlcost-normalise-1";
+
+// Reads all of `in`, keeps the records of slice `shard`, and writes their ids, record numbers,
+// content keys, MinHash signatures and shingle sets with the dedup parameters to `out_path`
+// (JSON lines; docs/audit.md). Returns the number of documents written.
+Result<int64_t> WriteDedupShard(const InputSpec& in, const DedupOptions& opt, const ShardSpec& shard,
+                                const std::string& out_path);
+
+struct MergedDedup {
+  DedupResult result;   // as Dedup on the whole input (labels are not carried)
+  DedupOptions options; // the parameters the shards were made with
+  std::string input;    // the input path the shards name
+};
+
+// Joins the shard files of one input (every slice 0..N-1 exactly once, identical parameters)
+// and clusters them as Dedup does. InvalidInput naming the file on a mismatch, a missing or
+// repeated slice, or a malformed or truncated file.
+Result<MergedDedup> MergeDedupShards(const std::vector<std::string>& paths);
+
+// ---------------------------------------------------------------------------------------------
 // Leakage and contamination
 
 struct LeakageOptions {

@@ -2,8 +2,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <numeric>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "dlcost/audit.h"
@@ -82,5 +85,32 @@ void ComputeFeatures(std::string_view text, int ngram, const MinHasher& mh, cons
 struct ContentKeyHash {
   size_t operator()(const ContentKey& k) const { return static_cast<size_t>(k.h1 ^ (k.h2 * 31)); }
 };
+
+// What Dedup and MergeDedupShards both build before clustering. Documents are added in record
+// order; the first document of each content key is its group's representative and is the only
+// one that carries LSH band keys.
+struct DedupWork {
+  std::unordered_map<ContentKey, int64_t, ContentKeyHash> first_of_key;
+  std::vector<int64_t> exact_of;    // per document: the first document with the same key, or -1
+  std::vector<int64_t> rep_doc;     // representative index -> document index
+  std::vector<uint64_t> band_keys;  // lsh.bands per representative
+  std::vector<int64_t> words;       // per document: whitespace words of the raw text
+  std::vector<int64_t> bytes;       // per document: bytes of the raw text
+};
+
+// Appends one document to `r` (id, record number) and `w`. True when it is the first of its
+// content key: the caller then appends its lsh.bands band keys to w->band_keys.
+bool AddDedupDocument(const std::string& id, int64_t record_number, int64_t words, int64_t bytes,
+                      const ContentKey& key, DedupWork* w, DedupResult* r);
+
+// Puts the sorted unique shingle set of every document d with needed[d] != 0 into (*sets)[d].
+using ShingleLoader =
+    std::function<Status(const std::vector<char>& needed, std::unordered_map<int64_t, std::vector<uint64_t>>* sets)>;
+
+// LSH candidates among representatives, exact Jaccard verification (shingle sets from `load`),
+// union-find clusters and the counts of `r`. `what` names the input in errors. InvalidInput when
+// `r` holds no document.
+Status FinishDedup(DedupWork& w, const DedupOptions& opt, const std::string& what, const ShingleLoader& load,
+                   DedupResult* r);
 
 }  // namespace dlcost::audit

@@ -1,5 +1,6 @@
-// dlcost audit dedup|leakage|labels|manifest: duplicates, train/test leakage and contamination,
-// label conflicts, file manifests. Method and sources: docs/audit.md.
+// dlcost audit dedup|merge|leakage|labels|manifest: duplicates (in one process, or in
+// shards joined by merge), train/test leakage and contamination, label conflicts, manifests.
+// Method and sources: docs/audit.md.
 #include <unistd.h>
 
 #include <algorithm>
@@ -49,6 +50,12 @@ struct DedupArgs {
   std::string model, gpu, price;
   int64_t gpus = 8;
   bool mpi = false;
+  std::string shard;      // "I/N": write this slice's features to shard_out instead of a report
+  std::string shard_out;
+};
+
+struct MergeArgs {
+  std::vector<std::string> shards;
 };
 
 struct LeakageArgs {
@@ -220,40 +227,25 @@ Result<WasteCost> PriceWastedTokens(const GlobalOptions& g, const DedupArgs& a, 
   return w;
 }
 
-int RunDedup(const GlobalOptions& g, const DedupArgs& a) {
-  if (a.mpi) {
-    return Fail(Unavailable("audit dedup --mpi: this dlcost was built without MPI (install libopenmpi-dev and rebuild)"));
+// Writes one slice's shard file (`--shard I/N --shard-out FILE`) and a one-line summary.
+int RunDedupShard(const audit::InputSpec& spec, const audit::DedupOptions& opt, const DedupArgs& a) {
+  if (a.shard_out.empty()) return Fail(UsageError("--shard: give --shard-out FILE for the shard file"));
+  if (!a.write_dedup.empty() || !a.model.empty()) {
+    return Fail(UsageError("--shard: --write-deduplicated, --model and --gpu apply to a whole run, not to a shard"));
   }
-  if (a.model.empty() != a.gpu.empty()) return Fail(UsageError("--model and --gpu: give both to price the wasted tokens"));
-  Result<audit::InputSpec> spec = MakeSpec(a.input, a.in);
-  if (!spec.ok()) return Fail(spec.status());
-  audit::DedupOptions opt;
-  opt.threshold = a.mh.threshold;
-  opt.ngram = a.mh.ngram;
-  opt.num_perm = a.mh.num_perm;
-  opt.seed = a.mh.seed;
-  opt.tokens_per_word = a.tokens_per_word;
-  opt.progress = ProgressFn();
-  Result<audit::DedupResult> res = audit::Dedup(*spec, opt);
+  Result<audit::ShardSpec> shard = audit::ParseShard(a.shard);
+  if (!shard.ok()) return Fail(shard.status());
+  Result<int64_t> docs = audit::WriteDedupShard(spec, opt, *shard, a.shard_out);
   EndProgress();
-  if (!res.ok()) return Fail(res.status());
-  const audit::DedupResult& d = *res;
-  WarnSkipped(d.input);
-  if (!a.write_dedup.empty()) {
-    Status st = audit::WriteDeduplicated(*spec, d, a.write_dedup);
-    if (!st.ok()) return Fail(st);
-  }
-  std::optional<WasteCost> waste;
-  std::string waste_note;
-  if (!a.model.empty()) {
-    Result<WasteCost> w = PriceWastedTokens(g, a, d.tokens_wasted);
-    if (!w.ok()) {
-      if (w.status().code() != StatusCode::kInfeasible) return Fail(w.status());
-      waste_note = w.status().message();
-    } else {
-      waste = *w;
-    }
-  }
+  if (!docs.ok()) return Fail(docs.status());
+  std::printf("dlcost: shard %lld/%lld: %lld documents written to %s\n", static_cast<long long>(shard->index),
+              static_cast<long long>(shard->count), static_cast<long long>(*docs), a.shard_out.c_str());
+  return 0;
+}
+
+// Prints the dedup report of `d` (one process or merged shards) in the chosen format.
+int EmitDedup(const GlobalOptions& g, const DedupArgs& a, const audit::DedupOptions& opt, const audit::DedupResult& d,
+              const std::optional<WasteCost>& waste, const std::string& waste_note) {
   const int64_t removed = d.exact_duplicates + d.near_duplicates;
   int64_t near_pairs = 0;
   for (const audit::DuplicatePair& p : d.pairs) near_pairs += p.exact ? 0 : 1;
@@ -384,6 +376,55 @@ int RunDedup(const GlobalOptions& g, const DedupArgs& a) {
   if (!waste_note.empty()) r.notes.push_back(waste_note);
   if (!a.write_dedup.empty()) r.notes.push_back(fmt::format("kept documents written to {}", a.write_dedup));
   return Emit(r, g);
+}
+
+int RunDedup(const GlobalOptions& g, const DedupArgs& a) {
+  if (a.mpi) {
+    return Fail(Unavailable("audit dedup --mpi: this dlcost was built without MPI (install libopenmpi-dev and rebuild)"));
+  }
+  if (a.model.empty() != a.gpu.empty()) return Fail(UsageError("--model and --gpu: give both to price the wasted tokens"));
+  if (a.shard.empty() && !a.shard_out.empty()) return Fail(UsageError("--shard-out: give --shard I/N too"));
+  Result<audit::InputSpec> spec = MakeSpec(a.input, a.in);
+  if (!spec.ok()) return Fail(spec.status());
+  audit::DedupOptions opt;
+  opt.threshold = a.mh.threshold;
+  opt.ngram = a.mh.ngram;
+  opt.num_perm = a.mh.num_perm;
+  opt.seed = a.mh.seed;
+  opt.tokens_per_word = a.tokens_per_word;
+  opt.progress = ProgressFn();
+  if (!a.shard.empty()) return RunDedupShard(*spec, opt, a);
+  Result<audit::DedupResult> res = audit::Dedup(*spec, opt);
+  EndProgress();
+  if (!res.ok()) return Fail(res.status());
+  const audit::DedupResult& d = *res;
+  WarnSkipped(d.input);
+  if (!a.write_dedup.empty()) {
+    Status st = audit::WriteDeduplicated(*spec, d, a.write_dedup);
+    if (!st.ok()) return Fail(st);
+  }
+  std::optional<WasteCost> waste;
+  std::string waste_note;
+  if (!a.model.empty()) {
+    Result<WasteCost> w = PriceWastedTokens(g, a, d.tokens_wasted);
+    if (!w.ok()) {
+      if (w.status().code() != StatusCode::kInfeasible) return Fail(w.status());
+      waste_note = w.status().message();
+    } else {
+      waste = *w;
+    }
+  }
+  return EmitDedup(g, a, opt, d, waste, waste_note);
+}
+
+// Joins shard files into the report `audit dedup` gives on the whole input.
+int RunMerge(const GlobalOptions& g, const MergeArgs& m) {
+  Result<audit::MergedDedup> res = audit::MergeDedupShards(m.shards);
+  if (!res.ok()) return Fail(res.status());
+  WarnSkipped(res->result.input);
+  DedupArgs a;
+  a.input = res->input;
+  return EmitDedup(g, a, res->options, res->result, std::nullopt, "");
 }
 
 int RunLeakage(const GlobalOptions& g, const LeakageArgs& a) {
@@ -649,8 +690,16 @@ void RegisterAudit(CLI::App& app, GlobalOptions& g, int* exit_code) {
   dedup->add_option("--gpus", da->gpus, "Price the wasted tokens: number of GPUs")->capture_default_str();
   dedup->add_option("--price-usd-per-gpu-hour", da->price, "Price per GPU-hour (default: cheapest shipped offer)");
   dedup->add_flag("--mpi", da->mpi, "Run across MPI ranks (needs a build with MPI)");
+  dedup->add_option("--shard", da->shard, "I/N: handle only records with record number % N == I; needs --shard-out");
+  dedup->add_option("--shard-out", da->shard_out, "Write this slice's signatures and shingle sets here (for audit merge)");
   AddOutputOptions(dedup, g);
   dedup->callback([&g, exit_code, da] { *exit_code = RunDedup(g, *da); });
+
+  auto* merge = audit->add_subcommand("merge", "Join `audit dedup --shard` files into the report of the whole input");
+  auto ma_shards = std::make_shared<MergeArgs>();
+  merge->add_option("shards", ma_shards->shards, "Shard files, one per slice 0..N-1, in any order")->required();
+  AddOutputOptions(merge, g);
+  merge->callback([&g, exit_code, ma_shards] { *exit_code = RunMerge(g, *ma_shards); });
 
   auto* leak = audit->add_subcommand("leakage", "Test items duplicated in, or overlapping with, the training set");
   auto la = std::make_shared<LeakageArgs>();
