@@ -153,6 +153,10 @@ struct RunCost {
 // on 16k H100s (Dubey et al. 2024, "The Llama 3 Herd of Models", Sec. 3.3.4).
 inline constexpr double kDefaultGoodput = 0.9;
 
+// The global batch used when none is given: the multiple of `unit` (dp x micro-batch) nearest
+// to 4M tokens for language models (the LLaMA papers' batch), 256 samples otherwise.
+int64_t DefaultGlobalBatch(bool language_model, double tokens_per_sample, int64_t unit);
+
 // Whole-run cost from a step estimate. Steps = tokens / tokens per step (rounded up).
 Result<RunCost> ComputeRunCost(const TrainingEstimate& e, int64_t num_gpus, double tdp_w, const RunInputs& in);
 

@@ -281,7 +281,9 @@ double OptimizerStateBytes(Optimizer o, Dtype precision) {
   switch (o) {
     case Optimizer::kAdamW: return fp32 ? 8 : 12;     // (fp32 master +) m + v
     case Optimizer::kSgd: return fp32 ? 4 : 8;        // (fp32 master +) momentum
-    case Optimizer::kAdafactor: return fp32 ? 0.1 : 4.1;  // factored second moment ~ rows+cols
+    // Adafactor keeps factored second moments (one value per row and column; Shazeer & Stern
+    // 2018, Sec. 3): a small fraction of a byte per parameter, taken as 0.1.
+    case Optimizer::kAdafactor: return fp32 ? 0.1 : 4.1;
     case Optimizer::kAdam8bit: return fp32 ? 2 : 6;   // 8-bit m and v (Dettmers et al. 2022)
   }
   return 12;
@@ -290,10 +292,11 @@ double OptimizerStateBytes(Optimizer o, Dtype precision) {
 // Bytes read and written per parameter by one optimizer step (fused kernels).
 double OptimizerTrafficBytes(Optimizer o) {
   switch (o) {
-    case Optimizer::kAdamW: return 34;    // read p32,g32,m,v; write p32,m,v,p16; grad-norm read
-    case Optimizer::kSgd: return 22;
-    case Optimizer::kAdafactor: return 18;
-    case Optimizer::kAdam8bit: return 22;
+    // Counted from the tensors each fused update reads and writes, plus the 4-byte gradient-norm read:
+    case Optimizer::kAdamW: return 34;     // read p32, g32, m, v (16); write p32, m, v (12), p16 (2)
+    case Optimizer::kSgd: return 26;       // read p32, g32, momentum (12); write p32, momentum (8), p16 (2)
+    case Optimizer::kAdafactor: return 18; // read p32, g32 (8); write p32 (4), p16 (2); factors ~0
+    case Optimizer::kAdam8bit: return 22;  // read p32, g32, m8, v8 (10); write p32, m8, v8 (6), p16 (2)
   }
   return 34;
 }
@@ -382,8 +385,8 @@ Result<EfficiencyProfile> LoadEfficiency(const std::string& path, const std::str
       if (!seconds && (*v <= 0 || *v > 1)) {
         return InvalidInput(fmt::format("{}: field '{}' must be in (0, 1]", src.where(), k.name));
       }
-      if (seconds && *v > 1e-1) {
-        return InvalidInput(fmt::format("{}: field '{}' must be at most 0.1 s", src.where(), k.name));
+      if (seconds && (*v < 0 || *v > 1e-1)) {
+        return InvalidInput(fmt::format("{}: field '{}' must be between 0 and 0.1 s", src.where(), k.name));
       }
       *k.dst = *v;
     }
@@ -450,6 +453,8 @@ Result<TrainingEvaluator> TrainingEvaluator::Create(const ModelSpec& model, cons
   t.causal_ = model.kind == ModelKind::kDecoder;
   t.dropout_ = s.dropout.value_or(model.ffn_act == FfnAct::kGelu && model.kind == ModelKind::kDecoder);
   t.frozen_base_ = s.finetune == Finetune::kLora || s.finetune == Finetune::kQlora;
+  // QLoRA: 4-bit NormalFloat weights plus double-quantised constants, 4.127 bits per parameter
+  // (Dettmers et al. 2023, "QLoRA", Sec. 3) = 0.516 bytes.
   t.weight_bytes_ = s.finetune == Finetune::kQlora ? 0.516 : (prec == Dtype::kFp32 || prec == Dtype::kTf32 ? 4 : 2);
   t.intra_ = IntraLink(sys, eff);
   t.inter_ = InterLink(sys, eff);
@@ -477,6 +482,18 @@ Result<Layout> TrainingEvaluator::ResolveLayout(const TrainingSetup& s) const {
   L.zero = s.zero.value_or(0);
   L.recompute = s.recompute.value_or(Recompute::kNone);
   L.micro_batch = s.micro_batch.value_or(1);
+  struct Degree {
+    const char* flag;
+    int64_t value;
+  };
+  for (Degree d : {Degree{"--tp", L.tp}, Degree{"--pp", L.pp}, Degree{"--cp", L.cp}, Degree{"--ep", L.ep},
+                   Degree{"--vpp", L.vpp}, Degree{"--micro-batch", L.micro_batch}}) {
+    if (d.value < 1) return InvalidInput(fmt::format("{}: must be at least 1", d.flag));
+    if (d.flag != std::string("--vpp") && d.flag != std::string("--micro-batch") && d.value > s.num_gpus) {
+      return InvalidInput(fmt::format("{}: {} is larger than --gpus {}", d.flag, d.value, s.num_gpus));
+    }
+  }
+  if (L.vpp > 1 && L.pp == 1) return InvalidInput("--vpp: interleaving needs pipeline parallelism (pp > 1)");
   int64_t mp = L.tp * L.pp * L.cp;
   if (s.num_gpus % mp != 0) {
     return InvalidInput(fmt::format("--gpus: {} GPUs is not a multiple of tp x pp x cp = {}", s.num_gpus, mp));
@@ -520,9 +537,7 @@ Result<Layout> TrainingEvaluator::ResolveLayout(const TrainingSetup& s) const {
     L.global_batch = *s.global_batch;
   } else {
     double per = static_cast<double>(graph.tokens_per_sample);
-    int64_t target = model.IsLanguageModel() ? static_cast<int64_t>(std::llround(kDefaultBatchTokens / per)) : 256;
-    int64_t unit = L.dp * L.micro_batch;
-    L.global_batch = std::max<int64_t>(unit, (target + unit / 2) / unit * unit);
+    L.global_batch = DefaultGlobalBatch(model.IsLanguageModel(), per, L.dp * L.micro_batch);
   }
   if (L.global_batch % (L.dp * L.micro_batch) != 0) {
     return InvalidInput(fmt::format("--global-batch: {} is not divisible by dp x micro-batch = {} x {}",
@@ -598,7 +613,8 @@ void TrainingEvaluator::Evaluate(const Layout& L, TrainingEstimate* out) const {
   if (L.pp > 1) {
     double rows = static_cast<double>(L.micro_batch) * graph.tokens_per_sample / L.cp;
     double msg = kActBytes * rows * model.hidden / (L.seq_parallel ? L.tp : 1);
-    const Link& link = c.pp_group.per_node > 1 ? intra : inter;
+    // The slowest hop sets the pace: a pipeline spanning nodes crosses the network.
+    const Link& link = c.pp_group.n <= c.pp_group.per_node ? intra : inter;
     pp_p2p = 2 * perf::SendTime(msg, link) * L.vpp;  // activation forward + gradient backward per chunk
   }
   LayerCost worst{};
@@ -770,6 +786,12 @@ Result<TrainingEstimate> EstimateWithChosenLayout(const ModelSpec& model, const 
   DLCOST_ASSIGN_OR_RETURN(TrainingEstimate e, FastestLayout(ev, s));
   AddAssumptions(model, s, eff, e);
   return e;
+}
+
+int64_t DefaultGlobalBatch(bool language_model, double tokens_per_sample, int64_t unit) {
+  unit = std::max<int64_t>(1, unit);
+  double target = language_model ? kDefaultBatchTokens / std::max(1.0, tokens_per_sample) : 256.0;
+  return std::max<int64_t>(unit, static_cast<int64_t>(std::llround(target / static_cast<double>(unit))) * unit);
 }
 
 Result<RunCost> ComputeRunCost(const TrainingEstimate& e, int64_t num_gpus, double tdp_w, const RunInputs& in) {

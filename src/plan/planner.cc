@@ -19,10 +19,6 @@
 namespace dlcost {
 namespace {
 
-// Default token budget of one optimizer step when the batch is not fixed: 4M tokens, the
-// batch of the LLaMA papers (Touvron et al. 2023a, Table 2).
-constexpr double kDefaultBatchTokens = 4194304.0;
-
 std::vector<int64_t> DefaultGpuCounts(int64_t max) {
   std::vector<int64_t> out;
   for (int64_t p = 1; p <= max; p *= 2) {
@@ -83,11 +79,14 @@ void ForEachLayout(const ModelSpec& m, const Space& sp, int64_t n, int64_t seq, 
                    int64_t* pruned, Fn&& fn) {
   bool tr = m.IsTransformer();
   for (int64_t tp : sp.tp) {
+    if (!tr && tp > 1) { ++*pruned; continue; }  // only data parallelism is modelled for these
     if (tr && (m.heads % tp != 0 || (m.kv_heads % tp != 0 && tp % m.kv_heads != 0))) { ++*pruned; continue; }
     if (n % tp != 0) { ++*pruned; continue; }
     for (int64_t cp : sp.cp) {
       if (n % (tp * cp) != 0 || (cp > 1 && seq % cp != 0)) { ++*pruned; continue; }
+      if (!tr && cp > 1) { ++*pruned; continue; }
       for (int64_t pp : sp.pp) {
+        if (!tr && pp > 1) { ++*pruned; continue; }
         if (n % (tp * cp * pp) != 0 || (tr && m.layers % pp != 0)) { ++*pruned; continue; }
         int64_t dp = n / (tp * cp * pp);
         for (int64_t ep : sp.ep) {
@@ -101,14 +100,14 @@ void ForEachLayout(const ModelSpec& m, const Space& sp, int64_t n, int64_t seq, 
                 gb = *sp.global_batch;
                 if (gb % unit != 0) { ++*pruned; continue; }
               } else {
-                double target = m.IsLanguageModel() ? kDefaultBatchTokens / static_cast<double>(tokens_per_sample) : 256.0;
-                gb = std::max<int64_t>(unit, static_cast<int64_t>(std::llround(target / unit)) * unit);
+                gb = DefaultGlobalBatch(m.IsLanguageModel(), static_cast<double>(tokens_per_sample), unit);
               }
               int64_t micro = gb / unit;
               if (vpp > 1 && micro % pp != 0) { ++*pruned; continue; }
               for (Recompute rc : sp.recompute) {
                 for (int z : sp.zero) {
-                  if (dp == 1 && z != 0) { ++*pruned; continue; }  // nothing to shard over
+                  // Nothing to shard over (unless the only stage asked for is this one).
+                  if (dp == 1 && z != 0 && sp.zero.size() > 1) { ++*pruned; continue; }
                   if (z >= 2 && pp > 1) { ++*pruned; continue; }   // ZeRO-2/3 do not run with pipelines
                   Layout L;
                   L.tp = tp;
@@ -234,6 +233,10 @@ Result<PlanResult> RunPlan(const PlanRequest& req) {
   if (req.gpus_max < 1) return InvalidInput("--gpus-max: must be at least 1");
   if (!req.tokens && !req.steps) return InvalidInput("--tokens or --steps: one is required");
   if (req.top_k < 1) return InvalidInput("--top: must be at least 1");
+  if ((req.tokens && !(*req.tokens > 0)) || (req.steps && !(*req.steps > 0))) {
+    return InvalidInput("--tokens/--steps: must be positive");
+  }
+  if (!(req.run.goodput > 0 && req.run.goodput <= 1)) return InvalidInput("--goodput: must be in (0, 1]");
   auto t0 = std::chrono::steady_clock::now();
 
   // Prepare one evaluator per GPU type and precision.
@@ -301,9 +304,9 @@ Result<PlanResult> RunPlan(const PlanRequest& req) {
         loc.min_wall = std::min(loc.min_wall, base.wall_s);
         bool in_deadline = !req.deadline_s || base.wall_s <= *req.deadline_s;
         // Offers of one candidate differ only in price: the cheapest (first) dominates the rest.
-        for (size_t oi = 0; oi < 1; ++oi) {
+        {
           RunCost c = base;
-          const Offer* offer = cand.offers.empty() ? nullptr : &cand.offers[oi];
+          const Offer* offer = cand.offers.empty() ? nullptr : &cand.offers.front();
           if (offer) c.usd = c.gpu_hours * offer->OnDemandUsdPerGpuHour();
           if (c.usd) {
             loc.min_usd = std::min(loc.min_usd, *c.usd);
@@ -312,21 +315,21 @@ Result<PlanResult> RunPlan(const PlanRequest& req) {
           }
           if (!in_deadline) {
             ++loc.stats.rejected["over_deadline"];
-            continue;
+            return;
           }
           if (req.budget_usd && (!c.usd || *c.usd > *req.budget_usd)) {
             ++loc.stats.rejected[c.usd ? "over_budget" : "no_price"];
-            continue;
+            return;
           }
           double obj = ObjectiveValue(req.objective, c);
           if (!std::isfinite(obj)) {
             ++loc.stats.rejected["no_price"];
-            continue;
+            return;
           }
           ++loc.stats.feasible;
           bool top_worthy = static_cast<int>(loc.top.size()) < req.top_k || obj <= loc.top.back().objective_value;
           bool front_worthy = c.usd.has_value();
-          if (!top_worthy && !front_worthy) continue;
+          if (!top_worthy && !front_worthy) return;
           plan.gpu = cand.system.gpu.id;
           plan.offer = offer ? std::optional<Offer>(*offer) : std::nullopt;
           plan.num_gpus = n;
@@ -384,7 +387,10 @@ Result<PlanResult> RunPlan(const PlanRequest& req) {
   out.pareto = std::move(front);
   out.stats.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (out.plans.empty()) {
-    if (!std::isfinite(all.min_wall)) {
+    if (out.stats.evaluated == 0) {
+      out.binding = fmt::format("layout rules: no GPU count up to {} and layout of {} passes the divisibility rules "
+                                "(or instance sizes) for the candidate GPUs", req.gpus_max, req.model.id);
+    } else if (!std::isfinite(all.min_wall)) {
       out.binding = fmt::format("memory: no layout of {} fits on the candidate GPUs with up to {} GPUs", req.model.id,
                                 req.gpus_max);
     } else if (req.deadline_s && all.min_wall > *req.deadline_s) {
@@ -396,7 +402,7 @@ Result<PlanResult> RunPlan(const PlanRequest& req) {
     } else if (req.budget_usd && all.min_usd > *req.budget_usd) {
       out.binding = fmt::format("budget: the cheapest plan that fits costs ${:.0f}, {:.0f}% over the ${:.0f} budget",
                                 all.min_usd, 100 * (all.min_usd / *req.budget_usd - 1), *req.budget_usd);
-    } else if (req.budget_usd && req.deadline_s) {
+    } else if (req.budget_usd && req.deadline_s && std::isfinite(all.min_usd_in_deadline)) {
       out.binding = fmt::format(
           "deadline and budget together: within the deadline the cheapest plan costs ${:.0f} (budget ${:.0f}); "
           "within the budget the fastest needs {:.1f} days (deadline {:.1f})",
@@ -469,6 +475,7 @@ Result<TrainingEstimate> FastestLayout(const TrainingEvaluator& ev, const Traini
   if (!s.pp) out.chosen.push_back(fmt::format("pp={}", L.pp));
   if (!s.dp) out.chosen.push_back(fmt::format("dp={}", L.dp));
   if (!s.vpp) out.chosen.push_back(fmt::format("vpp={}", L.vpp));
+  if (!s.cp && L.cp > 1) out.chosen.push_back(fmt::format("cp={}", L.cp));
   if (!s.ep && m.moe) out.chosen.push_back(fmt::format("ep={}", L.ep));
   if (!s.micro_batch) out.chosen.push_back(fmt::format("micro_batch={}", L.micro_batch));
   if (!s.global_batch) out.chosen.push_back(fmt::format("global_batch={}", L.global_batch));
