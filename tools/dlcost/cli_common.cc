@@ -14,20 +14,29 @@ int Fail(const Status& s) {
   return ExitCodeFor(s);
 }
 
-int Emit(const report::Report& r, const GlobalOptions& g) {
-  Result<report::Format> f = report::ParseFormat(g.format);
-  if (!f.ok()) return Fail(f.status());
-  std::string text = report::Render(r, *f);
+Status WriteTextFile(const std::string& path, const std::string& text, const char* flag) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out) return InvalidInput(fmt::format("{}: cannot write '{}'", flag, path));
+  out << text;
+  out.close();
+  if (!out) return InvalidInput(fmt::format("{}: error writing '{}'", flag, path));
+  return Status::Ok();
+}
+
+int EmitText(const std::string& text, const GlobalOptions& g) {
   if (g.out.empty()) {
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
     return 0;
   }
-  std::ofstream out(g.out, std::ios::binary);
-  if (!out) return Fail(InvalidInput(fmt::format("--out: cannot write '{}'", g.out)));
-  out << text;
-  if (!out) return Fail(InvalidInput(fmt::format("--out: error writing '{}'", g.out)));
-  return 0;
+  Status st = WriteTextFile(g.out, text, "--out");
+  return st.ok() ? 0 : Fail(st);
+}
+
+int Emit(const report::Report& r, const GlobalOptions& g) {
+  Result<report::Format> f = report::ParseFormat(g.format);
+  if (!f.ok()) return Fail(f.status());
+  return EmitText(report::Render(r, *f), g);
 }
 
 void AddOutputOptions(CLI::App* cmd, GlobalOptions& g) {

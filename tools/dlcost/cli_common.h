@@ -23,6 +23,12 @@ int Fail(const Status& s);
 // Renders `r` in the chosen format to stdout or --out. Returns the process exit code.
 int Emit(const report::Report& r, const GlobalOptions& g);
 
+// Writes already-rendered `text` (exact JSON contracts) to stdout or --out; the exit code.
+int EmitText(const std::string& text, const GlobalOptions& g);
+
+// Writes `text` to the file `path`; errors name `flag`.
+Status WriteTextFile(const std::string& path, const std::string& text, const char* flag);
+
 // Adds --format and --out to a subcommand.
 void AddOutputOptions(CLI::App* cmd, GlobalOptions& g);
 

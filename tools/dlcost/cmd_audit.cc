@@ -142,20 +142,7 @@ nlohmann::ordered_json SkippedJson(const audit::InputStats& s) {
   return arr;
 }
 
-int EmitJson(const nlohmann::ordered_json& j, const GlobalOptions& g) {
-  std::string text = j.dump(2) + "\n";
-  if (g.out.empty()) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
-    return 0;
-  }
-  FILE* f = std::fopen(g.out.c_str(), "wb");
-  if (!f) return Fail(InvalidInput(fmt::format("--out: cannot write '{}'", g.out)));
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  ok = (std::fclose(f) == 0) && ok;
-  if (!ok) return Fail(InvalidInput(fmt::format("--out: error writing '{}'", g.out)));
-  return 0;
-}
+int EmitJson(const nlohmann::ordered_json& j, const GlobalOptions& g) { return EmitText(j.dump(2) + "\n", g); }
 
 bool Human(const GlobalOptions& g) { return g.format != "json" && g.format != "csv"; }
 
@@ -590,12 +577,7 @@ int RunManifest(const GlobalOptions& g, const ManifestArgs& a) {
   if (!m.ok()) return Fail(m.status());
   if (a.verify.empty()) {
     if (!g.out.empty()) {  // the manifest file is always JSON; a summary goes to stdout
-      std::FILE* f = std::fopen(g.out.c_str(), "wb");
-      if (!f) return Fail(InvalidInput(fmt::format("--out: cannot write '{}'", g.out)));
-      std::string text = audit::ManifestToJson(*m);
-      bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-      ok = (std::fclose(f) == 0) && ok;
-      if (!ok) return Fail(InvalidInput(fmt::format("--out: error writing '{}'", g.out)));
+      if (Status st = WriteTextFile(g.out, audit::ManifestToJson(*m), "--out"); !st.ok()) return Fail(st);
       int64_t bytes = 0;
       for (const auto& e : m->files) bytes += e.size_bytes;
       std::printf("dlcost: manifest of %zu files (%lld bytes) written to %s\n", m->files.size(),

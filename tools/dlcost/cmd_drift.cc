@@ -294,19 +294,6 @@ report::Report ToReport(const Outcome& o) {
   return r;
 }
 
-int Write(const std::string& text, const GlobalOptions& g) {
-  if (g.out.empty()) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
-    return 0;
-  }
-  std::ofstream out(g.out, std::ios::binary);
-  if (!out) return Fail(InvalidInput(fmt::format("--out: cannot write '{}'", g.out)));
-  out << text;
-  if (!out) return Fail(InvalidInput(fmt::format("--out: error writing '{}'", g.out)));
-  return 0;
-}
-
 int RunDrift(const GlobalOptions& g, const DriftArgs& a) {
   Result<report::Format> format = report::ParseFormat(g.format);
   if (!format.ok()) return Fail(format.status());
@@ -458,7 +445,7 @@ int RunDrift(const GlobalOptions& g, const DriftArgs& a) {
       policy.bonferroni ? "; Bonferroni-corrected p-value thresholds" : ""));
 
   std::string text = *format == report::Format::kJson ? ToJson(o) : report::Render(ToReport(o), *format);
-  if (int rc = Write(text, g); rc != 0) return rc;
+  if (int rc = EmitText(text, g); rc != 0) return rc;
   if (o.overall.tested == 0) {
     std::string why = "no column to compare";
     for (const drift::ColumnResult& c : o.overall.columns) {

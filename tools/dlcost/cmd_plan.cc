@@ -240,14 +240,7 @@ int RunPlanCommand(const GlobalOptions& g, const PlanArgs& a) {
     for (const auto& [k, v] : pr.stats.rejected) st["rejected"][k] = v;
     j["stats"] = st;
     if (!pr.binding.empty()) j["binding"] = pr.binding;
-    std::string text = j.dump(2) + "\n";
-    if (g.out.empty()) {
-      std::fwrite(text.data(), 1, text.size(), stdout);
-    } else {
-      std::ofstream out(g.out, std::ios::binary);
-      if (!out) return Fail(InvalidInput(fmt::format("--out: cannot write '{}'", g.out)));
-      out << text;
-    }
+    if (int rc = EmitText(j.dump(2) + "\n", g); rc != 0) return rc;
   } else {
     report::Report r;
     r.title = fmt::format("Plans for {} ({} objective)", model->id, ObjectiveName(req.objective));

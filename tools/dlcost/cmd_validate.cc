@@ -72,16 +72,7 @@ int RunValidate(const GlobalOptions& g, const ValidateArgs& a) {
   Result<ValidationReport> v = ValidateTraining(a.file, *dir, eff, opts);
   if (!v.ok()) return Fail(v.status());
   if (g.format == "json") {
-    std::string text = ToJson(*v).dump(2) + "\n";
-    if (g.out.empty()) {
-      std::fwrite(text.data(), 1, text.size(), stdout);
-      return 0;
-    }
-    FILE* f = std::fopen(g.out.c_str(), "wb");
-    if (!f) return Fail(InvalidInput(fmt::format("--out: cannot write '{}'", g.out)));
-    std::fwrite(text.data(), 1, text.size(), f);
-    std::fclose(f);
-    return 0;
+    return EmitText(ToJson(*v).dump(2) + "\n", g);
   }
   report::Report r;
   r.title = fmt::format("Validation of {}", a.file);
