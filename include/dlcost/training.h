@@ -196,6 +196,11 @@ class TrainingEvaluator {
   double fwd_flops_per_unit_ = 0;
 };
 
+// Achievable per-GPU links of `sys` under `eff`: the in-node link (NVLink or PCIe fraction) and
+// one GPU's share of the node's network (docs/training.md, "Communication").
+perf::Link IntraLink(const SystemSpec& sys, const EfficiencyProfile& eff);
+perf::Link InterLink(const SystemSpec& sys, const EfficiencyProfile& eff);
+
 // Builds the system for `gpu`: its intra-node link, gpus_per_node (0: the catalog's node size)
 // and inter-node bandwidth (0: the catalog's NICs).
 Result<SystemSpec> MakeSystem(const HardwareCatalog& hw, const Accelerator& gpu, int gpus_per_node,

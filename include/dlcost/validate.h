@@ -58,4 +58,12 @@ struct ValidationOptions {
 Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std::string& data_dir,
                                           const std::string& eff_path, const ValidationOptions& opts = {});
 
+// Validates the inference and serving cases in `csv_path` with the serving estimator (same
+// report shape). Rows give what they know; dlcost chooses the rest and says so in `chosen`.
+Result<ValidationReport> ValidateInference(const std::string& csv_path, const std::string& data_dir,
+                                           const std::string& eff_path);
+
+// Fills report->summary (per metric: n, MAPE, median, max, bias) from report->cases.
+void SummarizeValidation(ValidationReport* report);
+
 }  // namespace dlcost

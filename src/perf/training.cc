@@ -250,6 +250,8 @@ LayerCost CostGroup(const Ctx& c, const perf::LayerGroup& grp) {
   return out;
 }
 
+}  // namespace
+
 Link IntraLink(const SystemSpec& sys, const EfficiencyProfile& eff) {
   bool pcie = sys.intra.id.rfind("pcie", 0) == 0;
   double bw = sys.gpu.intra_bandwidth_gb_s > 0 ? sys.gpu.intra_bandwidth_gb_s : sys.intra.bandwidth_gb_s;
@@ -263,6 +265,8 @@ Link InterLink(const SystemSpec& sys, const EfficiencyProfile& eff) {
   double per_gpu = node_bytes_s / std::max(1, sys.gpus_per_node);
   return Link{std::max(per_gpu, 1e6) * eff.inter_node_fraction, sys.inter_node_latency_s};
 }
+
+namespace {
 
 // A parallel dimension of size `n` whose ranks are `stride` apart (inner dimensions first:
 // tp, cp, then dp/ep, then pp, as Megatron-LM orders them).

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "common/csv.h"
+#include "perf/case_row.h"
 #include "common/strings.h"
 #include "dlcost/carbon.h"
 #include "dlcost/model.h"
@@ -20,79 +21,6 @@ namespace {
 
 const char* kMetrics[] = {"sec_per_iter", "tflops_per_gpu", "mfu_pct", "hfu_pct", "gpu_hours", "mem_gib_per_gpu",
                           "mwh", "days", "tokens_per_sec_per_gpu", "usd"};
-
-struct Row {
-  const CsvTable* t;
-  const CsvRow* r;
-  std::string Get(const char* col) const {
-    auto c = t->Column(col);
-    return c ? std::string(TrimView(t->Field(*r, *c))) : std::string();
-  }
-  Result<std::optional<int64_t>> Int(const char* col) const {
-    std::string v = Get(col);
-    if (v.empty()) return std::optional<int64_t>();
-    Result<int64_t> x = ParsePositiveInt(v, col);
-    if (!x.ok()) return InvalidInput(fmt::format("line {}: {}", r->line, x.status().message()));
-    return std::optional<int64_t>(*x);
-  }
-  Result<std::optional<double>> Num(const char* col) const {
-    auto c = t->Column(col);
-    if (!c) return std::optional<double>();
-    return t->Number(*r, *c);
-  }
-};
-
-Result<ModelSpec> ModelFromRow(const Row& row) {
-  ModelSpec m;
-  m.id = row.Get("model");
-  m.name = m.id;
-  m.kind = ModelKind::kDecoder;
-  DLCOST_ASSIGN_OR_RETURN(auto layers, row.Int("layers"));
-  DLCOST_ASSIGN_OR_RETURN(auto hidden, row.Int("hidden"));
-  DLCOST_ASSIGN_OR_RETURN(auto heads, row.Int("heads"));
-  DLCOST_ASSIGN_OR_RETURN(auto kv, row.Int("kv_heads"));
-  DLCOST_ASSIGN_OR_RETURN(auto ffn, row.Int("ffn"));
-  DLCOST_ASSIGN_OR_RETURN(auto vocab, row.Int("vocab"));
-  DLCOST_ASSIGN_OR_RETURN(auto seq, row.Int("seq_len"));
-  if (!layers || !hidden || !ffn || !vocab) return InvalidInput("missing architecture field (layers, hidden, ffn or vocab)");
-  m.layers = *layers;
-  m.hidden = *hidden;
-  // Unknown head count: 128-wide heads, the common choice of the GPT-3/Megatron configurations.
-  m.heads = heads ? *heads : std::max<int64_t>(1, m.hidden / 128);
-  if (m.hidden % m.heads != 0) return InvalidInput("heads does not divide hidden");
-  m.kv_heads = kv ? *kv : m.heads;
-  m.head_dim = m.hidden / m.heads;
-  m.ffn = *ffn;
-  m.vocab = *vocab;
-  m.max_seq = seq.value_or(2048);
-  std::string act = ToLower(row.Get("ffn_act"));
-  if (act == "gelu") {
-    // GPT-style: learned positions, LayerNorm, biases (GPT-2/3, Megatron GPT).
-    m.ffn_act = FfnAct::kGelu;
-    m.position = PositionKind::kLearned;
-    m.norm = NormKind::kLayerNorm;
-    m.linear_bias = true;
-    m.tie_embeddings = true;
-  } else if (act == "swiglu" || act.empty()) {
-    m.ffn_act = FfnAct::kSwiglu;
-    m.position = PositionKind::kRope;
-    m.norm = NormKind::kRmsNorm;
-  } else {
-    return InvalidInput(fmt::format("unknown ffn_act '{}'", act));
-  }
-  if (ToLower(row.Get("arch")) == "moe") {
-    DLCOST_ASSIGN_OR_RETURN(auto experts, row.Int("experts"));
-    DLCOST_ASSIGN_OR_RETURN(auto top_k, row.Int("top_k"));
-    if (!experts || !top_k) return InvalidInput("moe row without experts or top_k");
-    MoeSpec moe;
-    moe.experts = *experts;
-    moe.top_k = *top_k;
-    moe.expert_ffn = m.ffn;
-    moe.shared_expert_ffn = m.ffn;
-    m.moe = moe;
-  }
-  return m;
-}
 
 // "$14/h per 8-GPU node" or "$2.5 per GPU-hour" in a note: USD per GPU-hour.
 std::optional<double> PriceFromNote(const std::string& note) {
@@ -132,7 +60,7 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
   DLCOST_ASSIGN_OR_RETURN(CarbonData carbon, CarbonData::Load(data_dir));
   ValidationReport rep;
   for (const CsvRow& r : t.rows()) {
-    Row row{&t, &r};
+    CaseRow row{&t, &r};
     ValidationCase vc;
     vc.case_id = row.Get("case_id");
     vc.metric = row.Get("metric");
@@ -344,6 +272,13 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
     vc.status = "ok";
     rep.cases.push_back(vc);
   }
+  SummarizeValidation(&rep);
+  return rep;
+}
+
+void SummarizeValidation(ValidationReport* report) {
+  ValidationReport& rep = *report;
+  rep.summary.clear();
   std::map<std::string, MetricSummary> by;
   std::map<std::string, std::vector<double>> apes;
   for (const ValidationCase& c : rep.cases) {
@@ -375,7 +310,6 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
     }
     rep.summary.push_back(m);
   }
-  return rep;
 }
 
 }  // namespace dlcost

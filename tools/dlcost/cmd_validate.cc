@@ -60,8 +60,11 @@ struct ValidateArgs {
 };
 
 int RunValidate(const GlobalOptions& g, const ValidateArgs& a) {
-  if (a.kind != "training") {
-    return Fail(UsageError(fmt::format("validate: '{}' is not supported yet (training)", a.kind)));
+  if (a.kind != "training" && a.kind != "inference") {
+    return Fail(UsageError(fmt::format("validate: unknown kind '{}' (training, inference)", a.kind)));
+  }
+  if (a.kind == "inference" && (a.no_flash || a.compare_planner)) {
+    return Fail(UsageError("validate inference: --no-flash and --compare-planner apply to training cases only"));
   }
   Result<std::string> dir = DataDir(g);
   if (!dir.ok()) return Fail(dir.status());
@@ -69,7 +72,8 @@ int RunValidate(const GlobalOptions& g, const ValidateArgs& a) {
   ValidationOptions opts;
   opts.flash_attention = !a.no_flash;
   opts.compare_planner = a.compare_planner;
-  Result<ValidationReport> v = ValidateTraining(a.file, *dir, eff, opts);
+  Result<ValidationReport> v =
+      a.kind == "training" ? ValidateTraining(a.file, *dir, eff, opts) : ValidateInference(a.file, *dir, eff);
   if (!v.ok()) return Fail(v.status());
   if (g.format == "json") {
     return EmitText(ToJson(*v).dump(2) + "\n", g);
@@ -114,7 +118,7 @@ int RunValidate(const GlobalOptions& g, const ValidateArgs& a) {
 void RegisterValidate(CLI::App& app, GlobalOptions& g, int* exit_code) {
   auto* cmd = app.add_subcommand("validate", "Predict published measured cases and report the error");
   auto a = std::make_shared<ValidateArgs>();
-  cmd->add_option("kind", a->kind, "training")->required();
+  cmd->add_option("kind", a->kind, "training or inference")->required();
   cmd->add_option("file", a->file, "Cases CSV (schema: validation/published/README.md)")->required();
   cmd->add_option("--calibration", a->calibration, "Efficiency profile JSON");
   cmd->add_flag("--no-flash", a->no_flash, "Assume unfused attention for every row (pre-2023 Megatron-LM)");

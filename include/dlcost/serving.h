@@ -1,0 +1,162 @@
+// The serving estimator: memory, latency, throughput and cost of serving a model.
+//
+//   ServingSetup s;                          // 1 GPU, 512 in / 256 out, engine picks the batch
+//   s.weights = *ParseNumberFormat("fp8", "--weights");
+//   DLCOST_ASSIGN_OR_RETURN(ServingEstimate e, EstimateServing(model, system, s, eff, engine));
+//   e.ttft_s, e.tpot_s, e.output_tok_s, e.max_concurrency ...
+//
+// Language models: prefill (compute-bound GEMMs and attention over the prompt) and decode
+// (weights and KV cache read every step) priced op by op on the same op graph as training,
+// with continuous batching in steady state. Vision and diffusion models: images per second.
+// Equations and sources: docs/serving.md.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dlcost/hardware.h"
+#include "dlcost/model.h"
+#include "dlcost/status.h"
+#include "dlcost/training.h"
+
+namespace dlcost {
+
+// How a tensor is stored: a float or integer type, or a llama.cpp block format.
+struct NumberFormat {
+  std::string name = "fp16";
+  double bits = 16;              // storage bits per element, block scales included
+  Dtype compute = Dtype::kFp16;  // tensor-core type the format computes in when it is the activation type
+  bool block_quantized = false;  // int4/int8 weight-only and GGUF blocks: dequantized inside the GEMM
+  std::string source;            // where `bits` comes from, for formats with scales
+};
+// fp32, fp16, bf16, fp8, fp4, int8, int4 (group 128), q4_0, q8_0, q4_k_m. `field` names the flag.
+Result<NumberFormat> ParseNumberFormat(std::string_view text, std::string_view field);
+
+// Serving software. Shipped profiles: data/engines/*.json (schema in data/engines/README.md).
+struct EngineProfile {
+  std::string id = "generic";
+  std::string name;
+  std::vector<std::string> aliases;
+  bool continuous_batching = true;  // iteration-level scheduling with mixed prefill and decode
+  double kv_memory_fraction = 0.9;  // share of device memory left after weights that holds the KV cache
+  int64_t max_batch = 256;          // sequences in flight, engine cap
+  int64_t max_num_tokens = 8192;    // tokens per iteration (prefill chunk budget)
+  bool reserve_full_sequence = true;  // KV reserved for prompt + all outputs at admission
+  double step_overhead_s = 0;       // host time per iteration not hidden behind the GPU
+  double kernel_overhead_s = -1;    // per kernel launch; < 0: the efficiency profile's value
+  double workspace_bytes = 0;       // activation workspace and engine buffers per GPU
+  std::vector<std::string> sources;
+  std::string notes;
+};
+Result<std::vector<EngineProfile>> LoadEngines(const std::string& data_dir);
+// An engine by id or alias (a trailing "@version" is ignored; "+..." suffixes too), or the
+// "generic" profile for an empty name. Unknown names are an error listing the shipped ones.
+Result<EngineProfile> ResolveEngine(const std::vector<EngineProfile>& engines, std::string_view name);
+
+struct SpecDecode {
+  std::string draft;    // draft model id or file; "eagle", "medusa", "ngram" for head/lookup drafts
+  int64_t k = 4;        // tokens drafted per verify step
+  double accept = 0.7;  // probability that a drafted token is accepted (i.i.d., Leviathan et al. 2023)
+};
+
+enum class ServingMode {
+  kContinuous,    // continuous batching at a concurrency (engine picks it when none is given)
+  kStaticBatch,   // one fixed batch: prefill all, then decode all
+  kSingleStream,  // one request at a time
+};
+
+struct ServingSetup {
+  int64_t num_gpus = 0;  // all replicas together; 0 = tp x pp x ep
+  int64_t tp = 1, pp = 1, ep = 1;
+  int64_t input_len = 512;
+  int64_t output_len = 256;
+  ServingMode mode = ServingMode::kContinuous;
+  std::optional<int64_t> batch;        // static batch, or the engine's batch cap
+  std::optional<int64_t> concurrency;  // requests in flight per replica
+  std::optional<double> qps;           // offered requests per second (all replicas)
+  NumberFormat weights;
+  std::optional<NumberFormat> activations;  // empty: chosen from the weights and the GPU
+  std::optional<NumberFormat> kv_cache;     // empty: the activation type (fp16 below 8 bits)
+  bool sparsity_2_4 = false;
+  double unstructured_sparsity = 0;  // share of zero weights
+  std::string sparse_kernel;         // named kernel for unstructured sparsity (loads sparse, computes dense)
+  std::optional<SpecDecode> spec;
+  std::optional<double> ttft_target_s, tpot_target_s;
+  double moe_imbalance = 1.0;        // tokens of the busiest expert / mean (1: balanced)
+  // Vision and diffusion models.
+  int64_t denoise_steps = 50;
+  bool cfg = true;                   // classifier-free guidance doubles the denoiser batch
+};
+
+struct ServingEstimate {
+  std::string unit = "token";  // "token" or "image"
+  std::vector<std::string> assumptions;
+  std::vector<std::string> chosen;
+  std::string weight_format, act_format, kv_format;
+
+  // Memory per GPU, bytes.
+  double weights_bytes = 0;
+  double kv_bytes_per_token = 0;  // one token of context, this GPU's share, all its layers
+  double kv_bytes_per_sequence = 0;
+  double workspace_bytes = 0;
+  double capacity_bytes = 0;
+  double kv_budget_bytes = 0;
+  int64_t max_concurrency = 0;  // sequences that fit (per replica), before the engine cap
+  int64_t concurrency = 0;      // sequences in flight per replica, as modelled
+  bool fits = true;
+
+  // Latency (p50 as modelled: no queueing), seconds.
+  double ttft_s = 0;
+  double tpot_s = 0;
+  double request_latency_s = 0;
+  double prefill_s = 0;  // one request's prompt alone
+  double decode_step_s = 0;
+
+  // Throughput, all replicas together.
+  int64_t replicas = 1;
+  int64_t gpus_per_replica = 1;
+  int64_t num_gpus = 1;
+  double output_tok_s = 0;
+  double total_tok_s = 0;
+  double prompt_tok_s = 0;  // prefill tokens/s when only prefill runs
+  double gen_tok_s = 0;     // decode tokens/s when only decode runs
+  double req_s = 0;
+  double prefill_share = 0;  // share of GPU time spent on prompts
+
+  // Speculative decoding.
+  double spec_tokens_per_step = 0;
+  double spec_speedup = 0;
+
+  // Load: GPUs needed for the offered QPS at this operating point.
+  std::optional<double> qps;
+  std::optional<int64_t> gpus_needed;
+  bool meets_targets = true;
+  std::string binding;  // what limits the concurrency: "memory", "engine cap", "ttft", "tpot", "given"
+
+  // Images (vision and diffusion models).
+  double images_per_s = 0;
+  double image_latency_s = 0;
+};
+
+// Prices the output of EstimateServing.
+struct ServingCost {
+  std::optional<double> usd_per_m_input;
+  std::optional<double> usd_per_m_output;
+  std::optional<double> usd_per_k_images;
+  std::optional<double> usd_per_hour;
+  double kwh_per_m_tokens = 0;  // per million tokens (input + output)
+  double co2_kg_per_m_tokens = 0;
+  double kwh_per_k_images = 0;
+  double co2_kg_per_k_images = 0;
+};
+ServingCost PriceServing(const ServingEstimate& e, std::optional<double> usd_per_gpu_hour, double gpu_power_w,
+                         double pue, double carbon_g_per_kwh);
+
+// Estimates serving `model` on `sys`. `draft` is the draft model when s.spec names one.
+Result<ServingEstimate> EstimateServing(const ModelSpec& model, const SystemSpec& sys, const ServingSetup& s,
+                                        const EfficiencyProfile& eff, const EngineProfile& engine,
+                                        const ModelSpec* draft = nullptr);
+
+}  // namespace dlcost

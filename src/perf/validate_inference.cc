@@ -1,0 +1,243 @@
+// Inference validator: predicts each row of inference_cases.csv with the serving estimator.
+#include <algorithm>
+#include <regex>
+
+#include <fmt/format.h>
+
+#include "common/csv.h"
+#include "common/strings.h"
+#include "dlcost/serving.h"
+#include "dlcost/units.h"
+#include "dlcost/validate.h"
+#include "perf/case_row.h"
+
+namespace dlcost {
+namespace {
+
+const char* kInferenceMetrics[] = {"output_tok_s", "total_tok_s", "ttft_ms", "tpot_ms",
+                                   "req_s",        "prompt_tok_s", "gen_tok_s"};
+
+// Prompt and output lengths assumed when a row leaves them empty (a dataset is named instead).
+constexpr int64_t kDefaultInput = 512;
+constexpr int64_t kDefaultOutput = 256;
+
+// Speculative decoding defaults by kind, for rows that name the kind but not k or the
+// acceptance rate. Stated dlcost assumptions, not measurements of the rows:
+// EAGLE drafts 5 tokens deep; 0.8 per-token acceptance gives 3.7 tokens per verify step, in the
+// 3-4 range of accepted lengths the EAGLE paper reports on MT-bench (Li et al. 2024).
+SpecDecode DefaultSpec(const std::string& kind) {
+  SpecDecode s;
+  s.draft = kind;
+  if (kind == "eagle") {
+    s.k = 5;
+    s.accept = 0.8;
+  } else if (kind == "medusa") {
+    s.k = 4;
+    s.accept = 0.7;
+  } else if (kind == "ngram") {
+    s.k = 4;
+    s.accept = 0.5;
+  } else {
+    s.k = 4;
+    s.accept = 0.7;
+  }
+  return s;
+}
+
+// The accelerator of a row. "cpu" rows name the CPU in the note: a catalog CPU whose name or
+// alias appears there is used; a CPU the catalog lacks is not guessed.
+Result<Accelerator> RowAccelerator(const HardwareCatalog& hw, const std::string& gpu, const std::string& note) {
+  if (ToLower(gpu) == "cpu") {
+    std::string n = ToLower(note);
+    for (const Accelerator& a : hw.accelerators()) {
+      if (a.kind != "cpu" || a.id == "cpu") continue;
+      std::vector<std::string> names = a.aliases;
+      names.push_back(a.name);
+      for (const std::string& x : names) {
+        if (!x.empty() && n.find(ToLower(x)) != std::string::npos) return a;
+      }
+    }
+    return NotFound("the CPU named in the note is not in the catalog (the generic 'cpu' entry is a 2-socket server)");
+  }
+  return hw.Resolve(gpu);
+}
+
+}  // namespace
+
+Result<ValidationReport> ValidateInference(const std::string& csv_path, const std::string& data_dir,
+                                           const std::string& eff_path) {
+  DLCOST_ASSIGN_OR_RETURN(CsvTable t, CsvTable::ReadFile(csv_path));
+  for (const char* col : {"case_id", "metric", "value", "gpu"}) {
+    DLCOST_RETURN_IF_ERROR(t.RequireColumn(col).status());
+  }
+  DLCOST_ASSIGN_OR_RETURN(HardwareCatalog hw, HardwareCatalog::Load(data_dir));
+  DLCOST_ASSIGN_OR_RETURN(std::vector<EngineProfile> engines, LoadEngines(data_dir));
+  ValidationReport rep;
+  for (const CsvRow& r : t.rows()) {
+    CaseRow row{&t, &r};
+    ValidationCase vc;
+    vc.case_id = row.Get("case_id");
+    vc.metric = row.Get("metric");
+    auto skip = [&](const std::string& why) {
+      vc.status = "skipped";
+      vc.reason = why;
+      rep.cases.push_back(vc);
+      ++rep.skipped;
+    };
+    Result<std::optional<double>> measured = row.Num("value");
+    if (!measured.ok()) return measured.status();
+    if (!*measured || **measured <= 0) {
+      skip("value missing or not positive");
+      continue;
+    }
+    vc.measured = **measured;
+    if (std::find_if(std::begin(kInferenceMetrics), std::end(kInferenceMetrics),
+                     [&](const char* m) { return vc.metric == m; }) == std::end(kInferenceMetrics)) {
+      skip(vc.metric == "speedup" ? "speedup: the baseline is described in words only"
+                                  : fmt::format("unsupported metric '{}'", vc.metric));
+      continue;
+    }
+    std::string note = row.Get("note");
+    Result<Accelerator> gpu = RowAccelerator(hw, row.Get("gpu"), note);
+    if (!gpu.ok()) {
+      skip(gpu.status().message());
+      continue;
+    }
+    Result<ModelSpec> model = ModelFromRow(row);
+    if (!model.ok()) {
+      skip(model.status().message());
+      continue;
+    }
+    std::vector<std::string> chosen;
+    Result<EngineProfile> engine = ResolveEngine(engines, row.Get("engine"));
+    if (!engine.ok()) {
+      engine = ResolveEngine(engines, "generic");
+      chosen.push_back("engine=generic");
+    }
+    if (!engine.ok()) return engine.status();
+    Result<SystemSpec> sys = MakeSystem(hw, *gpu, 0, 0);
+    if (!sys.ok()) {
+      skip(sys.status().message());
+      continue;
+    }
+    DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile eff, LoadEfficiency(eff_path, gpu->id));
+
+    ServingSetup s;
+    bool bad = false;
+    auto get_int = [&](const char* col) -> std::optional<int64_t> {
+      Result<std::optional<int64_t>> v = row.Int(col);
+      if (!v.ok()) {
+        bad = true;
+        return std::nullopt;
+      }
+      return *v;
+    };
+    // input_len/output_len may be 0: read them as non-negative.
+    auto get_len = [&](const char* col, int64_t def) -> int64_t {
+      std::string v = row.Get(col);
+      if (v.empty()) {
+        chosen.push_back(fmt::format("{}={}", col, def));
+        return def;
+      }
+      if (v == "0") return 0;
+      Result<int64_t> x = ParsePositiveInt(v, col);
+      if (!x.ok()) {
+        bad = true;
+        return 0;
+      }
+      return *x;
+    };
+    s.tp = get_int("tp").value_or(1);
+    s.pp = get_int("pp").value_or(1);
+    s.ep = get_int("ep").value_or(1);
+    s.num_gpus = get_int("num_gpus").value_or(0);
+    s.input_len = get_len("input_len", kDefaultInput);
+    s.output_len = get_len("output_len", kDefaultOutput);
+    std::optional<int64_t> batch = get_int("batch");
+    std::optional<int64_t> conc = get_int("concurrency");
+    if (bad) {
+      skip("a size field is not a positive integer");
+      continue;
+    }
+    std::string wd = row.Get("weight_dtype");
+    Result<NumberFormat> w = ParseNumberFormat(wd.empty() ? "fp16" : wd, "weight_dtype");
+    if (wd.empty()) chosen.push_back("weights=fp16");
+    if (!w.ok()) {
+      skip(w.status().message());
+      continue;
+    }
+    s.weights = *w;
+    for (auto [col, dst] : {std::pair<const char*, std::optional<NumberFormat>*>{"act_dtype", &s.activations},
+                            {"kv_dtype", &s.kv_cache}}) {
+      std::string v = row.Get(col);
+      if (v.empty()) continue;
+      Result<NumberFormat> f = ParseNumberFormat(v, col);
+      if (!f.ok()) {
+        bad = true;
+        break;
+      }
+      *dst = *f;
+    }
+    if (bad) {
+      skip("unknown act_dtype or kv_dtype");
+      continue;
+    }
+    std::string scenario = row.Get("scenario");
+    if (scenario == "fixed_batch") {
+      s.mode = ServingMode::kStaticBatch;
+      s.batch = batch.value_or(1);
+    } else if (scenario == "single_stream") {
+      s.mode = ServingMode::kSingleStream;
+    } else {
+      // offline, server, max_throughput, interactive: continuous batching.
+      s.mode = ServingMode::kContinuous;
+      s.batch = batch;
+      s.concurrency = conc;
+      if (scenario == "interactive" && !conc) s.concurrency = 1;
+      if (s.output_len == 0) {
+        skip("prefill-only row in a continuous-batching scenario");
+        continue;
+      }
+    }
+    std::smatch mt;
+    static const std::regex spec_re(R"(spec=([a-z]+))");
+    if (std::regex_search(note, mt, spec_re)) {
+      s.spec = DefaultSpec(mt[1]);
+      chosen.push_back(fmt::format("spec={} k={} accept={}", s.spec->draft, s.spec->k, s.spec->accept));
+      if (s.spec->draft == "draft") {
+        skip("spec=draft without a named draft model");
+        continue;
+      }
+    }
+    s.sparsity_2_4 = note.find("sparsity=2:4") != std::string::npos;
+    Result<ServingEstimate> est = EstimateServing(*model, *sys, s, eff, *engine);
+    if (!est.ok()) {
+      skip(est.status().message());
+      continue;
+    }
+    const ServingEstimate& e = *est;
+    chosen.insert(chosen.end(), e.chosen.begin(), e.chosen.end());
+    vc.chosen = fmt::format("{}", fmt::join(chosen, " "));
+    double pred = 0;
+    const std::string& m = vc.metric;
+    if (m == "output_tok_s") pred = e.output_tok_s;
+    else if (m == "total_tok_s") pred = e.total_tok_s;
+    else if (m == "ttft_ms") pred = e.ttft_s * 1e3;
+    else if (m == "tpot_ms") pred = e.tpot_s * 1e3;
+    else if (m == "req_s") pred = e.req_s;
+    else if (m == "prompt_tok_s") pred = e.prompt_tok_s;
+    else if (m == "gen_tok_s") pred = e.gen_tok_s;
+    if (!(pred > 0)) {
+      skip(fmt::format("{} is not defined for this row's lengths", m));
+      continue;
+    }
+    vc.predicted = pred;
+    vc.rel_error = (pred - vc.measured) / vc.measured;
+    vc.status = "ok";
+    rep.cases.push_back(vc);
+  }
+  SummarizeValidation(&rep);
+  return rep;
+}
+
+}  // namespace dlcost
