@@ -45,5 +45,6 @@ void RegisterAudit(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterPlan(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterBudget(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterDrift(CLI::App& app, GlobalOptions& g, int* exit_code);
+void RegisterInfer(CLI::App& app, GlobalOptions& g, int* exit_code);
 
 }  // namespace dlcost::cli

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "cli_common.h"
+#include "cost_flags.h"
 #include "dlcost/carbon.h"
 #include "dlcost/hardware.h"
 #include "dlcost/model.h"
@@ -18,7 +19,8 @@ struct TrainArgs {
   std::string model, gpu, gpus, tokens, steps, seq, global_batch, micro_batch;
   std::string tp, pp, dp, cp, ep, vpp, zero, seq_parallel, recompute, precision = "bf16", optimizer = "adamw";
   std::string finetune = "none", lora_rank = "16";
-  std::string price, offer, region, pue, goodput, gpu_power_w, host_power_w, gpus_per_node, internode_gbps;
+  CostFlags cost;
+  std::string goodput, host_power_w, gpus_per_node, internode_gbps;
   std::string calibration, overhead_gib, capacity_factor, epochs, dataset_tokens;
   bool no_flash = false;
 };
@@ -168,70 +170,16 @@ int RunTrain(const GlobalOptions& g, const TrainArgs& a) {
     if (!v.ok()) return fail(v.status());
     run.goodput = *v;
   }
-  std::vector<std::string> cost_notes;
-  std::string provider;
-  if (!a.price.empty() && !a.offer.empty()) return fail(UsageError("--price-usd-per-gpu-hour and --offer: give one"));
-  if (!a.price.empty()) {
-    Result<double> v = ParseCount(a.price, "--price-usd-per-gpu-hour");
-    if (!v.ok()) return fail(v.status());
-    run.usd_per_gpu_hour = *v;
-    cost_notes.push_back(fmt::format("price: ${:.3f}/GPU-hour as given", *v));
-  } else {
-    Result<PriceTable> prices = PriceTable::LoadShipped(*dir);
-    if (!prices.ok()) return fail(prices.status());
-    if (!a.offer.empty()) {
-      Result<Offer> o = prices->FindOffer(a.offer);
-      if (!o.ok()) return fail(o.status());
-      if (o->gpu != gpu->id) {
-        return fail(InvalidInput(fmt::format("--offer: {}:{} rents {}, not {}", o->provider, o->instance, o->gpu, gpu->id)));
-      }
-      run.usd_per_gpu_hour = o->OnDemandUsdPerGpuHour();
-      provider = o->provider;
-      cost_notes.push_back(fmt::format("price: {}:{} ({}) on-demand ${:.3f}/GPU-hour, list price as of {}", o->provider,
-                                       o->instance, o->region, *run.usd_per_gpu_hour, o->as_of));
-    } else {
-      std::vector<Offer> offers = prices->ForGpu(gpu->id);
-      if (!offers.empty()) {
-        const Offer& o = offers.front();
-        run.usd_per_gpu_hour = o.OnDemandUsdPerGpuHour();
-        provider = o.provider;
-        cost_notes.push_back(fmt::format("price: cheapest shipped offer {}:{} ({}) ${:.3f}/GPU-hour on demand, list "
-                                         "price as of {}; choose another with --offer or --price-usd-per-gpu-hour",
-                                         o.provider, o.instance, o.region, *run.usd_per_gpu_hour, o.as_of));
-      } else {
-        cost_notes.push_back("price: no shipped offer for this GPU; pass --price-usd-per-gpu-hour for dollars");
-      }
-    }
-  }
-  Result<CarbonData> carbon = CarbonData::Load(*dir);
-  if (!carbon.ok()) return fail(carbon.status());
-  std::string region = a.region.empty() ? "WORLD" : a.region;
-  Result<GridInfo> grid = carbon->Lookup(region);
-  if (!grid.ok()) return fail(grid.status());
-  run.carbon_g_per_kwh = grid->carbon_g_per_kwh;
-  auto [pue_default, pue_source] = carbon->DefaultPue(provider.empty() ? "Unknown" : provider);
-  run.pue = grid->pue.value_or(pue_default);
-  std::string pue_note = grid->pue ? "PUE of the named data centre (Green Algorithms)" : "default PUE: " + pue_source;
-  if (!a.pue.empty()) {
-    Result<double> v = ParseCount(a.pue, "--pue");
-    if (!v.ok()) return fail(v.status());
-    if (*v < 1 || *v > 5) return fail(InvalidInput("--pue: must be between 1 and 5"));
-    run.pue = *v;
-    pue_note = "PUE as given";
-  }
-  if (!a.gpu_power_w.empty()) {
-    Result<double> v = ParseCount(a.gpu_power_w, "--gpu-power-w");
-    if (!v.ok()) return fail(v.status());
-    if (*v <= 0) return fail(InvalidInput("--gpu-power-w: must be positive"));
-    run.gpu_power_w = *v;
-  }
+  Result<CostContext> cc = ResolveCost(*dir, *gpu, a.cost);
+  if (!cc.ok()) return fail(cc.status());
+  run.usd_per_gpu_hour = cc->usd_per_gpu_hour;
+  run.pue = cc->pue;
+  run.carbon_g_per_kwh = cc->carbon_g_per_kwh;
+  run.gpu_power_w = cc->gpu_power_w.value_or(0);
   if (!a.host_power_w.empty()) {
     Result<double> v = ParseCount(a.host_power_w, "--host-power-w");
     if (!v.ok()) return fail(v.status());
     run.host_power_w_per_gpu = *v;
-  }
-  if (run.gpu_power_w <= 0 && gpu->tdp_w <= 0) {
-    return fail(InvalidInput(fmt::format("--gpu-power-w: the catalog has no TDP for {}; give the average power", gpu->id)));
   }
   Result<RunCost> cost = ComputeRunCost(*est, s.num_gpus, gpu->tdp_w, run);
   if (!cost.ok()) return fail(cost.status());
@@ -302,12 +250,11 @@ int RunTrain(const GlobalOptions& g, const TrainArgs& a) {
                                 "set it with --overhead-gib", e.memory_overhead_bytes / kGiB));
   r.notes.push_back(fmt::format("goodput {:.2f}: default from Llama 3 (>90% effective training time; Dubey et al. 2024)",
                                 run.goodput));
-  for (const std::string& s2 : cost_notes) r.notes.push_back(s2);
+  r.notes.push_back(cc->notes.front());
   r.notes.push_back(fmt::format("energy = GPU-hours x {:.0f} W{} x PUE {:.2f} ({})",
                                 run.gpu_power_w > 0 ? run.gpu_power_w : gpu->tdp_w,
-                                run.gpu_power_w > 0 ? " (given)" : " (TDP)", run.pue, pue_note));
-  r.notes.push_back(fmt::format("carbon: {} ({}) {:.0f} gCO2e/kWh; source: {}", grid->location, grid->location_name,
-                                grid->carbon_g_per_kwh, grid->source));
+                                run.gpu_power_w > 0 ? " (given)" : " (TDP)", run.pue, cc->pue_note));
+  for (size_t i = 1; i < cc->notes.size(); ++i) r.notes.push_back(cc->notes[i]);
   int code = Emit(r, g);
   if (code != 0) return code;
   if (!e.fits) {
@@ -348,12 +295,8 @@ void RegisterTrain(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("--optimizer", a->optimizer, "adamw, sgd, adafactor, adam8bit")->capture_default_str();
   cmd->add_option("--finetune", a->finetune, "none (pre-training), full, lora, qlora")->capture_default_str();
   cmd->add_option("--lora-rank", a->lora_rank, "LoRA rank")->capture_default_str();
-  cmd->add_option("--price-usd-per-gpu-hour", a->price, "Price per GPU-hour in USD");
-  cmd->add_option("--offer", a->offer, "PROVIDER:INSTANCE[:REGION] from the price table (dlcost prices)");
-  cmd->add_option("--region", a->region, "Grid region for CO2: WORLD, US-CA, FR, gcp:us-central1, ...");
-  cmd->add_option("--pue", a->pue, "Data-centre PUE (default: provider or industry average)");
+  AddCostOptions(cmd, &a->cost);
   cmd->add_option("--goodput", a->goodput, "Share of wall time spent training (default 0.9)");
-  cmd->add_option("--gpu-power-w", a->gpu_power_w, "Average board power per GPU in W (default: TDP)");
   cmd->add_option("--host-power-w", a->host_power_w, "Host power per GPU in W (default 0)");
   cmd->add_option("--gpus-per-node", a->gpus_per_node, "GPUs per node (default: catalog node size)");
   cmd->add_option("--internode-gbps", a->internode_gbps, "Network bandwidth per node, Gbit/s (default: catalog NICs)");
