@@ -46,5 +46,6 @@ void RegisterPlan(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterBudget(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterDrift(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterInfer(CLI::App& app, GlobalOptions& g, int* exit_code);
+void RegisterTco(CLI::App& app, GlobalOptions& g, int* exit_code);
 
 }  // namespace dlcost::cli

@@ -201,7 +201,7 @@ int RunInfer(const GlobalOptions& g, const InferArgs& a) {
     }
   }
   r.notes.push_back("saving % = GPU time per output token (or image) saved against the baseline; negative is a loss.");
-  r.notes.push_back("speculative decoding gains at low load and loses at full load: verify passes over k+1 tokens per sequence turn compute-bound.");
+  r.notes.push_back("speculative decoding gains most at low load; at full load the verify passes over k+1 tokens per sequence turn compute-bound and the gain shrinks or turns into a loss.");
   if (!bk.usd_per_hour) r.notes.push_back("no price: pass --price-usd-per-gpu-hour or --offer for dollar columns");
   for (const std::string& s : cc->notes) r.notes.push_back(s);
   return Emit(r, g);

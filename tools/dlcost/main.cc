@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   RegisterBudget(app, g, &exit_code);
   RegisterDrift(app, g, &exit_code);
   RegisterInfer(app, g, &exit_code);
+  RegisterTco(app, g, &exit_code);
   // Name an unknown command instead of CLI11's generic "a subcommand is required".
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
