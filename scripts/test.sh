@@ -52,7 +52,7 @@ else
   failed+=("sanitizer build")
 fi
 
-header "validation: dlcost validate training (published cases)"
+header "validation: dlcost validate training and inference (published cases)"
 # CLI11 answers `dlcost validate --help` with the top-level help when there is no such
 # subcommand, so also check that the help text is the subcommand's own.
 if help_text="$(build/dlcost validate --help 2>/dev/null)" &&
@@ -62,6 +62,12 @@ if help_text="$(build/dlcost validate --help 2>/dev/null)" &&
     echo "validate training: ok"
   else
     failed+=("validate training")
+  fi
+  if build/dlcost validate inference validation/published/inference_cases.csv \
+       --format json > /dev/null; then
+    echo "validate inference: ok"
+  else
+    failed+=("validate inference")
   fi
 else
   echo "skipped: this build has no 'validate' command"
