@@ -91,7 +91,7 @@ struct ServingSetup {
 };
 
 struct ServingEstimate {
-  std::string unit = "token";  // "token" or "image"
+  std::string unit = "token";  // "token" (decoders), "image" (vision, diffusion), "sequence" (encoders)
   std::vector<std::string> assumptions;
   std::vector<std::string> chosen;
   std::string weight_format, act_format, kv_format;
@@ -135,7 +135,8 @@ struct ServingEstimate {
   bool meets_targets = true;
   std::string binding;  // what limits the concurrency: "memory", "engine cap", "ttft", "tpot", "given"
 
-  // Images (vision and diffusion models).
+  // Images (vision and diffusion models) or sequences (encoders): items per second and the
+  // latency of one batch.
   double images_per_s = 0;
   double image_latency_s = 0;
 };
@@ -144,7 +145,7 @@ struct ServingEstimate {
 struct ServingCost {
   std::optional<double> usd_per_m_input;
   std::optional<double> usd_per_m_output;
-  std::optional<double> usd_per_k_images;
+  std::optional<double> usd_per_k_images;  // per 1,000 images (or encoder sequences)
   std::optional<double> usd_per_hour;
   double kwh_per_m_tokens = 0;  // per million tokens (input + output)
   double co2_kg_per_m_tokens = 0;

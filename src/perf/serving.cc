@@ -417,7 +417,7 @@ ServingCost PriceServing(const ServingEstimate& e, std::optional<double> usd_per
   double gpus = static_cast<double>(e.num_gpus);
   double kw = gpus * gpu_power_w * pue / 1000.0;
   if (usd_per_gpu_hour) c.usd_per_hour = *usd_per_gpu_hour * gpus;
-  if (e.unit == "image") {
+  if (e.unit != "token") {
     if (e.images_per_s > 0) {
       double hours_per_k = 1000.0 / e.images_per_s / kSecondsPerHour;
       if (c.usd_per_hour) c.usd_per_k_images = *c.usd_per_hour * hours_per_k;
@@ -462,7 +462,7 @@ Result<ServingEstimate> EstimateServing(const ModelSpec& model, const SystemSpec
     return InvalidInput("--input/--output: both are 0; nothing to serve");
   }
   if (lm && model.kind == ModelKind::kDecoder && s.output_len == 0 && s.mode == ServingMode::kContinuous) {
-    return InvalidInput("--output: must be at least 1 token for continuous-batching serving (0 is a prefill-only benchmark: use --batch with --mode single)");
+    return InvalidInput("--output: must be at least 1 token for continuous-batching serving (0 is a prefill-only benchmark: use --mode single)");
   }
   if (s.moe_imbalance < 1 || !std::isfinite(s.moe_imbalance) || s.moe_imbalance > 64) {
     return InvalidInput("--moe-imbalance: must be between 1 and 64");
@@ -577,6 +577,39 @@ Result<ServingEstimate> EstimateServing(const ModelSpec& model, const SystemSpec
       return Infeasible(fmt::format("batch {} does not fit: {:.1f} GiB needed per GPU, {:.1f} GiB available",
                                     batch, (out.weights_bytes + out.workspace_bytes) / kGiB, out.capacity_bytes / kGiB));
     }
+    return out;
+  }
+
+  if (model.kind == ModelKind::kEncoder) {
+    // Encoders (BERT): one bidirectional pass over each sequence, no KV cache, no decoding.
+    if (s.input_len < 1) return InvalidInput("--input: an encoder needs at least 1 token per sequence");
+    if (s.input_len > model.max_seq) {
+      return InvalidInput(fmt::format("--input: {} tokens exceed {}'s {} positions", s.input_len, model.id, model.max_seq));
+    }
+    DLCOST_ASSIGN_OR_RETURN(c.g, perf::BuildOpGraph(model, s.input_len));
+    out.unit = "sequence";
+    int64_t batch = s.batch.value_or(s.concurrency.value_or(32));
+    if (!s.batch && !s.concurrency) out.chosen.push_back(fmt::format("batch={}", batch));
+    if (batch < 1 || batch > 1'000'000) return InvalidInput("--batch: must be between 1 and 1000000");
+    Pass p;
+    p.prefill_tokens = static_cast<double>(batch * s.input_len);
+    p.prefill_ctx = static_cast<double>(s.input_len);
+    p.logits_rows = static_cast<double>(batch);
+    PassCost pc = RunPass(c, p);
+    out.weights_bytes = WeightBytesPerGpu(c);
+    out.workspace_bytes = engine.workspace_bytes + p.prefill_tokens * (model.hidden + 2.0 * model.ffn / s.tp) * kAct16Bytes;
+    out.capacity_bytes = gpu.MemoryBytes();
+    out.fits = out.weights_bytes + out.workspace_bytes <= out.capacity_bytes;
+    if (!out.fits) {
+      return Infeasible(fmt::format("batch {} does not fit: {:.1f} GiB needed per GPU, {:.1f} GiB available", batch,
+                                    (out.weights_bytes + out.workspace_bytes) / kGiB, out.capacity_bytes / kGiB));
+    }
+    out.concurrency = batch;
+    out.image_latency_s = pc.time_s;
+    out.images_per_s = static_cast<double>(batch) / pc.time_s * static_cast<double>(out.replicas);
+    out.prompt_tok_s = out.images_per_s * static_cast<double>(s.input_len);
+    out.total_tok_s = out.prompt_tok_s;
+    out.assumptions.push_back("encoder: one bidirectional pass per sequence; no KV cache and no generated tokens");
     return out;
   }
 

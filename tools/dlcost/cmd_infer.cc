@@ -32,13 +32,16 @@ void AddEstimateFields(report::Report& r, const ServeContext& c, const ServingEs
   r.AddField("weights_gib", "weights per GPU (GiB)", e.weights_bytes / kGiB, 2);
   r.AddField("workspace_gib", "workspace per GPU (GiB)", e.workspace_bytes / kGiB, 2);
   r.AddField("capacity_gib", "GPU memory (GiB)", e.capacity_bytes / kGiB, 1);
-  if (e.unit == "image") {
-    r.AddField("batch", "batch (images)", e.concurrency);
-    r.AddField("image_latency_s", "latency per batch (s)", e.image_latency_s, 3);
-    r.AddField("images_per_s", "images per second", e.images_per_s, 2);
-    r.AddField("usd_per_k_images", "$ per 1,000 images", k.usd_per_k_images ? report::Value(*k.usd_per_k_images) : report::Value(), 4);
-    r.AddField("kwh_per_k_images", "kWh per 1,000 images", k.kwh_per_k_images, 4);
-    r.AddField("co2_kg_per_k_images", "CO2e kg per 1,000 images", k.co2_kg_per_k_images, 4);
+  if (e.unit != "token") {
+    // Images (vision, diffusion) or sequences (encoders).
+    const std::string u = e.unit + "s";
+    r.AddField("batch", fmt::format("batch ({})", u), e.concurrency);
+    r.AddField("batch_latency_s", "latency per batch (s)", e.image_latency_s, 3);
+    r.AddField(u + "_per_s", u + " per second", e.images_per_s, 2);
+    if (e.unit == "sequence") r.AddField("prompt_tok_s", "tokens per second", e.prompt_tok_s, 1);
+    r.AddField("usd_per_k_" + u, "$ per 1,000 " + u, k.usd_per_k_images ? report::Value(*k.usd_per_k_images) : report::Value(), 4);
+    r.AddField("kwh_per_k_" + u, "kWh per 1,000 " + u, k.kwh_per_k_images, 4);
+    r.AddField("co2_kg_per_k_" + u, "CO2e kg per 1,000 " + u, k.co2_kg_per_k_images, 4);
     return;
   }
   r.AddField("input_len", "prompt tokens", c.setup.input_len);
@@ -168,7 +171,7 @@ int RunInfer(const GlobalOptions& g, const InferArgs& a) {
   Result<ServingEstimate> base = RunServing(*c, c->setup);
   if (!base.ok()) return Fail(base.status());
   ServingCost bk = PriceServing(*base, cc->usd_per_gpu_hour, PowerW(*c, *cc), cc->pue, cc->carbon_g_per_kwh);
-  bool image = base->unit == "image";
+  bool image = base->unit != "token";
   report::Report r;
   r.title = fmt::format("Serving optimizations for {} on {} x {}", c->model.id, base->num_gpus, c->gpu.id);
   r.AddField("model", "model", c->model.id);
@@ -176,8 +179,9 @@ int RunInfer(const GlobalOptions& g, const InferArgs& a) {
   r.AddField("engine", "engine profile", c->engine.id);
   report::Table& t = r.AddTable(
       "variants", "Each optimization alone, against the baseline",
-      image ? std::vector<report::Column>{{"variant", "variant"}, {"images_per_s", "images/s", 2}, {"latency_s", "latency s", 3},
-                                          {"usd_per_k_images", "$/1k images", 4}, {"saving_pct", "saving %", 1}, {"status", "status"}}
+      image ? std::vector<report::Column>{{"variant", "variant"}, {base->unit + "s_per_s", base->unit + "s/s", 2},
+                                          {"latency_s", "latency s", 3}, {"usd_per_k_" + base->unit + "s", "$/1k " + base->unit + "s", 4},
+                                          {"saving_pct", "saving %", 1}, {"status", "status"}}
             : std::vector<report::Column>{{"variant", "variant"}, {"concurrency", "concurrency"}, {"output_tok_s", "output tok/s", 1},
                                           {"ttft_ms", "TTFT ms", 1}, {"tpot_ms", "TPOT ms", 2},
                                           {"usd_per_m_output", "$/1M output", 4}, {"saving_pct", "saving %", 1}, {"status", "status"}});
@@ -200,8 +204,12 @@ int RunInfer(const GlobalOptions& g, const InferArgs& a) {
                         k.usd_per_m_output ? report::Value(*k.usd_per_m_output) : report::Value(), saving, std::string("ok")});
     }
   }
-  r.notes.push_back("saving % = GPU time per output token (or image) saved against the baseline; negative is a loss.");
-  r.notes.push_back("speculative decoding gains most at low load; at full load the verify passes over k+1 tokens per sequence turn compute-bound and the gain shrinks or turns into a loss.");
+  r.notes.push_back(fmt::format("saving % = GPU time per {} saved against the baseline; negative is a loss.",
+                                image ? base->unit : std::string("output token")));
+  if (!image) {
+    r.notes.push_back("speculative decoding gains most at low load; at full load the verify passes over k+1 tokens per sequence "
+                      "turn compute-bound and the gain shrinks or turns into a loss.");
+  }
   if (!bk.usd_per_hour) r.notes.push_back("no price: pass --price-usd-per-gpu-hour or --offer for dollar columns");
   for (const std::string& s : cc->notes) r.notes.push_back(s);
   return Emit(r, g);
