@@ -81,4 +81,48 @@ Result<ModelSpec> ModelFromRow(const CaseRow& row) {
 }
 
 
+Status Skip(ValidationCase& vc, std::string why) {
+  vc.reason = std::move(why);
+  vc.predicted.reset();
+  return Status::Ok();
+}
+
+Result<ValidationReport> RunCases(const std::string& csv_path, const std::vector<std::string>& metrics,
+                                  const std::function<Status(const CaseRow& row, ValidationCase& vc)>& predict) {
+  DLCOST_ASSIGN_OR_RETURN(CsvTable t, CsvTable::ReadFile(csv_path));
+  for (const char* col : {"case_id", "metric", "value", "gpu"}) {
+    DLCOST_RETURN_IF_ERROR(t.RequireColumn(col).status());
+  }
+  ValidationReport rep;
+  for (const CsvRow& r : t.rows()) {
+    CaseRow row{&t, &r};
+    ValidationCase vc;
+    vc.case_id = row.Get("case_id");
+    vc.metric = row.Get("metric");
+    DLCOST_ASSIGN_OR_RETURN(std::optional<double> measured, row.Num("value"));
+    if (!measured || *measured <= 0) {
+      vc.reason = "value missing or not positive";
+    } else {
+      vc.measured = *measured;
+      if (std::find(metrics.begin(), metrics.end(), vc.metric) == metrics.end()) {
+        vc.reason = fmt::format("unsupported metric '{}'", vc.metric);
+      } else {
+        DLCOST_RETURN_IF_ERROR(predict(row, vc));
+      }
+    }
+    if (vc.reason.empty() && vc.predicted) {
+      vc.rel_error = (*vc.predicted - vc.measured) / vc.measured;
+      vc.status = "ok";
+    } else {
+      vc.predicted.reset();
+      vc.status = "skipped";
+      if (vc.reason.empty()) vc.reason = "not predicted";
+      ++rep.skipped;
+    }
+    rep.cases.push_back(vc);
+  }
+  SummarizeValidation(&rep);
+  return rep;
+}
+
 }  // namespace dlcost

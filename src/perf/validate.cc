@@ -52,58 +52,28 @@ std::string ChosenText(const TrainingEstimate& e, const std::vector<std::string>
 
 Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std::string& data_dir,
                                           const std::string& eff_path, const ValidationOptions& opts) {
-  DLCOST_ASSIGN_OR_RETURN(CsvTable t, CsvTable::ReadFile(csv_path));
-  for (const char* col : {"case_id", "metric", "value", "gpu"}) {
-    DLCOST_RETURN_IF_ERROR(t.RequireColumn(col).status());
-  }
   DLCOST_ASSIGN_OR_RETURN(HardwareCatalog hw, HardwareCatalog::Load(data_dir));
   DLCOST_ASSIGN_OR_RETURN(CarbonData carbon, CarbonData::Load(data_dir));
-  ValidationReport rep;
-  for (const CsvRow& r : t.rows()) {
-    CaseRow row{&t, &r};
-    ValidationCase vc;
-    vc.case_id = row.Get("case_id");
-    vc.metric = row.Get("metric");
-    auto skip = [&](const std::string& why) {
-      vc.status = "skipped";
-      vc.reason = why;
-      rep.cases.push_back(vc);
-      ++rep.skipped;
-    };
-    Result<std::optional<double>> measured = row.Num("value");
-    if (!measured.ok()) return measured.status();
-    if (!*measured || **measured <= 0) {
-      skip("value missing or not positive");
-      continue;
-    }
-    vc.measured = **measured;
-    if (std::find_if(std::begin(kMetrics), std::end(kMetrics), [&](const char* m) { return vc.metric == m; }) ==
-        std::end(kMetrics)) {
-      skip(fmt::format("unsupported metric '{}'", vc.metric));
-      continue;
-    }
+  std::vector<std::string> metrics(std::begin(kMetrics), std::end(kMetrics));
+  return RunCases(csv_path, metrics, [&](const CaseRow& row, ValidationCase& vc) -> Status {
     Result<Accelerator> gpu = hw.Resolve(row.Get("gpu"));
     if (!gpu.ok()) {
-      skip(gpu.status().message());
-      continue;
+      return Skip(vc, gpu.status().message());
     }
     Result<ModelSpec> model = ModelFromRow(row);
     if (!model.ok()) {
-      skip(model.status().message());
-      continue;
+      return Skip(vc, model.status().message());
     }
     std::string note = row.Get("note");
     std::vector<std::string> extra;
     Result<std::optional<int64_t>> gpn = row.Int("gpus_per_node");
     Result<std::optional<double>> inter = row.Num("internode_gbps");
     if (!gpn.ok() || !inter.ok()) {
-      skip("bad gpus_per_node or internode_gbps");
-      continue;
+      return Skip(vc, "bad gpus_per_node or internode_gbps");
     }
     Result<SystemSpec> sys = MakeSystem(hw, *gpu, static_cast<int>(gpn->value_or(0)), inter->value_or(0));
     if (!sys.ok()) {
-      skip(sys.status().message());
-      continue;
+      return Skip(vc, sys.status().message());
     }
     Result<EfficiencyProfile> eff = LoadEfficiency(eff_path, gpu->id);
     if (!eff.ok()) return eff.status();
@@ -128,14 +98,12 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
     set_int("micro_batch", &s.micro_batch);
     set_int("global_batch", &s.global_batch);
     if (bad) {
-      skip("a layout field is not a positive integer");
-      continue;
+      return Skip(vc, "a layout field is not a positive integer");
     }
     std::string zero = row.Get("zero");
     if (!zero.empty()) {
       if (zero.size() != 1 || zero[0] < '0' || zero[0] > '3') {
-        skip("zero must be 0-3");
-        continue;
+        return Skip(vc, "zero must be 0-3");
       }
       s.zero = zero[0] - '0';
     }
@@ -145,8 +113,7 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
     if (!rc.empty()) {
       Result<Recompute> x = ParseRecompute(rc);
       if (!x.ok()) {
-        skip(x.status().message());
-        continue;
+        return Skip(vc, x.status().message());
       }
       s.recompute = *x;
     }
@@ -154,8 +121,7 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
     if (!prec.empty()) {
       Result<Dtype> d = ParseDtype(prec, "precision");
       if (!d.ok()) {
-        skip(d.status().message());
-        continue;
+        return Skip(vc, d.status().message());
       }
       s.precision = *d;
     }
@@ -187,13 +153,11 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
       }
     }
     if (!est.ok()) {
-      skip(est.status().message());
-      continue;
+      return Skip(vc, est.status().message());
     }
     vc.chosen = ChosenText(*est, extra);
     if (!est->fits && vc.metric != "mem_gib_per_gpu") {
-      skip(fmt::format("configuration does not fit in memory ({:.1f} GiB needed)", est->memory_total_bytes / kGiB));
-      continue;
+      return Skip(vc, fmt::format("configuration does not fit in memory ({:.1f} GiB needed)", est->memory_total_bytes / kGiB));
     }
     const TrainingEstimate& e = *est;
     if (opts.compare_planner && s.tp && s.pp && est->fits) {
@@ -242,8 +206,7 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
     } else {
       Result<std::optional<double>> tokens = row.Num("tokens");
       if (!tokens.ok() || !*tokens) {
-        skip("whole-run metric without tokens");
-        continue;
+        return Skip(vc, "whole-run metric without tokens");
       }
       RunInputs run;
       run.tokens = **tokens;
@@ -253,14 +216,12 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
       if (mt == "usd") {
         run.usd_per_gpu_hour = PriceFromNote(note);
         if (!run.usd_per_gpu_hour) {
-          skip("usd case without a price dlcost can read in the note");
-          continue;
+          return Skip(vc, "usd case without a price dlcost can read in the note");
         }
       }
       Result<RunCost> cost = ComputeRunCost(e, s.num_gpus, gpu->tdp_w, run);
       if (!cost.ok()) {
-        skip(cost.status().message());
-        continue;
+        return Skip(vc, cost.status().message());
       }
       if (mt == "gpu_hours") pred = cost->gpu_hours;
       else if (mt == "days") pred = cost->wall_s / kSecondsPerDay;
@@ -268,12 +229,8 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
       else if (mt == "usd") pred = *cost->usd;
     }
     vc.predicted = pred;
-    vc.rel_error = (pred - vc.measured) / vc.measured;
-    vc.status = "ok";
-    rep.cases.push_back(vc);
-  }
-  SummarizeValidation(&rep);
-  return rep;
+    return Status::Ok();
+  });
 }
 
 void SummarizeValidation(ValidationReport* report) {

@@ -66,47 +66,20 @@ Result<Accelerator> RowAccelerator(const HardwareCatalog& hw, const std::string&
 
 Result<ValidationReport> ValidateInference(const std::string& csv_path, const std::string& data_dir,
                                            const std::string& eff_path) {
-  DLCOST_ASSIGN_OR_RETURN(CsvTable t, CsvTable::ReadFile(csv_path));
-  for (const char* col : {"case_id", "metric", "value", "gpu"}) {
-    DLCOST_RETURN_IF_ERROR(t.RequireColumn(col).status());
-  }
   DLCOST_ASSIGN_OR_RETURN(HardwareCatalog hw, HardwareCatalog::Load(data_dir));
   DLCOST_ASSIGN_OR_RETURN(std::vector<EngineProfile> engines, LoadEngines(data_dir));
-  ValidationReport rep;
-  for (const CsvRow& r : t.rows()) {
-    CaseRow row{&t, &r};
-    ValidationCase vc;
-    vc.case_id = row.Get("case_id");
-    vc.metric = row.Get("metric");
-    auto skip = [&](const std::string& why) {
-      vc.status = "skipped";
-      vc.reason = why;
-      rep.cases.push_back(vc);
-      ++rep.skipped;
-    };
-    Result<std::optional<double>> measured = row.Num("value");
-    if (!measured.ok()) return measured.status();
-    if (!*measured || **measured <= 0) {
-      skip("value missing or not positive");
-      continue;
-    }
-    vc.measured = **measured;
-    if (std::find_if(std::begin(kInferenceMetrics), std::end(kInferenceMetrics),
-                     [&](const char* m) { return vc.metric == m; }) == std::end(kInferenceMetrics)) {
-      skip(vc.metric == "speedup" ? "speedup: the baseline is described in words only"
-                                  : fmt::format("unsupported metric '{}'", vc.metric));
-      continue;
-    }
+  std::vector<std::string> metrics(std::begin(kInferenceMetrics), std::end(kInferenceMetrics));
+  metrics.push_back("speedup");
+  return RunCases(csv_path, metrics, [&](const CaseRow& row, ValidationCase& vc) -> Status {
+    if (vc.metric == "speedup") return Skip(vc, "speedup: the baseline is described in words only");
     std::string note = row.Get("note");
     Result<Accelerator> gpu = RowAccelerator(hw, row.Get("gpu"), note);
     if (!gpu.ok()) {
-      skip(gpu.status().message());
-      continue;
+      return Skip(vc, gpu.status().message());
     }
     Result<ModelSpec> model = ModelFromRow(row);
     if (!model.ok()) {
-      skip(model.status().message());
-      continue;
+      return Skip(vc, model.status().message());
     }
     std::vector<std::string> chosen;
     Result<EngineProfile> engine = ResolveEngine(engines, row.Get("engine"));
@@ -117,8 +90,7 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
     if (!engine.ok()) return engine.status();
     Result<SystemSpec> sys = MakeSystem(hw, *gpu, 0, 0);
     if (!sys.ok()) {
-      skip(sys.status().message());
-      continue;
+      return Skip(vc, sys.status().message());
     }
     DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile eff, LoadEfficiency(eff_path, gpu->id));
 
@@ -156,15 +128,13 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
     std::optional<int64_t> batch = get_int("batch");
     std::optional<int64_t> conc = get_int("concurrency");
     if (bad) {
-      skip("a size field is not a positive integer");
-      continue;
+      return Skip(vc, "a size field is not a positive integer");
     }
     std::string wd = row.Get("weight_dtype");
     Result<NumberFormat> w = ParseNumberFormat(wd.empty() ? "fp16" : wd, "weight_dtype");
     if (wd.empty()) chosen.push_back("weights=fp16");
     if (!w.ok()) {
-      skip(w.status().message());
-      continue;
+      return Skip(vc, w.status().message());
     }
     s.weights = *w;
     for (auto [col, dst] : {std::pair<const char*, std::optional<NumberFormat>*>{"act_dtype", &s.activations},
@@ -179,8 +149,7 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
       *dst = *f;
     }
     if (bad) {
-      skip("unknown act_dtype or kv_dtype");
-      continue;
+      return Skip(vc, "unknown act_dtype or kv_dtype");
     }
     std::string scenario = row.Get("scenario");
     if (scenario == "fixed_batch") {
@@ -195,8 +164,7 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
       s.concurrency = conc;
       if (scenario == "interactive" && !conc) s.concurrency = 1;
       if (s.output_len == 0) {
-        skip("prefill-only row in a continuous-batching scenario");
-        continue;
+        return Skip(vc, "prefill-only row in a continuous-batching scenario");
       }
     }
     std::smatch mt;
@@ -205,15 +173,13 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
       s.spec = DefaultSpec(mt[1]);
       chosen.push_back(fmt::format("spec={} k={} accept={}", s.spec->draft, s.spec->k, s.spec->accept));
       if (s.spec->draft == "draft") {
-        skip("spec=draft without a named draft model");
-        continue;
+        return Skip(vc, "spec=draft without a named draft model");
       }
     }
     s.sparsity_2_4 = note.find("sparsity=2:4") != std::string::npos;
     Result<ServingEstimate> est = EstimateServing(*model, *sys, s, eff, *engine);
     if (!est.ok()) {
-      skip(est.status().message());
-      continue;
+      return Skip(vc, est.status().message());
     }
     const ServingEstimate& e = *est;
     chosen.insert(chosen.end(), e.chosen.begin(), e.chosen.end());
@@ -228,16 +194,11 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
     else if (m == "prompt_tok_s") pred = e.prompt_tok_s;
     else if (m == "gen_tok_s") pred = e.gen_tok_s;
     if (!(pred > 0)) {
-      skip(fmt::format("{} is not defined for this row's lengths", m));
-      continue;
+      return Skip(vc, fmt::format("{} is not defined for this row's lengths", m));
     }
     vc.predicted = pred;
-    vc.rel_error = (pred - vc.measured) / vc.measured;
-    vc.status = "ok";
-    rep.cases.push_back(vc);
-  }
-  SummarizeValidation(&rep);
-  return rep;
+    return Status::Ok();
+  });
 }
 
 }  // namespace dlcost
