@@ -1,10 +1,12 @@
 #include "perf/case_row.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 
 #include "common/strings.h"
+#include "dlcost/op_graph.h"
 #include "dlcost/units.h"
 
 namespace dlcost {
@@ -27,6 +29,20 @@ Result<std::optional<double>> CaseRow::Num(const char* col) const {
   if (!c) return std::optional<double>();
   return t->Number(*r, *c);
 }
+
+namespace {
+
+// GPT-style (gelu): two-matrix MLP, learned positions, LayerNorm, biases, tied embeddings
+// (GPT-2/3, Megatron GPT). Llama-style (swiglu): gated MLP, RoPE, RMSNorm.
+void SetFfnStyle(bool gelu, ModelSpec* m) {
+  m->ffn_act = gelu ? FfnAct::kGelu : FfnAct::kSwiglu;
+  m->position = gelu ? PositionKind::kLearned : PositionKind::kRope;
+  m->norm = gelu ? NormKind::kLayerNorm : NormKind::kRmsNorm;
+  m->linear_bias = gelu;
+  m->tie_embeddings = gelu;
+}
+
+}  // namespace
 
 Result<ModelSpec> ModelFromRow(const CaseRow& row) {
   ModelSpec m;
@@ -52,20 +68,8 @@ Result<ModelSpec> ModelFromRow(const CaseRow& row) {
   m.vocab = *vocab;
   m.max_seq = seq.value_or(2048);
   std::string act = ToLower(row.Get("ffn_act"));
-  if (act == "gelu") {
-    // GPT-style: learned positions, LayerNorm, biases (GPT-2/3, Megatron GPT).
-    m.ffn_act = FfnAct::kGelu;
-    m.position = PositionKind::kLearned;
-    m.norm = NormKind::kLayerNorm;
-    m.linear_bias = true;
-    m.tie_embeddings = true;
-  } else if (act == "swiglu" || act.empty()) {
-    m.ffn_act = FfnAct::kSwiglu;
-    m.position = PositionKind::kRope;
-    m.norm = NormKind::kRmsNorm;
-  } else {
-    return InvalidInput(fmt::format("unknown ffn_act '{}'", act));
-  }
+  if (act != "gelu" && act != "swiglu" && !act.empty()) return InvalidInput(fmt::format("unknown ffn_act '{}'", act));
+  SetFfnStyle(act == "gelu", &m);
   if (ToLower(row.Get("arch")) == "moe" || !row.Get("experts").empty()) {
     DLCOST_ASSIGN_OR_RETURN(auto experts, row.Int("experts"));
     DLCOST_ASSIGN_OR_RETURN(auto top_k, row.Int("top_k"));
@@ -76,6 +80,20 @@ Result<ModelSpec> ModelFromRow(const CaseRow& row) {
     moe.expert_ffn = m.ffn;
     moe.shared_expert_ffn = m.ffn;
     m.moe = moe;
+  }
+  if (act.empty()) {
+    // No ffn_act column (the inference schema): the FFN type whose parameter count is closer to
+    // the row's params_b (authoritative) wins; without params_b, a gated (SwiGLU) MLP.
+    DLCOST_ASSIGN_OR_RETURN(std::optional<double> params_b, row.Num("params_b"));
+    if (params_b && *params_b > 0) {
+      ModelSpec gelu = m;
+      SetFfnStyle(true, &gelu);
+      Result<perf::OpGraph> gs = perf::BuildOpGraph(m, 0), gg = perf::BuildOpGraph(gelu, 0);
+      if (gs.ok() && gg.ok() &&
+          std::fabs(gg->TotalParams() - *params_b * 1e9) < std::fabs(gs->TotalParams() - *params_b * 1e9)) {
+        m = gelu;
+      }
+    }
   }
   return m;
 }

@@ -26,8 +26,9 @@ struct CaseRow {
 
 
 // The decoder model of a row: layers, hidden, heads, kv_heads, ffn, vocab (required ones
-// missing are an error), ffn_act (gelu: GPT-style; swiglu or empty: Llama-style), and a
-// mixture of experts when arch is "moe" or experts is given.
+// missing are an error), ffn_act (gelu: GPT-style; swiglu: Llama-style; empty: the style whose
+// parameter count is closer to params_b, else swiglu), and a mixture of experts when arch is
+// "moe" or experts is given.
 Result<ModelSpec> ModelFromRow(const CaseRow& row);
 
 // Marks `vc` skipped for `why`; returns Ok so a predictor can `return Skip(vc, "...")`.
