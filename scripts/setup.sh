@@ -29,6 +29,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   ca-certificates
   zlib1g-dev
+  libopenmpi-dev openmpi-bin
 )
 
 all_installed() {

@@ -19,6 +19,17 @@ bool ValidUtf8(std::string_view s);
 // The format ReadRecords will use for `in` (kAuto resolved).
 Result<InputFormat> ResolvedFormat(const InputSpec& in);
 
+// Says whether to read the record with this 0-based record number; called once per record, in
+// increasing order.
+using RecordFilter = std::function<bool(int64_t record_number)>;
+
+// ReadRecords restricted to the records `keep` accepts (null: all). The others are split off
+// but neither parsed nor counted, so `stats` describe the kept records only; a broken gzip
+// stream counts as the record number that would have come next. When `skipped_records` is not
+// null it receives the record number of each stats->skipped_list entry (same order).
+Status ReadSomeRecords(const InputSpec& in, const RecordFilter* keep, const std::function<Status(Record&)>& fn,
+                       InputStats* stats, std::vector<int64_t>* skipped_records);
+
 // MurmurHash3's 64-bit finaliser (Austin Appleby, MurmurHash3, public domain): a bijective
 // mix whose output bits each depend on every input bit.
 inline uint64_t Fmix64(uint64_t k) {
@@ -96,6 +107,7 @@ struct DedupWork {
   std::vector<uint64_t> band_keys;  // lsh.bands per representative
   std::vector<int64_t> words;       // per document: whitespace words of the raw text
   std::vector<int64_t> bytes;       // per document: bytes of the raw text
+  std::vector<uint64_t> candidates; // LSH candidate pairs (i << 32 | j, representative indices)
 };
 
 // Appends one document to `r` (id, record number) and `w`. True when it is the first of its
@@ -109,8 +121,16 @@ using ShingleLoader =
 
 // LSH candidates among representatives, exact Jaccard verification (shingle sets from `load`),
 // union-find clusters and the counts of `r`. `what` names the input in errors. InvalidInput when
-// `r` holds no document.
+// `r` holds no document. The same as FindCandidates, then `load` (when there is a candidate),
+// then ClusterDedup.
 Status FinishDedup(DedupWork& w, const DedupOptions& opt, const std::string& what, const ShingleLoader& load,
                    DedupResult* r);
+// First half of FinishDedup: sets r->documents, fills w.candidates (and frees the band keys) and
+// marks in `needed` (one per document) the documents whose shingle sets verification needs.
+Status FindCandidates(DedupWork& w, const std::string& what, DedupResult* r, std::vector<char>* needed);
+// Second half: exact Jaccard of w.candidates from `sets` (keyed by document index), clusters and
+// counts.
+void ClusterDedup(DedupWork& w, const DedupOptions& opt, std::unordered_map<int64_t, std::vector<uint64_t>>& sets,
+                  DedupResult* r);
 
 }  // namespace dlcost::audit

@@ -136,20 +136,35 @@ Result<InputFormat> DetectFormat(const InputSpec& in) {
                                   in.path));
 }
 
+// Which records a reader hands on, and where the record numbers of skipped ones go.
+struct ReadFilter {
+  const RecordFilter* keep = nullptr;          // null: every record
+  std::vector<int64_t>* skipped_records = nullptr;  // null: not wanted
+  bool Keeps(int64_t number) const { return keep == nullptr || (*keep)(number); }
+};
+
 class Skipper {
  public:
-  explicit Skipper(InputStats* s) : s_(s) {}
-  void Skip(const std::string& file, int64_t line, std::string reason) {
+  Skipper(InputStats* s, const ReadFilter& f) : s_(s), f_(f) {}
+  void Skip(const std::string& file, int64_t line, int64_t number, std::string reason) {
     ++s_->records;
     ++s_->skipped;
     // Count by the reason without the record-specific detail after " (".
     std::string key = reason.substr(0, reason.find(" ("));
     ++s_->skipped_by_reason[key];
-    if (s_->skipped_list.size() < kMaxSkippedListed) s_->skipped_list.push_back({file, line, std::move(reason)});
+    if (s_->skipped_list.size() < kMaxSkippedListed) {
+      s_->skipped_list.push_back({file, line, std::move(reason)});
+      if (f_.skipped_records != nullptr) f_.skipped_records->push_back(number);
+    }
+  }
+  // A broken stream ends the file: it counts as the record that would have come next.
+  void BrokenStream(const std::string& file, int64_t line, int64_t next_number, const std::string& error) {
+    if (f_.Keeps(next_number)) Skip(file, line, next_number, error + "; rest of the file skipped");
   }
 
  private:
   InputStats* s_;
+  ReadFilter f_;
 };
 
 // Text fields must be valid UTF-8 and hold something besides whitespace.
@@ -166,9 +181,10 @@ std::optional<std::string> JsonScalarText(const nlohmann::json& v) {
   return std::nullopt;
 }
 
-Status ReadJsonl(const InputSpec& in, const std::function<Status(Record&)>& fn, InputStats* st) {
+Status ReadJsonl(const InputSpec& in, const ReadFilter& filter, const std::function<Status(Record&)>& fn,
+                 InputStats* st) {
   DLCOST_ASSIGN_OR_RETURN(std::unique_ptr<LineReader> lr, LineReader::Open(in.path, in.max_record_bytes));
-  Skipper skip(st);
+  Skipper skip(st, filter);
   std::string line;
   bool too_long = false;
   int64_t number = 0;
@@ -177,42 +193,43 @@ Status ReadJsonl(const InputSpec& in, const std::function<Status(Record&)>& fn, 
   while (lr->Next(&line, &too_long)) {
     int64_t line_no = lr->line_no();
     int64_t this_number = number++;
+    if (!filter.Keeps(this_number)) continue;  // another slice's record: not parsed, not counted
     if (too_long) {
-      skip.Skip(in.path, line_no, fmt::format("record larger than {} bytes", in.max_record_bytes));
+      skip.Skip(in.path, line_no, this_number, fmt::format("record larger than {} bytes", in.max_record_bytes));
       continue;
     }
     if (TrimView(line).empty()) {
-      skip.Skip(in.path, line_no, "empty line");
+      skip.Skip(in.path, line_no, this_number, "empty line");
       continue;
     }
     if (!ValidUtf8(line)) {
-      skip.Skip(in.path, line_no, "invalid UTF-8");
+      skip.Skip(in.path, line_no, this_number, "invalid UTF-8");
       continue;
     }
     nlohmann::json doc = nlohmann::json::parse(line, nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) {
-      skip.Skip(in.path, line_no, "not a JSON object");
+      skip.Skip(in.path, line_no, this_number, "not a JSON object");
       continue;
     }
     auto text_it = doc.find(in.text_field);
     if (text_it == doc.end() || text_it->is_null()) {
-      skip.Skip(in.path, line_no, fmt::format("missing field '{}'", in.text_field));
+      skip.Skip(in.path, line_no, this_number, fmt::format("missing field '{}'", in.text_field));
       continue;
     }
     if (!text_it->is_string()) {
-      skip.Skip(in.path, line_no, fmt::format("field '{}' is not a string", in.text_field));
+      skip.Skip(in.path, line_no, this_number, fmt::format("field '{}' is not a string", in.text_field));
       continue;
     }
     rec.text = text_it->get<std::string>();
     if (auto bad = CheckText(rec.text)) {
-      skip.Skip(in.path, line_no, *bad);
+      skip.Skip(in.path, line_no, this_number, *bad);
       continue;
     }
     if (!in.id_field.empty()) {
       auto it = doc.find(in.id_field);
       std::optional<std::string> id = it == doc.end() ? std::nullopt : JsonScalarText(*it);
       if (!id) {
-        skip.Skip(in.path, line_no, fmt::format("missing field '{}'", in.id_field));
+        skip.Skip(in.path, line_no, this_number, fmt::format("missing field '{}'", in.id_field));
         continue;
       }
       rec.id = std::move(*id);
@@ -224,7 +241,7 @@ Status ReadJsonl(const InputSpec& in, const std::function<Status(Record&)>& fn, 
       auto it = doc.find(in.label_field);
       std::optional<std::string> label = it == doc.end() ? std::nullopt : JsonScalarText(*it);
       if (!label) {
-        skip.Skip(in.path, line_no, fmt::format("missing field '{}'", in.label_field));
+        skip.Skip(in.path, line_no, this_number, fmt::format("missing field '{}'", in.label_field));
         continue;
       }
       rec.label = std::move(*label);
@@ -236,7 +253,7 @@ Status ReadJsonl(const InputSpec& in, const std::function<Status(Record&)>& fn, 
     ++st->valid;
     DLCOST_RETURN_IF_ERROR(fn(rec));
   }
-  if (!lr->error().empty()) skip.Skip(in.path, lr->line_no() + 1, lr->error() + "; rest of the file skipped");
+  if (!lr->error().empty()) skip.BrokenStream(in.path, lr->line_no() + 1, number, lr->error());
   return Status::Ok();
 }
 
@@ -288,9 +305,10 @@ bool NextCsvRecord(LineReader* lr, std::string* rec, int64_t* start_line, bool* 
   return true;
 }
 
-Status ReadCsv(const InputSpec& in, const std::function<Status(Record&)>& fn, InputStats* st) {
+Status ReadCsv(const InputSpec& in, const ReadFilter& filter, const std::function<Status(Record&)>& fn,
+                 InputStats* st) {
   DLCOST_ASSIGN_OR_RETURN(std::unique_ptr<LineReader> lr, LineReader::Open(in.path, in.max_record_bytes));
-  Skipper skip(st);
+  Skipper skip(st, filter);
   std::string raw;
   int64_t line_no = 0;
   bool too_long = false;
@@ -330,37 +348,38 @@ Status ReadCsv(const InputSpec& in, const std::function<Status(Record&)>& fn, In
   std::vector<std::string> fields;
   while (NextCsvRecord(lr.get(), &raw, &line_no, &too_long)) {
     int64_t this_number = number++;
+    if (!filter.Keeps(this_number)) continue;  // another slice's record: not parsed, not counted
     if (too_long) {
-      skip.Skip(in.path, line_no, fmt::format("record larger than {} bytes", in.max_record_bytes));
+      skip.Skip(in.path, line_no, this_number, fmt::format("record larger than {} bytes", in.max_record_bytes));
       continue;
     }
     if (raw.empty()) {
-      skip.Skip(in.path, line_no, "empty line");
+      skip.Skip(in.path, line_no, this_number, "empty line");
       continue;
     }
     if (!ValidUtf8(raw)) {
-      skip.Skip(in.path, line_no, "invalid UTF-8");
+      skip.Skip(in.path, line_no, this_number, "invalid UTF-8");
       continue;
     }
     if (!SplitCsv(raw, &fields)) {
-      skip.Skip(in.path, line_no, "unterminated quoted field");
+      skip.Skip(in.path, line_no, this_number, "unterminated quoted field");
       continue;
     }
     auto field = [&](size_t c) -> const std::string* { return c < fields.size() ? &fields[c] : nullptr; };
     const std::string* text = field(text_col);
     if (text == nullptr) {
-      skip.Skip(in.path, line_no, fmt::format("missing field '{}'", in.text_field));
+      skip.Skip(in.path, line_no, this_number, fmt::format("missing field '{}'", in.text_field));
       continue;
     }
     if (auto bad = CheckText(*text)) {
-      skip.Skip(in.path, line_no, *bad);
+      skip.Skip(in.path, line_no, this_number, *bad);
       continue;
     }
     rec.text = *text;
     if (id_col) {
       const std::string* id = field(*id_col);
       if (id == nullptr || TrimView(*id).empty()) {
-        skip.Skip(in.path, line_no, fmt::format("missing field '{}'", in.id_field));
+        skip.Skip(in.path, line_no, this_number, fmt::format("missing field '{}'", in.id_field));
         continue;
       }
       rec.id = *id;
@@ -371,7 +390,7 @@ Status ReadCsv(const InputSpec& in, const std::function<Status(Record&)>& fn, In
     if (label_col) {
       const std::string* label = field(*label_col);
       if (label == nullptr || TrimView(*label).empty()) {
-        skip.Skip(in.path, line_no, fmt::format("missing field '{}'", in.label_field));
+        skip.Skip(in.path, line_no, this_number, fmt::format("missing field '{}'", in.label_field));
         continue;
       }
       rec.label = *label;
@@ -383,11 +402,12 @@ Status ReadCsv(const InputSpec& in, const std::function<Status(Record&)>& fn, In
     ++st->valid;
     DLCOST_RETURN_IF_ERROR(fn(rec));
   }
-  if (!lr->error().empty()) skip.Skip(in.path, lr->line_no() + 1, lr->error() + "; rest of the file skipped");
+  if (!lr->error().empty()) skip.BrokenStream(in.path, lr->line_no() + 1, number, lr->error());
   return Status::Ok();
 }
 
-Status ReadDir(const InputSpec& in, const std::function<Status(Record&)>& fn, InputStats* st) {
+Status ReadDir(const InputSpec& in, const ReadFilter& filter, const std::function<Status(Record&)>& fn,
+                 InputStats* st) {
   std::error_code ec;
   std::vector<fs::path> files;
   fs::recursive_directory_iterator it(in.path, fs::directory_options::skip_permission_denied, ec);
@@ -400,29 +420,30 @@ Status ReadDir(const InputSpec& in, const std::function<Status(Record&)>& fn, In
   std::vector<std::pair<std::string, fs::path>> named;
   for (const fs::path& p : files) named.emplace_back(fs::relative(p, in.path, ec).generic_string(), p);
   std::sort(named.begin(), named.end());
-  Skipper skip(st);
+  Skipper skip(st, filter);
   Record rec;
   int64_t number = 0;
   for (const auto& [rel, p] : named) {
     int64_t this_number = number++;
+    if (!filter.Keeps(this_number)) continue;
     std::string path = p.string();
     Result<std::unique_ptr<LineReader>> lr = LineReader::Open(path, in.max_record_bytes);
     if (!lr.ok()) {
-      skip.Skip(path, 0, "cannot open");
+      skip.Skip(path, 0, this_number, "cannot open");
       continue;
     }
     bool too_long = false;
     (*lr)->ReadAll(&rec.text, &too_long);
     if (!(*lr)->error().empty()) {
-      skip.Skip(path, 0, (*lr)->error());
+      skip.Skip(path, 0, this_number, (*lr)->error());
       continue;
     }
     if (too_long) {
-      skip.Skip(path, 0, fmt::format("record larger than {} bytes", in.max_record_bytes));
+      skip.Skip(path, 0, this_number, fmt::format("record larger than {} bytes", in.max_record_bytes));
       continue;
     }
     if (auto bad = CheckText(rec.text)) {
-      skip.Skip(path, 0, *bad);
+      skip.Skip(path, 0, this_number, *bad);
       continue;
     }
     rec.file = path;
@@ -454,18 +475,25 @@ std::string DescribeSkipped(const SkippedRecord& s) {
 }
 
 Status ReadRecords(const InputSpec& in, const std::function<Status(Record&)>& fn, InputStats* stats) {
+  return ReadSomeRecords(in, nullptr, fn, stats, nullptr);
+}
+
+Status ReadSomeRecords(const InputSpec& in, const RecordFilter* keep, const std::function<Status(Record&)>& fn,
+                       InputStats* stats, std::vector<int64_t>* skipped_records) {
   *stats = InputStats();
+  if (skipped_records != nullptr) skipped_records->clear();
+  const ReadFilter filter{keep, skipped_records};
   if (in.path.empty()) return UsageError("no input file given");
   std::error_code ec;
   if (!fs::exists(in.path, ec)) return InvalidInput(fmt::format("{}: no such file or folder", in.path));
   DLCOST_ASSIGN_OR_RETURN(InputFormat f, DetectFormat(in));
   if (in.max_record_bytes <= 0) return InvalidInput("--max-record-bytes: must be positive");
   switch (f) {
-    case InputFormat::kJsonl: return ReadJsonl(in, fn, stats);
-    case InputFormat::kCsv: return ReadCsv(in, fn, stats);
+    case InputFormat::kJsonl: return ReadJsonl(in, filter, fn, stats);
+    case InputFormat::kCsv: return ReadCsv(in, filter, fn, stats);
     case InputFormat::kDir:
       if (!fs::is_directory(in.path, ec)) return InvalidInput(fmt::format("{}: not a folder", in.path));
-      return ReadDir(in, fn, stats);
+      return ReadDir(in, filter, fn, stats);
     case InputFormat::kAuto: break;
   }
   return Status(StatusCode::kInternal, "unknown input format");

@@ -11,6 +11,9 @@
 
 #include "cli_common.h"
 #include "dlcost/audit.h"
+#ifdef DLCOST_WITH_MPI
+#include "audit/dedup_mpi.h"
+#endif
 #include "dlcost/carbon.h"
 #include "dlcost/hardware.h"
 #include "dlcost/model.h"
@@ -365,29 +368,12 @@ int EmitDedup(const GlobalOptions& g, const DedupArgs& a, const audit::DedupOpti
   return Emit(r, g);
 }
 
-int RunDedup(const GlobalOptions& g, const DedupArgs& a) {
-  if (a.mpi) {
-    return Fail(Unavailable("audit dedup --mpi: this dlcost was built without MPI (install libopenmpi-dev and rebuild)"));
-  }
-  if (a.model.empty() != a.gpu.empty()) return Fail(UsageError("--model and --gpu: give both to price the wasted tokens"));
-  if (a.shard.empty() && !a.shard_out.empty()) return Fail(UsageError("--shard-out: give --shard I/N too"));
-  Result<audit::InputSpec> spec = MakeSpec(a.input, a.in);
-  if (!spec.ok()) return Fail(spec.status());
-  audit::DedupOptions opt;
-  opt.threshold = a.mh.threshold;
-  opt.ngram = a.mh.ngram;
-  opt.num_perm = a.mh.num_perm;
-  opt.seed = a.mh.seed;
-  opt.tokens_per_word = a.tokens_per_word;
-  opt.progress = ProgressFn();
-  if (!a.shard.empty()) return RunDedupShard(*spec, opt, a);
-  Result<audit::DedupResult> res = audit::Dedup(*spec, opt);
-  EndProgress();
-  if (!res.ok()) return Fail(res.status());
-  const audit::DedupResult& d = *res;
+// Everything after the duplicates are found: warnings, --write-deduplicated, pricing, report.
+int ReportDedup(const GlobalOptions& g, const DedupArgs& a, const audit::InputSpec& spec,
+                const audit::DedupOptions& opt, const audit::DedupResult& d) {
   WarnSkipped(d.input);
   if (!a.write_dedup.empty()) {
-    Status st = audit::WriteDeduplicated(*spec, d, a.write_dedup);
+    Status st = audit::WriteDeduplicated(spec, d, a.write_dedup);
     if (!st.ok()) return Fail(st);
   }
   std::optional<WasteCost> waste;
@@ -402,6 +388,68 @@ int RunDedup(const GlobalOptions& g, const DedupArgs& a) {
     }
   }
   return EmitDedup(g, a, opt, d, waste, waste_note);
+}
+
+// The checks and options every form of `audit dedup` shares.
+Status CheckDedupArgs(const DedupArgs& a) {
+  if (a.model.empty() != a.gpu.empty()) return UsageError("--model and --gpu: give both to price the wasted tokens");
+  if (a.shard.empty() && !a.shard_out.empty()) return UsageError("--shard-out: give --shard I/N too");
+  if (a.mpi && !a.shard.empty()) {
+    return UsageError("--mpi and --shard: give one (--mpi splits the records over the MPI ranks itself)");
+  }
+  return Status::Ok();
+}
+
+audit::DedupOptions MakeDedupOptions(const DedupArgs& a) {
+  audit::DedupOptions opt;
+  opt.threshold = a.mh.threshold;
+  opt.ngram = a.mh.ngram;
+  opt.num_perm = a.mh.num_perm;
+  opt.seed = a.mh.seed;
+  opt.tokens_per_word = a.tokens_per_word;
+  opt.progress = ProgressFn();
+  return opt;
+}
+
+#ifdef DLCOST_WITH_MPI
+// `audit dedup --mpi` on every rank of the job (docs/audit.md, "MPI"). Rank 0 prints what a
+// one-process run prints; the other ranks print nothing but an error they hit themselves. Every
+// rank exits with the same code.
+int RunDedupMpi(const GlobalOptions& g, const DedupArgs& a) {
+  audit::MpiWorld world;
+  const bool root = world.rank() == 0;
+  // Argument errors are the same on every rank: rank 0 alone reports them.
+  auto fail_everywhere = [root](const Status& s) { return root ? Fail(s) : ExitCodeFor(s); };
+  if (Status st = CheckDedupArgs(a); !st.ok()) return fail_everywhere(st);
+  Result<audit::InputSpec> spec = MakeSpec(a.input, a.in);
+  if (!spec.ok()) return fail_everywhere(spec.status());
+  audit::DedupOptions opt = MakeDedupOptions(a);
+  if (!root) opt.progress = nullptr;
+  bool mine = false;
+  Result<audit::DedupResult> res = audit::DedupMpi(world, *spec, opt, &mine);
+  if (root) EndProgress();
+  if (!res.ok()) return mine ? Fail(res.status()) : ExitCodeFor(res.status());
+  int code = root ? ReportDedup(g, a, *spec, opt, *res) : 0;
+  return world.BroadcastFromRoot(code);
+}
+#else
+int RunDedupMpi(const GlobalOptions&, const DedupArgs&) {
+  return Fail(Unavailable("audit dedup --mpi: this dlcost was built without MPI (install libopenmpi-dev and "
+                          "openmpi-bin, then rebuild)"));
+}
+#endif
+
+int RunDedup(const GlobalOptions& g, const DedupArgs& a) {
+  if (a.mpi) return RunDedupMpi(g, a);
+  if (Status st = CheckDedupArgs(a); !st.ok()) return Fail(st);
+  Result<audit::InputSpec> spec = MakeSpec(a.input, a.in);
+  if (!spec.ok()) return Fail(spec.status());
+  audit::DedupOptions opt = MakeDedupOptions(a);
+  if (!a.shard.empty()) return RunDedupShard(*spec, opt, a);
+  Result<audit::DedupResult> res = audit::Dedup(*spec, opt);
+  EndProgress();
+  if (!res.ok()) return Fail(res.status());
+  return ReportDedup(g, a, *spec, opt, *res);
 }
 
 // Joins shard files into the report `audit dedup` gives on the whole input.
@@ -671,7 +719,7 @@ void RegisterAudit(CLI::App& app, GlobalOptions& g, int* exit_code) {
   dedup->add_option("--gpu", da->gpu, "Price the wasted tokens: GPU id");
   dedup->add_option("--gpus", da->gpus, "Price the wasted tokens: number of GPUs")->capture_default_str();
   dedup->add_option("--price-usd-per-gpu-hour", da->price, "Price per GPU-hour (default: cheapest shipped offer)");
-  dedup->add_flag("--mpi", da->mpi, "Run across MPI ranks (needs a build with MPI)");
+  dedup->add_flag("--mpi", da->mpi, "Split the work over the ranks of `mpirun -n N` (needs a build with MPI)");
   dedup->add_option("--shard", da->shard, "I/N: handle only records with record number % N == I; needs --shard-out");
   dedup->add_option("--shard-out", da->shard_out, "Write this slice's signatures and shingle sets here (for audit merge)");
   AddOutputOptions(dedup, g);
