@@ -179,8 +179,8 @@ PassCost RunPass(const Ctx& c, const Pass& p) {
           break;
         }
         case OpKind::kEmbedding: {
-          double width = op.params > 0 && op.gemm_n == 0 ? op.act_out_elems : op.act_out_elems;
-          layer_s += OpSeconds(c, 0, 0, 1, tokens * width * (c.w_bits / 8 + kAct16Bytes), &pc);
+          // Gather one row of the table per token and write it out.
+          layer_s += OpSeconds(c, 0, 0, 1, tokens * op.act_out_elems * (c.w_bits / 8 + kAct16Bytes), &pc);
           break;
         }
         case OpKind::kNorm:
