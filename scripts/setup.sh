@@ -30,6 +30,7 @@ packages=(
   ca-certificates
   zlib1g-dev
   libopenmpi-dev openmpi-bin
+  libtorch-dev libopenblas0-pthread
 )
 
 all_installed() {
@@ -60,6 +61,29 @@ if [[ "$install" -eq 1 ]]; then
   fi
 fi
 
+# dlcost measure (libtorch) calls the BLAS through Debian's libblas.so.3 alternative: it must be
+# OpenBLAS (pthreads), not the reference BLAS, which runs libtorch's GEMMs about 12 times slower.
+multiarch="$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -dumpmachine 2>/dev/null || true)"
+openblas_lib="/usr/lib/${multiarch}/openblas-pthread/libblas.so.3"
+if [[ -n "$multiarch" && -e "$openblas_lib" ]] && command -v update-alternatives >/dev/null 2>&1; then
+  blas_now="$(update-alternatives --query "libblas.so.3-${multiarch}" 2>/dev/null | awk '/^Value:/ {print $2}')"
+  if [[ "$blas_now" != "$openblas_lib" ]]; then
+    if [[ "$install" -eq 1 && ( "$(id -u)" -eq 0 || -n "$(command -v sudo)" ) ]]; then
+      echo "setup.sh: selecting OpenBLAS (pthreads) as libblas.so.3 (was: ${blas_now:-none})"
+      as_root=()
+      [[ "$(id -u)" -eq 0 ]] || as_root=(sudo)
+      "${as_root[@]}" update-alternatives --set "libblas.so.3-${multiarch}" "$openblas_lib"
+      lapack_lib="/usr/lib/${multiarch}/openblas-pthread/liblapack.so.3"
+      if [[ -e "$lapack_lib" ]]; then
+        "${as_root[@]}" update-alternatives --set "liblapack.so.3-${multiarch}" "$lapack_lib"
+      fi
+    else
+      echo "setup.sh: warning: libblas.so.3 is ${blas_now:-unset}, not OpenBLAS; run:" >&2
+      echo "  update-alternatives --set libblas.so.3-${multiarch} $openblas_lib" >&2
+    fi
+  fi
+fi
+
 jobs="$(nproc 2>/dev/null || echo 2)"
 
 echo "setup.sh: building build/ (Release)"
@@ -69,6 +93,6 @@ cmake --build build -j"$jobs"
 if [[ "$sanitize" -eq 1 ]]; then
   echo "setup.sh: building build-asan/ (AddressSanitizer + UBSan)"
   cmake -S . -B build-asan -DDLCOST_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DDLCOST_BUILD_BENCHMARKS=OFF
+    -DDLCOST_BUILD_BENCHMARKS=OFF -DDLCOST_WITH_TORCH=OFF
   cmake --build build-asan -j"$jobs"
 fi

@@ -9,6 +9,7 @@
 // Equations and their sources: docs/training.md.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,15 @@ Result<Recompute> ParseRecompute(const std::string& s);
 Result<Optimizer> ParseOptimizer(const std::string& s);
 Result<Finetune> ParseFinetune(const std::string& s);
 
+// An efficiency measured as a function of a size: y (a fraction of peak) at x, piecewise linear
+// in log x between the points and constant beyond the ends. Empty: not measured.
+struct EfficiencyCurve {
+  std::vector<double> x;  // ascending, > 0
+  std::vector<double> y;  // in (0, 1]
+  bool empty() const { return x.empty(); }
+  double At(double v) const;
+};
+
 // Efficiency figures (fractions of datasheet peaks) from data/efficiency/*.json or a
 // calibration profile.
 struct EfficiencyProfile {
@@ -47,8 +57,22 @@ struct EfficiencyProfile {
   // Host time to dispatch one transformer layer's forward pass (framework, autograd, kernel
   // launches). A layer's time is max(GPU work, host dispatch): small layers become host-bound.
   double layer_host_overhead_s = 0;
+
+  // Written by `dlcost calibrate` (docs/measure.md); inactive unless a profile sets them.
+  // GEMM efficiency by arithmetic intensity (FLOPs per element moved, 2mkn / (mk + kn + mn)),
+  // per precision; a precision with a curve uses it instead of gemm_max_fraction.
+  std::array<EfficiencyCurve, kNumDtypes> gemm_curve;
+  // The host is the device (a CPU): framework dispatch time adds to the compute time instead of
+  // hiding under it (layer time = work + host, not max(work, host)).
+  bool host_overhead_serial = false;
+  double step_overhead_s = 0;        // per optimizer step: loss, gradient reset, optimizer dispatch
+  double adamw_bytes_per_param = 0;  // AdamW traffic per parameter; 0: the fused-kernel figure
 };
 Result<EfficiencyProfile> LoadEfficiency(const std::string& path, const std::string& gpu_id);
+
+// Arithmetic intensity of an [m x k] by [k x n] GEMM in FLOPs per element moved:
+// 2mkn / (mk + kn + mn); the abscissa of EfficiencyProfile::gemm_curve.
+double GemmIntensity(double m, double k, double n);
 
 // Where the job runs: the accelerator and how nodes are wired.
 struct SystemSpec {
@@ -113,6 +137,7 @@ struct TrainingEstimate {
   double time_comm_dp_s = 0;        // exposed data-parallel gradient/parameter traffic
   double time_bubble_s = 0;         // pipeline fill and drain
   double time_optimizer_s = 0;
+  double time_step_overhead_s = 0;  // the profile's per-step overhead (calibrated profiles)
   double time_step_s = 0;
 
   // Rates.
@@ -183,6 +208,7 @@ class TrainingEvaluator {
   SystemSpec sys_;
   TrainingSetup setup_;
   EfficiencyProfile eff_;
+  EfficiencyCurve gemm_curve_;  // the profile's curve for the setup's precision (may be empty)
   double peak_ = 0;
   double attention_peak_ = 0;
   double bandwidth_ = 0;
@@ -190,6 +216,7 @@ class TrainingEvaluator {
   bool dropout_ = false;
   bool frozen_base_ = false;
   double weight_bytes_ = 2;
+  double act_bytes_ = 2;  // bytes per activation element (4 in fp32/tf32 training)
   perf::Link intra_;
   perf::Link inter_;
   double lora_params_ = 0;

@@ -24,7 +24,8 @@ using perf::Link;
 using perf::Op;
 using perf::OpKind;
 
-// Bytes per element of activations and communicated activations (bf16/fp16 training).
+// Bytes per element of activations and communicated activations in bf16/fp16 training; fp32
+// and tf32 training keep 4-byte activations (TrainingEvaluator::Create).
 constexpr double kActBytes = 2.0;
 // Tokens per global batch used when no global batch is given: 4M tokens, the batch of the
 // LLaMA papers (Touvron et al. 2023a, Table 2; 2023b, Sec. 2.2).
@@ -40,11 +41,13 @@ struct Rates {
   double attention_peak = 0; // FLOP/s of the attention kernels (bf16/fp16 when training in fp8)
   double bw = 0;             // HBM bytes/s
   const EfficiencyProfile* eff = nullptr;
+  const EfficiencyCurve* gemm_curve = nullptr;  // measured GEMM efficiency, when calibrated
 };
 
-double GemmSeconds(double flops, double bytes, const Rates& r) {
-  return std::max(flops / (r.peak * r.eff->gemm_max_fraction), bytes / (r.bw * r.eff->memory_fraction)) +
-         r.eff->kernel_overhead_s;
+// `intensity`: the GEMM's FLOPs per element moved (GemmIntensity), read by a measured curve.
+double GemmSeconds(double flops, double bytes, double intensity, const Rates& r) {
+  double frac = r.gemm_curve != nullptr ? r.gemm_curve->At(intensity) : r.eff->gemm_max_fraction;
+  return std::max(flops / (r.peak * frac), bytes / (r.bw * r.eff->memory_fraction)) + r.eff->kernel_overhead_s;
 }
 double MemSeconds(double bytes, const Rates& r) {
   return bytes / (r.bw * r.eff->memory_fraction) + r.eff->kernel_overhead_s;
@@ -77,6 +80,7 @@ struct Ctx {
   bool dropout = false;
   bool frozen_base = false;  // LoRA/QLoRA: base weights get no gradient
   double weight_bytes = 2;   // bytes per stored base weight
+  double act_elem_bytes = kActBytes;  // bytes per activation element
 };
 
 bool IsTransformerLayer(const std::string& name) {
@@ -104,11 +108,12 @@ LayerCost CostGroup(const Ctx& c, const perf::LayerGroup& grp) {
       case OpKind::kExperts: {
         double weight_elems = op.params / tp / (op.kind == OpKind::kExperts ? L.ep : 1);
         double rows = op.gemm_rows * units / L.cp;
-        double bytes = kActBytes * (rows * op.gemm_k + rows * op.gemm_n / tp) + c.weight_bytes * weight_elems;
+        double bytes = c.act_elem_bytes * (rows * op.gemm_k + rows * op.gemm_n / tp) + c.weight_bytes * weight_elems;
         // Experts with a capacity factor compute on padded token slots (Fedus et al. 2022,
         // Switch Transformer, Sec. 2.2); model FLOPs count only the routed tokens.
         double pad = op.kind == OpKind::kExperts ? c.s->moe_capacity_factor : 1.0;
-        double t = GemmSeconds(op_units_flops * pad, bytes * pad, c.rates);
+        double n_local = static_cast<double>(op.gemm_n) / tp;
+        double t = GemmSeconds(op_units_flops * pad, bytes * pad, GemmIntensity(rows * pad, op.gemm_k, n_local), c.rates);
         out.fwd_s += t;
         out.fwd_flops += op_units_flops;
         // Backward: input gradient always; weight gradient only for trained weights.
@@ -136,11 +141,18 @@ LayerCost CostGroup(const Ctx& c, const perf::LayerGroup& grp) {
           // softmax reads output and gradient and writes 6E, dQ and dK read 4E.
           double rows = op.gemm_rows > 0 ? op.gemm_rows : 1.0;
           double q_local = units / L.cp * rows;
-          double e_scores = q_local * static_cast<double>(op.attn_heads) / tp * op.attn_kv_len;
+          // Score elements, weighted by the activation size relative to 2 bytes.
+          double e_scores = q_local * static_cast<double>(op.attn_heads) / tp * op.attn_kv_len * c.act_elem_bytes / kActBytes;
           double drop = c.dropout ? 5.0 : 0.0;
-          double gemm_fwd = GemmSeconds(op_units_flops, 2 * e_scores + 2 * e_scores, c.rates);
+          // Per sequence and head: [q x d] by [d x kv] scores, [q x kv] by [kv x d] values.
+          double q_seq = (c.g->unit == "token" ? static_cast<double>(c.g->tokens_per_sample) : rows) / L.cp;
+          double kv = std::max(op.attn_kv_len, 1.0);
+          double head_dim = op.fwd_flops / (4.0 * kv * std::max<int64_t>(op.attn_heads, 1) * rows);
+          double intensity = GemmIntensity(q_seq, head_dim, kv);
+          double gemm_fwd = GemmSeconds(op_units_flops, 2 * e_scores + 2 * e_scores, intensity, c.rates);
           t_fwd = gemm_fwd + MemSeconds((4 + drop) * e_scores, c.rates) + c.rates.eff->kernel_overhead_s;
-          t_bwd = 2 * GemmSeconds(op_units_flops, 4 * e_scores, c.rates) + MemSeconds((8 + drop) * e_scores, c.rates);
+          t_bwd = 2 * GemmSeconds(op_units_flops, 4 * e_scores, intensity, c.rates) +
+                  MemSeconds((8 + drop) * e_scores, c.rates);
         }
         out.fwd_s += t_fwd;
         attn_fwd_s += t_fwd;
@@ -153,7 +165,7 @@ LayerCost CostGroup(const Ctx& c, const perf::LayerGroup& grp) {
         break;
       }
       case OpKind::kNorm: {
-        double bytes = 2 * kActBytes * op.act_out_elems * units / L.cp / repl_div;
+        double bytes = 2 * c.act_elem_bytes * op.act_out_elems * units / L.cp / repl_div;
         double t = MemSeconds(bytes, c.rates);
         out.fwd_s += t;
         out.bwd_s += 2 * t;
@@ -161,7 +173,7 @@ LayerCost CostGroup(const Ctx& c, const perf::LayerGroup& grp) {
         break;
       }
       case OpKind::kEmbedding: {
-        double bytes = kActBytes * op.act_out_elems * units / L.cp;
+        double bytes = c.act_elem_bytes * op.act_out_elems * units / L.cp;
         out.fwd_s += MemSeconds(bytes, c.rates);
         out.bwd_s += MemSeconds(2 * bytes, c.rates);
         break;
@@ -190,8 +202,8 @@ LayerCost CostGroup(const Ctx& c, const perf::LayerGroup& grp) {
     }
     // Elementwise traffic not in the op list: activation function, two residual adds, dropout,
     // rotary embedding; backward moves about twice as much.
-    double shard_bytes = kActBytes * (ffn_elems + (m.position == PositionKind::kRope ? 2 * (hq + hkv) : 0));
-    double repl_bytes = kActBytes * (2 * 3 * h + (c.dropout ? 2 * 2.5 * h : 0));
+    double shard_bytes = c.act_elem_bytes * (ffn_elems + (m.position == PositionKind::kRope ? 2 * (hq + hkv) : 0));
+    double repl_bytes = c.act_elem_bytes * (2 * 3 * h + (c.dropout ? 2 * 2.5 * h : 0));
     double elem_bytes = rows_local * (shard_bytes / tp + repl_bytes / repl_div);
     double elem_t = MemSeconds(elem_bytes, c.rates) + 4 * c.rates.eff->kernel_overhead_s;
     out.fwd_s += elem_t;
@@ -199,16 +211,23 @@ LayerCost CostGroup(const Ctx& c, const perf::LayerGroup& grp) {
     if (L.recompute == Recompute::kFull) out.recompute_s += elem_t;
     if (moe) {
       // Token permutation into and out of expert order (read + write, twice).
-      double perm = 4 * kActBytes * rows_local / tp * m.moe->top_k * h;
+      double perm = 4 * c.act_elem_bytes * rows_local / tp * m.moe->top_k * h;
       out.fwd_s += MemSeconds(perm, c.rates);
       out.bwd_s += MemSeconds(perm, c.rates);
     }
 
     // Host dispatch bound: the GPU cannot run ahead of the framework issuing its kernels.
     double host = c.rates.eff->layer_host_overhead_s;
-    out.fwd_s = std::max(out.fwd_s, host);
-    out.bwd_s = std::max(out.bwd_s, 2 * host);
-    if (L.recompute == Recompute::kFull) out.recompute_s = std::max(out.recompute_s, host);
+    if (c.rates.eff->host_overhead_serial) {
+      // A CPU dispatches and computes on the same cores: the costs add.
+      out.fwd_s += host;
+      out.bwd_s += 2 * host;
+      if (L.recompute == Recompute::kFull) out.recompute_s += host;
+    } else {
+      out.fwd_s = std::max(out.fwd_s, host);
+      out.bwd_s = std::max(out.bwd_s, 2 * host);
+      if (L.recompute == Recompute::kFull) out.recompute_s = std::max(out.recompute_s, host);
+    }
 
     // Activation memory kept for backward (Korthikanti et al. 2022, Sec. 4, generalised to
     // GQA, gated FFNs and MoE; docs/training.md).
@@ -219,22 +238,22 @@ LayerCost CostGroup(const Ctx& c, const perf::LayerGroup& grp) {
     if (!c.s->flash_attention && L.recompute == Recompute::kNone) {
       scores = (c.dropout ? 5.0 : 2.0) * m.heads * static_cast<double>(c.g->seq_len);
     }
-    double per_token = repl / repl_div + shard / tp + scores / tp;
-    if (L.recompute == Recompute::kFull) per_token = 2 * h / repl_div;  // only the layer input
+    double per_token = (repl / repl_div + shard / tp + scores / tp) * c.act_elem_bytes / kActBytes;
+    if (L.recompute == Recompute::kFull) per_token = 2 * h / repl_div * c.act_elem_bytes / kActBytes;  // only the layer input
     out.act_bytes = rows_local * per_token;
 
     // Tensor-parallel collectives: two all-reduces (or all-gather + reduce-scatter with sequence
     // parallelism: the same bytes) in forward, two in backward, two more when the forward is
     // recomputed in full (Narayanan et al. 2021, Sec. 3.2; Korthikanti et al. 2022, Sec. 4.2.2).
     if (L.tp > 1) {
-      double msg = kActBytes * rows_local * h;
+      double msg = c.act_elem_bytes * rows_local * h;
       int count = 4 + (L.recompute == Recompute::kFull ? 2 : 0);
       out.tp_comm_s = count * perf::AllReduceTime(msg, c.tp_group);
     }
     // Context parallelism: each attention passes K and V around the ring (forward) and their
     // gradients back (backward), overlapped with the attention blocks it feeds.
     if (L.cp > 1) {
-      double kv = kActBytes * rows_local * 2 * hkv / tp;
+      double kv = c.act_elem_bytes * rows_local * 2 * hkv / tp;
       double ring = (L.cp - 1) * perf::SendTime(kv, c.cp_group.n <= c.cp_group.per_node ? c.cp_group.intra : c.cp_group.inter);
       double exposed_fwd = std::max(0.0, ring - attn_fwd_s);
       double exposed_bwd = std::max(0.0, 2 * ring - kAttentionBackwardFactor * attn_fwd_s);
@@ -242,7 +261,7 @@ LayerCost CostGroup(const Ctx& c, const perf::LayerGroup& grp) {
     }
     // Expert parallelism: dispatch and combine all-to-all in forward and backward.
     if (moe && L.ep > 1) {
-      double msg = kActBytes * rows_local / (L.seq_parallel ? tp : 1.0) * m.moe->top_k * h * c.s->moe_capacity_factor;
+      double msg = c.act_elem_bytes * rows_local / (L.seq_parallel ? tp : 1.0) * m.moe->top_k * h * c.s->moe_capacity_factor;
       int count = 4 + (L.recompute == Recompute::kFull ? 2 : 0);
       out.ep_comm_s = count * perf::AllToAllTime(msg, c.ep_group);
     }
@@ -362,6 +381,73 @@ Result<Finetune> ParseFinetune(const std::string& s) {
   return InvalidInput(fmt::format("--finetune: unknown method '{}' (full, lora, qlora)", s));
 }
 
+double EfficiencyCurve::At(double v) const {
+  if (x.empty()) return 0;
+  if (v <= x.front()) return y.front();
+  if (v >= x.back()) return y.back();
+  size_t i = static_cast<size_t>(std::upper_bound(x.begin(), x.end(), v) - x.begin());
+  double a = std::log(x[i - 1]), b = std::log(x[i]);
+  double w = b > a ? (std::log(v) - a) / (b - a) : 0.0;
+  return y[i - 1] + w * (y[i] - y[i - 1]);
+}
+
+double GemmIntensity(double m, double k, double n) {
+  double moved = m * k + k * n + m * n;
+  return moved > 0 ? 2.0 * m * k * n / moved : 0.0;
+}
+
+namespace {
+
+// The fields `dlcost calibrate` adds to a profile (docs/measure.md, "Profile format").
+Status LoadCalibratedFields(const nlohmann::json& j, const std::string& path, EfficiencyProfile& e) {
+  JsonFields f(j, path);
+  if (f.Has("gemm_efficiency_curve")) {
+    const nlohmann::json& curves = j.at("gemm_efficiency_curve");
+    if (!curves.is_object()) return InvalidInput(fmt::format("{}: gemm_efficiency_curve must be an object", path));
+    for (const auto& [key, c] : curves.items()) {
+      std::string where = fmt::format("{}: gemm_efficiency_curve.{}", path, key);
+      DLCOST_ASSIGN_OR_RETURN(Dtype d, ParseDtype(key, where));
+      if (!c.is_object() || !c.contains("flops_per_element") || !c.contains("fraction") ||
+          !c["flops_per_element"].is_array() || !c["fraction"].is_array()) {
+        return InvalidInput(where + ": needs arrays 'flops_per_element' and 'fraction'");
+      }
+      EfficiencyCurve curve;
+      const nlohmann::json& xs = c["flops_per_element"];
+      const nlohmann::json& ys = c["fraction"];
+      if (xs.empty() || xs.size() != ys.size() || xs.size() > 1000) {
+        return InvalidInput(where + ": 'flops_per_element' and 'fraction' must have the same length, 1 to 1000");
+      }
+      for (size_t i = 0; i < xs.size(); ++i) {
+        if (!xs[i].is_number() || !ys[i].is_number()) return InvalidInput(where + ": points must be numbers");
+        double x = xs[i].get<double>(), y = ys[i].get<double>();
+        if (!std::isfinite(x) || x <= 0 || (i > 0 && x <= curve.x.back())) {
+          return InvalidInput(where + ": 'flops_per_element' must be positive and strictly ascending");
+        }
+        if (!std::isfinite(y) || y <= 0 || y > 1) return InvalidInput(where + ": 'fraction' values must be in (0, 1]");
+        curve.x.push_back(x);
+        curve.y.push_back(y);
+      }
+      e.gemm_curve[static_cast<int>(d)] = std::move(curve);
+    }
+  }
+  DLCOST_ASSIGN_OR_RETURN(e.host_overhead_serial, f.OptBool("host_overhead_serial", e.host_overhead_serial));
+  DLCOST_ASSIGN_OR_RETURN(std::optional<double> step, f.OptNumber("step_overhead_s"));
+  if (step) {
+    if (*step < 0 || *step > 10) return InvalidInput(path + ": field 'step_overhead_s' must be between 0 and 10 s");
+    e.step_overhead_s = *step;
+  }
+  DLCOST_ASSIGN_OR_RETURN(std::optional<double> adamw, f.OptNumber("adamw_bytes_per_param"));
+  if (adamw) {
+    if (*adamw <= 0 || *adamw > 10000) {
+      return InvalidInput(path + ": field 'adamw_bytes_per_param' must be in (0, 10000]");
+    }
+    e.adamw_bytes_per_param = *adamw;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<EfficiencyProfile> LoadEfficiency(const std::string& path, const std::string& gpu_id) {
   DLCOST_ASSIGN_OR_RETURN(nlohmann::json j, ReadJsonFile(path));
   if (!j.is_object()) return InvalidInput(fmt::format("{}: expected a JSON object", path));
@@ -397,6 +483,7 @@ Result<EfficiencyProfile> LoadEfficiency(const std::string& path, const std::str
     return Status::Ok();
   };
   DLCOST_RETURN_IF_ERROR(apply(f));
+  DLCOST_RETURN_IF_ERROR(LoadCalibratedFields(j, path, e));
   if (f.Has("per_gpu") && j["per_gpu"].is_object() && j["per_gpu"].contains(gpu_id)) {
     DLCOST_RETURN_IF_ERROR(apply(JsonFields(j["per_gpu"][gpu_id], path + ": per_gpu." + gpu_id)));
   }
@@ -437,6 +524,8 @@ Result<TrainingEvaluator> TrainingEvaluator::Create(const ModelSpec& model, cons
   if ((s.precision == Dtype::kFp8 || s.precision == Dtype::kFp4) && eff.gemm_max_fraction_fp8 > 0) {
     t.eff_.gemm_max_fraction = eff.gemm_max_fraction_fp8;
   }
+  t.gemm_curve_ = eff.gemm_curve[static_cast<int>(s.precision)];
+  if (t.gemm_curve_.empty() && s.precision == Dtype::kTf32) t.gemm_curve_ = eff.gemm_curve[static_cast<int>(Dtype::kFp32)];
   DLCOST_ASSIGN_OR_RETURN(t.graph_, perf::BuildOpGraph(model, model.IsLanguageModel() ? s.seq_len : 0));
   Dtype prec = s.precision;
   std::optional<double> peak = sys.gpu.PeakFlops(prec);
@@ -460,6 +549,7 @@ Result<TrainingEvaluator> TrainingEvaluator::Create(const ModelSpec& model, cons
   // QLoRA: 4-bit NormalFloat weights plus double-quantised constants, 4.127 bits per parameter
   // (Dettmers et al. 2023, "QLoRA", Sec. 3) = 0.516 bytes.
   t.weight_bytes_ = s.finetune == Finetune::kQlora ? 0.516 : (prec == Dtype::kFp32 || prec == Dtype::kTf32 ? 4 : 2);
+  t.act_bytes_ = prec == Dtype::kFp32 || prec == Dtype::kTf32 ? 4 : kActBytes;
   t.intra_ = IntraLink(sys, eff);
   t.inter_ = InterLink(sys, eff);
   // LoRA adapters of rank r on every attention and MLP projection: r (k + n) each.
@@ -568,12 +658,13 @@ void TrainingEvaluator::Evaluate(const Layout& L, TrainingEstimate* out) const {
   c.sys = &sys_;
   c.s = &s;
   c.L = &L;
-  c.rates = Rates{peak_, attention_peak_, bandwidth_, &eff_};
+  c.rates = Rates{peak_, attention_peak_, bandwidth_, &eff_, gemm_curve_.empty() ? nullptr : &gemm_curve_};
   e.peak_flops = peak_;
   c.causal = causal_;
   c.dropout = dropout_;
   c.frozen_base = frozen_base_;
   c.weight_bytes = weight_bytes_;
+  c.act_elem_bytes = act_bytes_;
   const Link& intra = intra_;
   const Link& inter = inter_;
   c.tp_group = Place(L.tp, 1, sys_, intra, inter);
@@ -616,7 +707,7 @@ void TrainingEvaluator::Evaluate(const Layout& L, TrainingEstimate* out) const {
   double pp_p2p = 0;
   if (L.pp > 1) {
     double rows = static_cast<double>(L.micro_batch) * graph.tokens_per_sample / L.cp;
-    double msg = kActBytes * rows * model.hidden / (L.seq_parallel ? L.tp : 1);
+    double msg = c.act_elem_bytes * rows * model.hidden / (L.seq_parallel ? L.tp : 1);
     // The slowest hop sets the pace: a pipeline spanning nodes crosses the network.
     const Link& link = c.pp_group.n <= c.pp_group.per_node ? intra : inter;
     pp_p2p = 2 * perf::SendTime(msg, link) * L.vpp;  // activation forward + gradient backward per chunk
@@ -696,9 +787,13 @@ void TrainingEvaluator::Evaluate(const Layout& L, TrainingEstimate* out) const {
     e.time_comm_dp_s += m * std::max(0.0, gather - (W.fwd_s + W.bwd_s));
   }
   double opt_params = trained_params / (L.zero >= 1 ? L.dp : 1);
-  e.time_optimizer_s = MemSeconds(opt_params * OptimizerTrafficBytes(s.optimizer), c.rates);
+  double opt_traffic = s.optimizer == Optimizer::kAdamW && eff_.adamw_bytes_per_param > 0
+                           ? eff_.adamw_bytes_per_param
+                           : OptimizerTrafficBytes(s.optimizer);
+  e.time_optimizer_s = MemSeconds(opt_params * opt_traffic, c.rates);
+  e.time_step_overhead_s = eff_.step_overhead_s;
   e.time_step_s = e.time_compute_s + e.time_comm_tp_s + e.time_comm_cp_s + e.time_comm_ep_s + e.time_comm_pp_s +
-                  e.time_bubble_s + e.time_comm_dp_s + e.time_optimizer_s;
+                  e.time_bubble_s + e.time_comm_dp_s + e.time_optimizer_s + e.time_step_overhead_s;
 
   // FLOPs and rates.
   double units_per_step = static_cast<double>(L.global_batch) * (graph.unit == "token" ? graph.tokens_per_sample : 1);
@@ -760,6 +855,11 @@ void AddAssumptions(const ModelSpec& model, const TrainingSetup& s, const Effici
   e.assumptions.push_back(fmt::format("efficiency profile '{}': GEMM {:.0f}%, attention {:.0f}%, memory {:.0f}% of peak",
                                       eff.id, 100 * eff.gemm_max_fraction, 100 * eff.attention_max_fraction,
                                       100 * eff.memory_fraction));
+  if (!eff.gemm_curve[static_cast<int>(prec)].empty()) {
+    e.assumptions.push_back(fmt::format("GEMM efficiency from the calibrated {} curve of profile '{}' (by arithmetic "
+                                        "intensity); memory-bound work at {:.0f}% of the device bandwidth",
+                                        DtypeName(prec), eff.id, 100 * eff.memory_fraction));
+  }
   e.assumptions.push_back(fmt::format("dropout {}; {} attention; {}", dropout ? "on" : "off",
                                       s.flash_attention ? "fused (flash)" : "unfused",
                                       model.kind == ModelKind::kDecoder && s.flash_attention

@@ -47,5 +47,7 @@ void RegisterBudget(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterDrift(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterInfer(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterTco(CLI::App& app, GlobalOptions& g, int* exit_code);
+// measure train|infer|sweep and calibrate (cmd_measure.cc).
+void RegisterMeasure(CLI::App& app, GlobalOptions& g, int* exit_code);
 
 }  // namespace dlcost::cli

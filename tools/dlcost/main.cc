@@ -1,13 +1,52 @@
 // dlcost: what deep-learning work will cost, before and after paying for it.
+#include <unistd.h>
+
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "cli_common.h"
 
+namespace {
+
+// `measure` and `calibrate` run in dlcost-measure, the program beside this one that links
+// libtorch (CMakeLists.txt): loading libtorch costs every process over half a second, so the
+// other commands must not pay for it. Returns only when there is no helper to hand over to (a
+// build without libtorch), and then this program's own measure commands check the input and
+// exit 4.
+void HandOverMeasure(int argc, char** argv) {
+  bool measure = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--data-dir") {
+      ++i;
+      continue;
+    }
+    if (arg.empty() || arg[0] == '-') continue;
+    measure = arg == "measure" || arg == "calibrate";
+    break;
+  }
+  if (!measure) return;
+  std::error_code ec;
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return;
+  std::string helper = (exe.parent_path() / "dlcost-measure").string();
+  if (access(helper.c_str(), X_OK) != 0) return;
+  std::fflush(nullptr);
+  char* self = argv[0];
+  argv[0] = helper.data();
+  execv(helper.c_str(), argv);
+  argv[0] = self;
+  std::fprintf(stderr, "dlcost: warning: could not start %s; running without libtorch\n", helper.c_str());
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace dlcost::cli;
+  HandOverMeasure(argc, argv);
   CLI::App app{"dlcost: estimate and check the cost of deep-learning training and serving\n"
                "(GPU-hours, wall time, dollars, energy, CO2). Exit codes: 0 ok, 1 bad input or data,\n"
                "2 usage, 3 infeasible, 4 unavailable."};
@@ -29,6 +68,7 @@ int main(int argc, char** argv) {
   RegisterDrift(app, g, &exit_code);
   RegisterInfer(app, g, &exit_code);
   RegisterTco(app, g, &exit_code);
+  RegisterMeasure(app, g, &exit_code);
   // Name an unknown command instead of CLI11's generic "a subcommand is required".
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];

@@ -1,0 +1,452 @@
+// The torch-free half of dlcost measure / calibrate: statistics, energy counters, the fit,
+// profiles on disk, the device model, predictions and the sweep grid (docs/measure.md).
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "dlcost/measure.h"
+#include "dlcost/units.h"
+#include "temp_dir.h"
+
+namespace dlcost::measure {
+namespace {
+
+using testing_util::TempDir;
+
+const std::string kData = DLCOST_TEST_DATA_DIR;
+
+TEST(MeasureStats, ParseDevice) {
+  EXPECT_EQ(*ParseDevice("cpu"), Device::kCpu);
+  EXPECT_EQ(*ParseDevice("CUDA"), Device::kCuda);
+  EXPECT_EQ(*ParseDevice("gpu"), Device::kCuda);
+  Result<Device> bad = ParseDevice("tpu");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("unknown device 'tpu'"), std::string::npos);
+}
+
+TEST(MeasureStats, SummarizeQuartilesAndSpread) {
+  TimingStats s = Summarize({5, 1, 4, 2, 3});
+  EXPECT_EQ(s.n, 5);
+  EXPECT_DOUBLE_EQ(s.median_s, 3);
+  EXPECT_DOUBLE_EQ(s.p25_s, 2);
+  EXPECT_DOUBLE_EQ(s.p75_s, 4);
+  EXPECT_DOUBLE_EQ(s.min_s, 1);
+  EXPECT_DOUBLE_EQ(s.max_s, 5);
+  EXPECT_DOUBLE_EQ(s.mean_s, 3);
+  EXPECT_NEAR(s.spread_pct, 100.0 * 2 / 3, 1e-9);
+  TimingStats even = Summarize({1, 2, 3, 4});
+  EXPECT_DOUBLE_EQ(even.median_s, 2.5);
+  EXPECT_DOUBLE_EQ(even.p25_s, 1.75);
+  EXPECT_EQ(Summarize({}).n, 0);
+  EXPECT_DOUBLE_EQ(Median({}), 0);
+}
+
+TEST(MeasureStats, Errors) {
+  EXPECT_NEAR(RelativeError(1.1, 1.0), 0.1, 1e-12);
+  EXPECT_TRUE(std::isnan(RelativeError(1, 0)));
+  ErrorSummary s = SummarizeErrors({0.1, -0.2, std::nan(""), 0.0});
+  EXPECT_EQ(s.n, 3);
+  EXPECT_NEAR(s.mape_pct, 10.0, 1e-9);
+  EXPECT_NEAR(s.max_ape_pct, 20.0, 1e-9);
+}
+
+TEST(MeasureCurve, AtInterpolatesInLogAndClamps) {
+  EfficiencyCurve c;
+  c.x = {10, 1000};
+  c.y = {0.2, 0.8};
+  EXPECT_DOUBLE_EQ(c.At(1), 0.2);
+  EXPECT_DOUBLE_EQ(c.At(5000), 0.8);
+  EXPECT_NEAR(c.At(100), 0.5, 1e-12);  // halfway in log x
+  EXPECT_DOUBLE_EQ(EfficiencyCurve{}.At(3), 0);
+}
+
+TEST(MeasureCurve, GemmIntensity) {
+  EXPECT_NEAR(GemmIntensity(1024, 1024, 1024), 2.0 * 1024 / 3, 1e-9);
+  // Decoding: one row, a weight-bound GEMM moves ~kn elements for 2kn FLOPs.
+  EXPECT_NEAR(GemmIntensity(1, 4096, 4096), 2.0, 1e-3);
+  EXPECT_DOUBLE_EQ(GemmIntensity(0, 0, 0), 0);
+}
+
+TEST(MeasureCurve, FitRecoversAMonotoneCurve) {
+  std::vector<std::pair<double, double>> xy;
+  for (double x = 2; x < 2000; x *= 1.3) {
+    double y = std::min(1.0, 0.1 + 0.3 * std::log10(x));
+    xy.push_back({x, y * (1 + 0.02 * std::sin(x))});  // a little noise
+  }
+  xy.push_back({-1, 0.5});  // ignored
+  xy.push_back({5, std::nan("")});
+  EfficiencyCurve c = FitCurve(xy, 8);
+  ASSERT_GE(c.x.size(), 6u);
+  ASSERT_LE(c.x.size(), 8u);
+  for (size_t i = 1; i < c.x.size(); ++i) {
+    EXPECT_GT(c.x[i], c.x[i - 1]);
+    EXPECT_GE(c.y[i], c.y[i - 1]);  // non-decreasing
+  }
+  for (double x : {10.0, 100.0, 1000.0}) {
+    EXPECT_NEAR(c.At(x), std::min(1.0, 0.1 + 0.3 * std::log10(x)), 0.06) << x;
+  }
+  EXPECT_TRUE(FitCurve({}, 8).empty());
+}
+
+TEST(MeasureCurve, FitPoolsViolators) {
+  EfficiencyCurve c = FitCurve({{1, 0.5}, {10, 0.3}, {100, 0.9}}, 3);
+  ASSERT_EQ(c.y.size(), 3u);
+  EXPECT_NEAR(c.y[0], 0.4, 1e-12);
+  EXPECT_NEAR(c.y[1], 0.4, 1e-12);
+  EXPECT_NEAR(c.y[2], 0.9, 1e-12);
+}
+
+ModelSpec SmallGated() {
+  ModelSpec m = ProbeModel("gated", Device::kCpu);
+  return m;
+}
+
+TEST(MeasureFit, ModelledLayerBytesByHand) {
+  ModelSpec m = SmallGated();  // h 512, 8 heads of 64, 2 kv heads, ffn 1408, RoPE, SwiGLU
+  double t = 100, a = 4;
+  double norms = 2 * 2 * a * 512;
+  double elem = a * (3 * 1408 + 2 * (512 + 128) + 6 * 512);
+  EXPECT_DOUBLE_EQ(ModelledLayerElementwiseBytes(m, t, a), 3 * t * (norms + elem));
+}
+
+// Microbenchmarks of an invented device whose true figures are known, generated with the same
+// equations the fit inverts: the fit must give them back.
+struct Truth {
+  double peak = 100e9;
+  double bw = 20e9;
+  double mem_frac = 0.4;
+  double dispatch = 5e-6;
+  double layer_oh = 300e-6;
+  double step_oh = 2e-3;
+  double expert_oh = 20e-6;
+  double Eta(double x) const { return std::min(1.0, 0.25 + 0.3 * std::log10(x)); }
+};
+
+MicrobenchData Synthetic(const Truth& t) {
+  MicrobenchData d;
+  d.device = Device::kCpu;
+  d.device_name = "synthetic";
+  d.threads = 2;
+  d.memory_total_bytes = 16 * kGiB;
+  d.dispatch_s = t.dispatch;
+  for (const GemmShape& s : GemmGrid(Device::kCpu, false)) {
+    double f = 2.0 * s.m * s.k * s.n;
+    double each = f / (t.peak * t.Eta(GemmIntensity(s.m, s.k, s.n))) + t.dispatch;
+    d.gemm.push_back({Dtype::kFp32, s.m, s.k, s.n, each, each, each});
+  }
+  d.memory.push_back({"copy", Dtype::kFp32, 1e9, 1e9 / t.bw});
+  for (const char* style : {"gelu", "gated"}) {
+    double bytes = ModelledLayerElementwiseBytes(ProbeModel(style, Device::kCpu), 512, 4);
+    d.memory.push_back({std::string("layer_elementwise:") + style, Dtype::kFp32, bytes, bytes / (t.bw * t.mem_frac)});
+  }
+  d.optimizer.push_back({Dtype::kFp32, 16e6, 16, 16e6 * 64 / (t.bw * t.mem_frac)});
+  return d;
+}
+
+TEST(MeasureFit, RecoversAKnownDevice) {
+  Truth t;
+  MicrobenchData d = Synthetic(t);
+  // Overhead samples: the fitted model's own prediction of each tiny model plus known overheads.
+  // Generated in two passes: first fit without them to get the model, then add them.
+  ProfileMeta meta;
+  meta.created_utc = "2026-01-01T00:00:00Z";
+  meta.torch_version = "test";
+  Result<nlohmann::json> first = FitProfile(d, meta);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  TempDir tmp;
+  std::string p1 = tmp.path() / "first.json";
+  ASSERT_TRUE(WriteProfile(*first, p1).ok());
+  LocalCpu cpu;
+  cpu.usable_cpus = 2;
+  cpu.memory_total_bytes = 16 * kGiB;
+  Result<DeviceModel> dm = CpuDeviceModel(kData, p1, 2, cpu);
+  ASSERT_TRUE(dm.ok()) << dm.status().message();
+  for (const char* style : {"gelu", "gated", "moe"}) {
+    for (int64_t layers : {1, 2, 4}) {
+      ModelSpec m = OverheadModel(style, layers, 4);
+      TrainConfig tc{1, 16, Dtype::kFp32, false};
+      Result<TrainingEstimate> e = PredictTrain(m, tc, *dm);
+      ASSERT_TRUE(e.ok()) << e.status().message();
+      double per_layer = t.layer_oh + (std::string(style) == "moe" ? 4 * t.expert_oh : 0);
+      d.overhead.push_back({style, layers, std::string(style) == "moe" ? 4 : 0,
+                            e->time_step_s + t.step_oh + 3 * per_layer * static_cast<double>(layers)});
+    }
+  }
+  Result<nlohmann::json> p = FitProfile(d, meta);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  const nlohmann::json& j = *p;
+  EXPECT_NEAR(j["device"]["peak_tflops"]["fp32"].get<double>(), t.peak / kTera, 0.02 * t.peak / kTera);
+  EXPECT_NEAR(j["device"]["memory_bandwidth_gb_s"].get<double>(), t.bw / kGB, 1e-6);
+  EXPECT_NEAR(j["memory_fraction"].get<double>(), t.mem_frac, 1e-3);
+  EXPECT_NEAR(j["calibrated"]["fp32"]["memory_fraction"]["gelu"].get<double>(), t.mem_frac, 1e-3);
+  EXPECT_NEAR(j["calibrated"]["fp32"]["adamw_bytes_per_param"].get<double>(), 64, 0.1);
+  EXPECT_NEAR(j["layer_host_overhead_s"].get<double>(), t.layer_oh, 1e-6);
+  EXPECT_NEAR(j["step_overhead_s"].get<double>(), t.step_oh, 1e-6);
+  EXPECT_NEAR(j["overheads"]["layer_host_overhead_s"]["gelu"].get<double>(), t.layer_oh, 1e-6);
+  EXPECT_NEAR(j["overheads"]["expert_overhead_s"].get<double>(), t.expert_oh, 1e-6);
+  EXPECT_TRUE(j["host_overhead_serial"].get<bool>());
+  // The curve reproduces the GEMM times it was fitted to.
+  EXPECT_LT(j["fit_quality"]["gemm_curve_mape_pct"]["fp32"].get<double>(), 10.0);
+}
+
+TEST(MeasureFit, RejectsEmptyData) {
+  MicrobenchData d;
+  EXPECT_FALSE(FitProfile(d, ProfileMeta{}).ok());
+  d.gemm.push_back({Dtype::kFp32, 64, 64, 64, 1e-5, 1e-5, 1e-5});
+  EXPECT_FALSE(FitProfile(d, ProfileMeta{}).ok());  // no bandwidth sample
+}
+
+nlohmann::json FittedProfile() {
+  Truth t;
+  MicrobenchData d = Synthetic(t);
+  ProfileMeta meta;
+  meta.created_utc = "2026-01-01T00:00:00Z";
+  return *FitProfile(d, meta);
+}
+
+TEST(MeasureProfile, RoundTripThroughDisk) {
+  TempDir tmp;
+  std::string path = (tmp.path() / "p.json").string();
+  ASSERT_TRUE(WriteProfile(FittedProfile(), path).ok());
+  Result<EfficiencyProfile> e = LoadEfficiency(path, "");
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  EXPECT_FALSE(e->gemm_curve[static_cast<int>(Dtype::kFp32)].empty());
+  EXPECT_TRUE(e->gemm_curve[static_cast<int>(Dtype::kBf16)].empty());
+  EXPECT_TRUE(e->host_overhead_serial);
+  EXPECT_GT(e->adamw_bytes_per_param, 0);
+  Result<MeasuredDevice> md = LoadMeasuredDevice(path);
+  ASSERT_TRUE(md.ok()) << md.status().message();
+  EXPECT_EQ(md->device, Device::kCpu);
+  EXPECT_NEAR(*md->peak_flops[static_cast<int>(Dtype::kFp32)], 100e9, 2e9);
+  Result<CalibratedFigures> f = LoadCalibratedFigures(path);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->memory_fraction.at("fp32").size(), 2u);
+  // Nothing but the profile is left in the folder.
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(tmp.path())) {
+    (void)entry;
+    ++files;
+  }
+  EXPECT_EQ(files, 1);
+}
+
+TEST(MeasureProfile, DefaultProfileStillLoadsWithoutCalibration) {
+  Result<EfficiencyProfile> e = LoadEfficiency(kData + "/efficiency/default.json", "h100-sxm-80gb");
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  for (const EfficiencyCurve& c : e->gemm_curve) EXPECT_TRUE(c.empty());
+  EXPECT_FALSE(e->host_overhead_serial);
+  EXPECT_EQ(e->step_overhead_s, 0);
+  Result<MeasuredDevice> md = LoadMeasuredDevice(kData + "/efficiency/default.json");
+  ASSERT_FALSE(md.ok());
+  EXPECT_EQ(md.status().code(), StatusCode::kNotFound);
+}
+
+TEST(MeasureProfile, BadFilesAreClearErrors) {
+  TempDir tmp;
+  Result<MeasuredDevice> missing = LoadMeasuredDevice((tmp.path() / "nope.json").string());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("cannot open"), std::string::npos);
+  std::string corrupt = tmp.Write("c.json", "{\"device\": {\"kind\": \"cpu\"");
+  EXPECT_NE(LoadMeasuredDevice(corrupt).status().message().find("invalid JSON"), std::string::npos);
+  nlohmann::json p = FittedProfile();
+  p["gemm_efficiency_curve"]["fp32"]["flops_per_element"] = {10, 5};
+  p["gemm_efficiency_curve"]["fp32"]["fraction"] = {0.5, 0.6};
+  std::string desc = tmp.Write("d.json", p.dump());
+  Result<EfficiencyProfile> e = LoadEfficiency(desc, "");
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("ascending"), std::string::npos);
+  nlohmann::json q = FittedProfile();
+  q["device"]["peak_tflops"]["fp32"] = -1;
+  EXPECT_FALSE(LoadMeasuredDevice(tmp.Write("q.json", q.dump())).ok());
+  nlohmann::json r = FittedProfile();
+  r["calibrated"]["fp32"]["memory_fraction"]["gated"] = 3;
+  EXPECT_FALSE(LoadCalibratedFigures(tmp.Write("r.json", r.dump())).ok());
+}
+
+TEST(MeasureProfile, AtomicWriteLeavesOldFileOnFailure) {
+  TempDir tmp;
+  std::string path = tmp.Write("keep.json", "old");
+  ASSERT_TRUE(WriteFileAtomically(path, "new", "--out").ok());
+  std::ifstream in(path);
+  std::string text;
+  in >> text;
+  EXPECT_EQ(text, "new");
+  Status bad = WriteFileAtomically((tmp.path() / "no/such/dir/p.json").string(), "x", "--out");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("--out: cannot write"), std::string::npos);
+}
+
+TEST(MeasureDevice, UncalibratedCpuUsesStatedAssumptions) {
+  LocalCpu cpu = ParseLocalCpu("processor : 0\nmodel name : Test CPU\ncpu MHz : 2000.000\nflags : fpu avx2 fma avx512f\n"
+                               "processor : 1\n",
+                               "MemTotal: 16777216 kB\nMemAvailable: 8388608 kB\n", 2);
+  EXPECT_EQ(cpu.logical_cpus, 2);
+  EXPECT_TRUE(cpu.avx512f);
+  EXPECT_FALSE(cpu.avx512_bf16);
+  EXPECT_DOUBLE_EQ(cpu.memory_total_bytes, 16 * kGiB);
+  Result<DeviceModel> dm = CpuDeviceModel(kData, "", 2, cpu);
+  ASSERT_TRUE(dm.ok()) << dm.status().message();
+  // 2 cores x 2 GHz x (2 FMA units x 16 lanes x 2) = 256 GFLOP/s; bf16 at the fp32 rate.
+  EXPECT_NEAR(dm->acc.PeakFlops(Dtype::kFp32).value(), 256e9, 1);
+  EXPECT_NEAR(dm->acc.PeakFlops(Dtype::kBf16).value(), 256e9, 1);
+  EXPECT_NEAR(dm->acc.memory_bandwidth_gb_s, 409.6 / 64 * 2, 1e-9);
+  EXPECT_FALSE(dm->calibrated);
+  EXPECT_GT(dm->power_w, 0);
+}
+
+TEST(MeasureDevice, CalibratedProfileMustMatchTheDevice) {
+  TempDir tmp;
+  std::string path = (tmp.path() / "p.json").string();
+  nlohmann::json p = FittedProfile();
+  p["device"]["kind"] = "cuda";
+  ASSERT_TRUE(WriteProfile(p, path).ok());
+  LocalCpu cpu;
+  cpu.usable_cpus = 2;
+  Result<DeviceModel> dm = CpuDeviceModel(kData, path, 2, cpu);
+  ASSERT_FALSE(dm.ok());
+  EXPECT_NE(dm.status().message().find("not on the cpu"), std::string::npos);
+}
+
+TEST(MeasureDevice, MatchCatalogGpuNames) {
+  Result<HardwareCatalog> hw = HardwareCatalog::Load(kData);
+  ASSERT_TRUE(hw.ok());
+  EXPECT_EQ(MatchCatalogGpu(*hw, "NVIDIA H100 80GB HBM3"), "h100-sxm-80gb");
+  EXPECT_EQ(MatchCatalogGpu(*hw, "NVIDIA H100 PCIe"), "h100-pcie-80gb");
+  EXPECT_EQ(MatchCatalogGpu(*hw, "NVIDIA A100-SXM4-40GB"), "a100-sxm-40gb");
+  EXPECT_EQ(MatchCatalogGpu(*hw, "NVIDIA GeForce RTX 4090"), "rtx-4090");
+  EXPECT_EQ(MatchCatalogGpu(*hw, "Some Other Accelerator"), "");
+}
+
+TEST(MeasurePredict, CalibratedFiguresDrivePredictions) {
+  TempDir tmp;
+  std::string path = (tmp.path() / "p.json").string();
+  ASSERT_TRUE(WriteProfile(FittedProfile(), path).ok());
+  LocalCpu cpu;
+  cpu.usable_cpus = 2;
+  cpu.memory_total_bytes = 16 * kGiB;
+  Result<DeviceModel> dm = CpuDeviceModel(kData, path, 2, cpu);
+  ASSERT_TRUE(dm.ok()) << dm.status().message();
+  for (const SweepCase& c : SweepGrid(Device::kCpu, Dtype::kFp32, false)) {
+    Result<TrainingEstimate> e = PredictTrain(c.model, {c.batch, c.seq, c.dtype, false}, *dm);
+    ASSERT_TRUE(e.ok()) << c.name << ": " << e.status().message();
+    EXPECT_GT(e->time_step_s, 0) << c.name;
+    EXPECT_TRUE(std::isfinite(e->time_step_s)) << c.name;
+    EXPECT_GT(e->memory_total_bytes, 0) << c.name;
+  }
+  // Halving the measured curve doubles the GEMM part of a compute-bound step.
+  ModelSpec m = SweepGrid(Device::kCpu, Dtype::kFp32, false)[2].model;
+  DeviceModel slow = *dm;
+  for (double& y : slow.eff.gemm_curve[static_cast<int>(Dtype::kFp32)].y) y /= 2;
+  TrainConfig tc{4, 128, Dtype::kFp32, false};
+  double fast_s = PredictTrain(m, tc, *dm)->time_compute_s;
+  double slow_s = PredictTrain(m, tc, slow)->time_compute_s;
+  EXPECT_GT(slow_s, 1.5 * fast_s);
+}
+
+TEST(MeasurePredict, CheckFitsSaysWhatItNeeds) {
+  TrainingEstimate e;
+  e.memory_total_bytes = 100 * kGiB;
+  Status s = CheckFits(e, 10 * kGiB, "measure train x");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kInfeasible);
+  EXPECT_NE(s.message().find("needs about 120.0 GiB"), std::string::npos);
+  EXPECT_TRUE(CheckFits(e, 1000 * kGiB, "x").ok());
+}
+
+TEST(MeasurePlan, CutModelRules) {
+  Result<ModelCatalog> zoo = ModelCatalog::Load(kData);
+  ASSERT_TRUE(zoo.ok());
+  Result<ModelSpec> mix = CutModel(*zoo->Resolve("mixtral-8x7b"), 2);
+  ASSERT_TRUE(mix.ok());
+  EXPECT_EQ(mix->layers, 2);
+  EXPECT_EQ(BlockStyle(*mix), "moe");
+  EXPECT_EQ(BlockStyle(*zoo->Resolve("gpt2")), "gelu");
+  EXPECT_FALSE(CutModel(*zoo->Resolve("gpt2"), 13).ok());
+  EXPECT_FALSE(CutModel(*zoo->Resolve("gpt2"), 0).ok());
+  Result<ModelSpec> mla = CutModel(*zoo->Resolve("deepseek-v3"), 1);
+  ASSERT_FALSE(mla.ok());
+  EXPECT_NE(mla.status().message().find("latent attention"), std::string::npos);
+  EXPECT_FALSE(CutModel(*zoo->Resolve("resnet-50"), 1).ok());
+}
+
+TEST(MeasurePlan, SweepGridSpansRegimes) {
+  std::vector<SweepCase> g = SweepGrid(Device::kCpu, Dtype::kFp32, false);
+  EXPECT_GE(g.size(), 10u);
+  std::set<std::string> names, regimes, blocks;
+  for (const SweepCase& c : g) {
+    names.insert(c.name);
+    regimes.insert(c.regime.substr(0, c.regime.find(' ')));
+    blocks.insert(BlockStyle(c.model));
+    nlohmann::json cfg = SweepCaseConfig(c);
+    EXPECT_EQ(cfg["batch"], c.batch);
+    EXPECT_EQ(cfg["seq"], c.seq);
+  }
+  EXPECT_EQ(names.size(), g.size());
+  EXPECT_GE(regimes.size(), 3u);
+  EXPECT_EQ(blocks.size(), 3u);
+  EXPECT_EQ(SweepGrid(Device::kCpu, Dtype::kFp32, true).size(), 3u);
+  EXPECT_GE(SweepGrid(Device::kCuda, Dtype::kBf16, false).size(), 10u);
+}
+
+TEST(MeasureEnergy, RaplCountersWithWrapAround) {
+  TempDir tmp;
+  std::filesystem::create_directories(tmp.path() / "intel-rapl:0");
+  std::filesystem::create_directories(tmp.path() / "intel-rapl:0:0");  // a sub-zone: ignored
+  tmp.Write("intel-rapl:0/energy_uj", "900000\n");
+  tmp.Write("intel-rapl:0/max_energy_range_uj", "1000000\n");
+  tmp.Write("intel-rapl:0/name", "package-0\n");
+  tmp.Write("intel-rapl:0:0/energy_uj", "5\n");
+  std::unique_ptr<EnergyMeter> m = OpenRapl(tmp.path().string());
+  ASSERT_NE(m, nullptr);
+  EXPECT_NE(m->source().find("package-0"), std::string::npos);
+  std::optional<double> a = m->ReadJoules();
+  tmp.Write("intel-rapl:0/energy_uj", "100000\n");  // wrapped: +200000 uJ
+  std::optional<double> b = m->ReadJoules();
+  ASSERT_TRUE(a && b);
+  EXPECT_NEAR(*b - *a, 0.2, 1e-9);
+  EXPECT_EQ(OpenRapl((tmp.path() / "none").string()), nullptr);
+}
+
+TEST(MeasureStats, CpuInterferenceIsAPercentage) {
+  CpuInterference others;
+  EXPECT_EQ(others.OtherPct(), 0);  // not started
+  others.Start();
+  volatile double x = 0;
+  for (int i = 0; i < 20000000; ++i) x = x + 1e-9 * i;  // some work of our own
+  double pct = others.OtherPct();
+  EXPECT_GE(pct, 0);
+  EXPECT_LE(pct, 100);
+}
+
+TEST(MeasureEnergy, NvmlAbsentIsNotAnError) {
+  // This machine may or may not have the NVIDIA driver; either way nothing crashes.
+  std::unique_ptr<EnergyMeter> m = OpenNvml(0);
+  if (m) {
+    EXPECT_TRUE(m->ReadJoules().has_value());
+  }
+  (void)NvmlDriverVersion();
+  EXPECT_EQ(OpenNvml(-1), nullptr);
+}
+
+TEST(MeasureRecord, FolderPerDeviceAndDate) {
+  TempDir tmp;
+  Result<std::string> cpu = RecordFolder(tmp.path().string(), Device::kCpu, "cpu", "2026-01-02");
+  ASSERT_TRUE(cpu.ok());
+  EXPECT_TRUE(std::filesystem::is_directory(tmp.path() / "cpu" / "2026-01-02"));
+  Result<std::string> gpu = RecordFolder(tmp.path().string(), Device::kCuda, "NVIDIA H100 80GB HBM3", "2026-01-02");
+  ASSERT_TRUE(gpu.ok());
+  EXPECT_TRUE(std::filesystem::is_directory(tmp.path() / "nvidia-h100-80gb-hbm3" / "2026-01-02"));
+  EXPECT_EQ(TodayUtc().size(), 10u);
+  RunnerInfo info;
+  info.device_name = "cpu";
+  nlohmann::json env = CollectEnvironment(Device::kCpu, info, ReadLocalCpu());
+  EXPECT_EQ(env["device"], "cpu");
+  EXPECT_TRUE(env.contains("kernel"));
+}
+
+}  // namespace
+}  // namespace dlcost::measure

@@ -1,0 +1,38 @@
+// dlcost-measure: the libtorch half of dlcost (measure train|infer|sweep, calibrate).
+// It is a separate program so that the rest of dlcost never loads libtorch: `dlcost measure ...`
+// and `dlcost calibrate ...` hand their arguments to this program (see main.cc), and the other
+// commands start in milliseconds. Run on its own it behaves exactly like those two commands.
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "cli_common.h"
+
+int main(int argc, char** argv) {
+  using namespace dlcost::cli;
+  CLI::App app{"dlcost measure / calibrate: real steps and microbenchmarks with libtorch.\n"
+               "Exit codes: 0 ok, 1 bad input or data, 2 usage, 3 infeasible, 4 unavailable."};
+  app.name("dlcost");
+  app.set_version_flag("--version", "dlcost 0.1.0");
+  app.require_subcommand(1);
+  app.fallthrough();
+  GlobalOptions g;
+  app.add_option("--data-dir", g.data_dir, "Folder with the catalogs (default: the shipped data/)");
+  int exit_code = 0;
+  RegisterMeasure(app, g, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "dlcost: usage error: %s\n", e.what());
+    std::fprintf(stderr, "Run 'dlcost --help' or 'dlcost <command> --help'.\n");
+    return 2;
+  }
+  return exit_code;
+}
