@@ -157,6 +157,7 @@ int RunInfer(const GlobalOptions& g, const InferArgs& a) {
     r.notes.push_back("p50 latencies as modelled: no queueing delay; TTFT is the iteration that carries the prompt.");
     for (const std::string& s : e->assumptions) r.notes.push_back(s);
     for (const std::string& s : cc->notes) r.notes.push_back(s);
+    if (!c->calibration_note.empty()) r.notes.push_back(c->calibration_note);
     r.notes.push_back(fmt::format("energy: {:.0f} W per GPU{} x PUE {:.2f} ({})", PowerW(*c, *cc),
                                   cc->gpu_power_w ? " (given)" : " (TDP, an upper bound)", cc->pue, cc->pue_note));
     int code = Emit(r, g);

@@ -255,6 +255,7 @@ int RunTrain(const GlobalOptions& g, const TrainArgs& a) {
                                 run.gpu_power_w > 0 ? run.gpu_power_w : gpu->tdp_w,
                                 run.gpu_power_w > 0 ? " (given)" : " (TDP)", run.pue, cc->pue_note));
   for (size_t i = 1; i < cc->notes.size(); ++i) r.notes.push_back(cc->notes[i]);
+  if (std::string cal = CalibrationNote(a.calibration, gpu->id); !cal.empty()) r.notes.push_back(cal);
   int code = Emit(r, g);
   if (code != 0) return code;
   if (!e.fits) {

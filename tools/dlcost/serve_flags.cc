@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "cli_common.h"
 #include "common/strings.h"
 #include "dlcost/units.h"
 
@@ -114,6 +115,10 @@ Result<ServeContext> ResolveServe(const std::string& data_dir, const ServeFlags&
   DLCOST_ASSIGN_OR_RETURN(c.system, MakeSystem(hw, c.gpu, 0, 0));
   std::string eff_path = f.calibration.empty() ? data_dir + "/efficiency/default.json" : f.calibration;
   DLCOST_ASSIGN_OR_RETURN(c.eff, LoadEfficiency(eff_path, c.gpu.id));
+  c.calibration_note = CalibrationNote(f.calibration, c.gpu.id);
+  if (!c.calibration_note.empty()) {
+    c.calibration_note += "; the serving estimator reads the profile's scalar efficiencies, not its GEMM curve";
+  }
   DLCOST_ASSIGN_OR_RETURN(std::vector<EngineProfile> engines, LoadEngines(data_dir));
   DLCOST_ASSIGN_OR_RETURN(c.engine, ResolveEngine(engines, f.engine));
 

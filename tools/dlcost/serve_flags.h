@@ -39,6 +39,7 @@ struct ServeContext {
   EngineProfile engine;
   ServingSetup setup;
   std::vector<Accelerator> catalog;  // for "supported on" hints
+  std::string calibration_note;      // CalibrationNote of --calibration (empty without one)
 };
 
 // `prefix` is prepended to every flag name ("" for infer; "serve-" is not used: tco shares names).
