@@ -50,7 +50,7 @@ struct DedupArgs {
   MinHashArgs mh;
   double tokens_per_word = audit::kTokensPerWord;
   std::string write_dedup;
-  std::string model, gpu, price;
+  std::string model, gpu, price, calibration;
   int64_t gpus = 8;
   bool mpi = false;
   std::string shard;      // "I/N": write this slice's features to shard_out instead of a report
@@ -175,7 +175,8 @@ Result<WasteCost> PriceWastedTokens(const GlobalOptions& g, const DedupArgs& a, 
   s.seq_len = model.max_seq > 0 ? std::min<int64_t>(model.max_seq, 8192) : 2048;  // as `dlcost train`
   s.overhead_bytes = -1;
   DLCOST_ASSIGN_OR_RETURN(SystemSpec sys, MakeSystem(hw, gpu, 0, 0));
-  DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile eff, LoadEfficiency(dir + "/efficiency/default.json", gpu.id));
+  std::string eff_path = a.calibration.empty() ? dir + "/efficiency/default.json" : a.calibration;
+  DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile eff, LoadEfficiency(eff_path, gpu.id));
   DLCOST_ASSIGN_OR_RETURN(TrainingEstimate est, EstimateWithChosenLayout(model, sys, s, eff));
   if (!est.fits) {
     return Infeasible(fmt::format("--model {} does not fit on {} x {}; wasted-token cost not computed", model.id,
@@ -393,6 +394,9 @@ int ReportDedup(const GlobalOptions& g, const DedupArgs& a, const audit::InputSp
 // The checks and options every form of `audit dedup` shares.
 Status CheckDedupArgs(const DedupArgs& a) {
   if (a.model.empty() != a.gpu.empty()) return UsageError("--model and --gpu: give both to price the wasted tokens");
+  if (!a.calibration.empty() && a.model.empty()) {
+    return UsageError("--calibration: it prices the wasted tokens; give it with --model and --gpu");
+  }
   if (a.shard.empty() && !a.shard_out.empty()) return UsageError("--shard-out: give --shard I/N too");
   if (a.mpi && !a.shard.empty()) {
     return UsageError("--mpi and --shard: give one (--mpi splits the records over the MPI ranks itself)");
@@ -718,6 +722,7 @@ void RegisterAudit(CLI::App& app, GlobalOptions& g, int* exit_code) {
   dedup->add_option("--model", da->model, "Price the wasted tokens: model (zoo id or JSON)");
   dedup->add_option("--gpu", da->gpu, "Price the wasted tokens: GPU id");
   dedup->add_option("--gpus", da->gpus, "Price the wasted tokens: number of GPUs")->capture_default_str();
+  dedup->add_option("--calibration", da->calibration, "Price the wasted tokens: efficiency profile JSON");
   dedup->add_option("--price-usd-per-gpu-hour", da->price, "Price per GPU-hour (default: cheapest shipped offer)");
   dedup->add_flag("--mpi", da->mpi, "Split the work over the ranks of `mpirun -n N` (needs a build with MPI)");
   dedup->add_option("--shard", da->shard, "I/N: handle only records with record number % N == I; needs --shard-out");

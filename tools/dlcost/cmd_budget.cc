@@ -63,7 +63,7 @@ ModelSpec LlamaLike(double params, int64_t seq) {
 
 struct BudgetArgs {
   std::string usd, deadline, gpu = "any", gpus_max = "4096", seq = "4096", finetune, tokens, method = "lora";
-  std::string tokens_per_param, region;
+  std::string tokens_per_param, region, calibration;
 };
 
 int RunBudget(const GlobalOptions& g, const BudgetArgs& a) {
@@ -111,7 +111,8 @@ int RunBudget(const GlobalOptions& g, const BudgetArgs& a) {
   Result<PriceTable> prices = PriceTable::LoadShipped(*dir);
   if (!prices.ok()) return Fail(prices.status());
   Result<std::vector<GpuCandidate>> cands =
-      BuildCandidates(*hw, *prices, a.gpu, std::nullopt, *dir + "/efficiency/default.json", 0);
+      BuildCandidates(*hw, *prices, a.gpu, std::nullopt,
+                      a.calibration.empty() ? *dir + "/efficiency/default.json" : a.calibration, 0);
   if (!cands.ok()) return Fail(cands.status());
   for (GpuCandidate& c : *cands) {
     if (!c.offers.empty()) base.candidates.push_back(std::move(c));
@@ -239,6 +240,7 @@ void RegisterBudget(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("--tokens", a->tokens, "Fine-tuning tokens (with --finetune)");
   cmd->add_option("--method", a->method, "lora, qlora or full (with --finetune)")->capture_default_str();
   cmd->add_option("--region", a->region, "Grid region for CO2");
+  cmd->add_option("--calibration", a->calibration, "Efficiency profile JSON (default: data/efficiency/default.json)");
   AddOutputOptions(cmd, g);
   cmd->callback([&g, exit_code, a] { *exit_code = RunBudget(g, *a); });
 }
