@@ -119,6 +119,7 @@ struct Truth {
   double peak = 100e9;
   double bw = 20e9;
   double mem_frac = 0.4;
+  double loss_frac = 0.1;
   double dispatch = 5e-6;
   double layer_oh = 300e-6;
   double step_oh = 2e-3;
@@ -144,6 +145,8 @@ MicrobenchData Synthetic(const Truth& t) {
     d.memory.push_back({std::string("layer_elementwise:") + style, Dtype::kFp32, bytes, bytes / (t.bw * t.mem_frac)});
   }
   d.optimizer.push_back({Dtype::kFp32, 16e6, 16, 16e6 * 64 / (t.bw * t.mem_frac)});
+  double ce_bytes = 2 * 3 * 4.0 * 1024 * 32000;  // fp32 logits, forward + backward
+  d.memory.push_back({"cross_entropy", Dtype::kFp32, ce_bytes, ce_bytes / (t.bw * t.loss_frac)});
   return d;
 }
 
@@ -184,6 +187,8 @@ TEST(MeasureFit, RecoversAKnownDevice) {
   EXPECT_NEAR(j["memory_fraction"].get<double>(), t.mem_frac, 1e-3);
   EXPECT_NEAR(j["calibrated"]["fp32"]["memory_fraction"]["gelu"].get<double>(), t.mem_frac, 1e-3);
   EXPECT_NEAR(j["calibrated"]["fp32"]["adamw_bytes_per_param"].get<double>(), 64, 0.1);
+  EXPECT_NEAR(j["calibrated"]["fp32"]["loss_memory_fraction"].get<double>(), t.loss_frac, 1e-3);
+  EXPECT_NEAR(j["loss_memory_fraction"].get<double>(), t.loss_frac, 1e-3);
   EXPECT_NEAR(j["layer_host_overhead_s"].get<double>(), t.layer_oh, 1e-6);
   EXPECT_NEAR(j["step_overhead_s"].get<double>(), t.step_oh, 1e-6);
   EXPECT_NEAR(j["overheads"]["layer_host_overhead_s"]["gelu"].get<double>(), t.layer_oh, 1e-6);
@@ -345,6 +350,17 @@ TEST(MeasurePredict, CalibratedFiguresDrivePredictions) {
   double fast_s = PredictTrain(m, tc, *dm)->time_compute_s;
   double slow_s = PredictTrain(m, tc, slow)->time_compute_s;
   EXPECT_GT(slow_s, 1.5 * fast_s);
+
+  // The measured loss fraction prices the cross-entropy: 2 passes x 3 x 4 bytes per fp32 logit
+  // over bandwidth x fraction, so halving the fraction adds exactly that time once more.
+  ASSERT_TRUE(dm->figures.loss_memory_fraction.count("fp32"));
+  double f = dm->figures.loss_memory_fraction.at("fp32");
+  DeviceModel half = *dm;
+  half.figures.loss_memory_fraction["fp32"] = f / 2;
+  double logits = 4.0 * 128 * static_cast<double>(m.vocab);
+  double bw = dm->acc.memory_bandwidth_gb_s * kGB;
+  double added = PredictTrain(m, tc, half)->time_step_s - PredictTrain(m, tc, *dm)->time_step_s;
+  EXPECT_NEAR(added, 2 * 3 * 4 * logits / (bw * f), 1e-9);
 }
 
 TEST(MeasurePredict, CheckFitsSaysWhatItNeeds) {

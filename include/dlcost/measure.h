@@ -296,10 +296,11 @@ Result<MeasuredDevice> LoadMeasuredDevice(const std::string& path);
 
 // Figures a calibration profile measures per precision and block style (docs/measure.md).
 struct CalibratedFigures {
-  // memory_fraction by precision and block style ("gelu", "gated", "moe"); adamw bytes by
-  // precision; overheads by block style.
+  // memory_fraction by precision and block style ("gelu", "gated", "moe"); adamw bytes and the
+  // loss fraction by precision; overheads by block style.
   std::map<std::string, std::map<std::string, double>> memory_fraction;
   std::map<std::string, double> adamw_bytes_per_param;
+  std::map<std::string, double> loss_memory_fraction;  // cross-entropy over fp32 logits, by precision
   std::map<std::string, double> layer_host_overhead_s;
   std::map<std::string, double> step_overhead_s;
   double expert_overhead_s = 0;  // per routed expert and MoE layer, forward (backward twice)

@@ -67,6 +67,8 @@ struct EfficiencyProfile {
   bool host_overhead_serial = false;
   double step_overhead_s = 0;        // per optimizer step: loss, gradient reset, optimizer dispatch
   double adamw_bytes_per_param = 0;  // AdamW traffic per parameter; 0: the fused-kernel figure
+  // Fraction of bandwidth the cross-entropy over fp32 logits reaches; 0: memory_fraction.
+  double loss_memory_fraction = 0;
 };
 Result<EfficiencyProfile> LoadEfficiency(const std::string& path, const std::string& gpu_id);
 

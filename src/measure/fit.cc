@@ -246,7 +246,13 @@ Result<nlohmann::json> FitProfile(const MicrobenchData& data, const ProfileMeta&
       mf[style] = std::round(f * 10000) / 10000;
     }
     if (!mf.empty()) calibrated[key]["memory_fraction"] = mf;
-    if (!ce.empty()) quality["cross_entropy_memory_fraction"][key] = Median(ce);
+    if (!ce.empty()) {
+      // The estimator's loss bytes (3 x 4 bytes per logit, forward and backward) over the
+      // measured cross-entropy time and the copy bandwidth.
+      double f = Clamp(Median(ce), kMinFraction, 1.0);
+      fig.loss_memory_fraction[key] = f;
+      calibrated[key]["loss_memory_fraction"] = std::round(f * 10000) / 10000;
+    }
     std::vector<double> adamw;
     for (const OptimizerSample& o : data.optimizer) {
       if (o.dtype == dt && o.params > 0 && o.seconds > 0) {
@@ -265,6 +271,7 @@ Result<nlohmann::json> FitProfile(const MicrobenchData& data, const ProfileMeta&
   std::string main_key = DtypeName(main);
   eff.memory_fraction = fig.memory_fraction[main_key].count("gated") ? fig.memory_fraction[main_key]["gated"] : 0.8;
   eff.adamw_bytes_per_param = fig.adamw_bytes_per_param.count(main_key) ? fig.adamw_bytes_per_param[main_key] : 0;
+  eff.loss_memory_fraction = fig.loss_memory_fraction.count(main_key) ? fig.loss_memory_fraction[main_key] : 0;
 
   // Overheads: step times of tiny models minus what the fitted model predicts for their work,
   // regressed on the layer count: slope = 3 x layer overhead (forward once, backward twice),
@@ -370,6 +377,12 @@ Result<nlohmann::json> FitProfile(const MicrobenchData& data, const ProfileMeta&
   if (eff.adamw_bytes_per_param > 0) {
     p["adamw_bytes_per_param"] = std::round(eff.adamw_bytes_per_param * 100) / 100;
     p["adamw_bytes_per_param_source"] = "measured AdamW step time x bandwidth x memory_fraction / parameters";
+  }
+  if (eff.loss_memory_fraction > 0) {
+    p["loss_memory_fraction"] = std::round(eff.loss_memory_fraction * 10000) / 10000;
+    p["loss_memory_fraction_source"] =
+        "the estimator's cross-entropy bytes (fp32 logits read, written and read again, forward and backward) over the "
+        "measured cross-entropy time and the copy bandwidth; per precision in 'calibrated'";
   }
   p["calibrated"] = calibrated;
   nlohmann::json oh;

@@ -153,6 +153,13 @@ Result<CalibratedFigures> LoadCalibratedFigures(const std::string& path) {
         }
         c.adamw_bytes_per_param[key] = a.get<double>();
       }
+      if (v.contains("loss_memory_fraction")) {
+        const nlohmann::json& a = v["loss_memory_fraction"];
+        if (!a.is_number() || !(a.get<double>() > 0) || a.get<double>() > 1) {
+          return InvalidInput(where + ".loss_memory_fraction: must be in (0, 1]");
+        }
+        c.loss_memory_fraction[key] = a.get<double>();
+      }
     }
   }
   if (j.contains("overheads")) {
@@ -340,6 +347,9 @@ Result<TrainingEstimate> PredictTrain(const ModelSpec& model, const TrainConfig&
     }
     if (auto it = f.adamw_bytes_per_param.find(dt); it != f.adamw_bytes_per_param.end()) {
       eff.adamw_bytes_per_param = it->second;
+    }
+    if (auto it = f.loss_memory_fraction.find(dt); it != f.loss_memory_fraction.end()) {
+      eff.loss_memory_fraction = it->second;
     }
     eff.layer_host_overhead_s = ForStyle(f.layer_host_overhead_s, style, eff.layer_host_overhead_s);
     eff.step_overhead_s = ForStyle(f.step_overhead_s, style, eff.step_overhead_s);

@@ -52,6 +52,11 @@ double GemmSeconds(double flops, double bytes, double intensity, const Rates& r)
 double MemSeconds(double bytes, const Rates& r) {
   return bytes / (r.bw * r.eff->memory_fraction) + r.eff->kernel_overhead_s;
 }
+// The cross-entropy's traffic: at the profile's measured loss fraction when it has one.
+double LossSeconds(double bytes, const Rates& r) {
+  double f = r.eff->loss_memory_fraction > 0 ? r.eff->loss_memory_fraction : r.eff->memory_fraction;
+  return bytes / (r.bw * f) + r.eff->kernel_overhead_s;
+}
 
 // Time and FLOPs of one layer group for one micro-batch on one GPU.
 struct LayerCost {
@@ -443,6 +448,11 @@ Status LoadCalibratedFields(const nlohmann::json& j, const std::string& path, Ef
     }
     e.adamw_bytes_per_param = *adamw;
   }
+  DLCOST_ASSIGN_OR_RETURN(std::optional<double> loss, f.OptNumber("loss_memory_fraction"));
+  if (loss) {
+    if (!(*loss > 0) || *loss > 1) return InvalidInput(path + ": field 'loss_memory_fraction' must be in (0, 1]");
+    e.loss_memory_fraction = *loss;
+  }
   return Status::Ok();
 }
 
@@ -695,7 +705,7 @@ void TrainingEvaluator::Evaluate(const Layout& L, TrainingEstimate* out) const {
       // written and read again by the fused softmax/loss (Korthikanti et al. 2022: 4sbv/t).
       double rows = static_cast<double>(L.micro_batch) * graph.tokens_per_sample / L.cp;
       logits_bytes = 4.0 * rows * model.vocab / L.tp;
-      logits_t = MemSeconds(3 * logits_bytes, c.rates);
+      logits_t = LossSeconds(3 * logits_bytes, c.rates);
     }
   }
   int64_t layers = layer_index;
