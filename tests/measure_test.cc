@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dlcost/measure.h"
+#include "dlcost/op_graph.h"
 #include "dlcost/units.h"
 #include "temp_dir.h"
 
@@ -144,7 +145,10 @@ MicrobenchData Synthetic(const Truth& t) {
     double bytes = ModelledLayerElementwiseBytes(ProbeModel(style, Device::kCpu), 512, 4);
     d.memory.push_back({std::string("layer_elementwise:") + style, Dtype::kFp32, bytes, bytes / (t.bw * t.mem_frac)});
   }
-  d.optimizer.push_back({Dtype::kFp32, 16e6, 16, 16e6 * 64 / (t.bw * t.mem_frac)});
+  // AdamW at three parameter counts: 32, 48 and 64 bytes per parameter (in cache to beyond).
+  d.optimizer.push_back({Dtype::kFp32, 1e6, 4, 1e6 * 32 / (t.bw * t.mem_frac)});
+  d.optimizer.push_back({Dtype::kFp32, 4e6, 4, 4e6 * 48 / (t.bw * t.mem_frac)});
+  d.optimizer.push_back({Dtype::kFp32, 16e6, 4, 16e6 * 64 / (t.bw * t.mem_frac)});
   double ce_bytes = 2 * 3 * 4.0 * 1024 * 32000;  // fp32 logits, forward + backward
   d.memory.push_back({"cross_entropy", Dtype::kFp32, ce_bytes, ce_bytes / (t.bw * t.loss_frac)});
   return d;
@@ -168,6 +172,25 @@ TEST(MeasureFit, RecoversAKnownDevice) {
   cpu.memory_total_bytes = 16 * kGiB;
   Result<DeviceModel> dm = CpuDeviceModel(kData, p1, 2, cpu);
   ASSERT_TRUE(dm.ok()) << dm.status().message();
+  // Attention samples at a known multiple of the fitted model's attention term.
+  constexpr double kAttentionFactor = 1.7;
+  for (const char* style : {"gelu", "gated"}) {
+    for (const ProbeShape& shape : AttentionShapes(Device::kCpu, false)) {
+      TrainConfig tc{shape.batch, shape.seq, Dtype::kFp32, false};
+      Result<TrainingEstimate> e = PredictTrain(ProbeModel(style, Device::kCpu), tc, *dm);
+      ASSERT_TRUE(e.ok()) << e.status().message();
+      ASSERT_GT(e->time_attention_s, 0);
+      AttentionSample a;
+      a.block = style;
+      a.batch = shape.batch;
+      a.seq = shape.seq;
+      a.fwd_s = kAttentionFactor * e->time_attention_s / 3;
+      a.bwd_s = 2 * a.fwd_s;
+      d.attention.push_back(a);
+    }
+  }
+  // The tiny models' work as the final fit models it: with the attention factor.
+  dm->figures.attention_time_factor["fp32"] = kAttentionFactor;
   for (const char* style : {"gelu", "gated", "moe"}) {
     for (int64_t layers : {1, 2, 4}) {
       ModelSpec m = OverheadModel(style, layers, 4);
@@ -187,6 +210,10 @@ TEST(MeasureFit, RecoversAKnownDevice) {
   EXPECT_NEAR(j["memory_fraction"].get<double>(), t.mem_frac, 1e-3);
   EXPECT_NEAR(j["calibrated"]["fp32"]["memory_fraction"]["gelu"].get<double>(), t.mem_frac, 1e-3);
   EXPECT_NEAR(j["calibrated"]["fp32"]["adamw_bytes_per_param"].get<double>(), 64, 0.1);
+  EXPECT_EQ(j["adamw_bytes_per_param_curve"]["params"], nlohmann::json({1e6, 4e6, 16e6}));
+  EXPECT_EQ(j["adamw_bytes_per_param_curve"]["bytes_per_param"], nlohmann::json({32.0, 48.0, 64.0}));
+  EXPECT_NEAR(j["calibrated"]["fp32"]["attention_time_factor"].get<double>(), kAttentionFactor, 1e-3);
+  EXPECT_NEAR(j["attention_time_factor"].get<double>(), kAttentionFactor, 1e-3);
   EXPECT_NEAR(j["calibrated"]["fp32"]["loss_memory_fraction"].get<double>(), t.loss_frac, 1e-3);
   EXPECT_NEAR(j["loss_memory_fraction"].get<double>(), t.loss_frac, 1e-3);
   EXPECT_NEAR(j["layer_host_overhead_s"].get<double>(), t.layer_oh, 1e-6);
@@ -270,6 +297,19 @@ TEST(MeasureProfile, BadFilesAreClearErrors) {
   nlohmann::json r = FittedProfile();
   r["calibrated"]["fp32"]["memory_fraction"]["gated"] = 3;
   EXPECT_FALSE(LoadCalibratedFigures(tmp.Write("r.json", r.dump())).ok());
+  nlohmann::json a = FittedProfile();
+  a["attention_time_factor"] = 50;
+  Result<EfficiencyProfile> ea = LoadEfficiency(tmp.Write("a.json", a.dump()), "");
+  ASSERT_FALSE(ea.ok());
+  EXPECT_NE(ea.status().message().find("attention_time_factor"), std::string::npos);
+  nlohmann::json b = FittedProfile();
+  b["calibrated"]["fp32"]["adamw_bytes_per_param_curve"]["params"] = {4e6, 1e6, 16e6};
+  Result<CalibratedFigures> fb = LoadCalibratedFigures(tmp.Write("b.json", b.dump()));
+  ASSERT_FALSE(fb.ok());
+  EXPECT_NE(fb.status().message().find("adamw_bytes_per_param_curve"), std::string::npos);
+  nlohmann::json c = FittedProfile();
+  c["adamw_bytes_per_param_curve"]["bytes_per_param"] = {32, "x", 64};
+  EXPECT_FALSE(LoadEfficiency(tmp.Write("c2.json", c.dump()), "").ok());
 }
 
 TEST(MeasureProfile, AtomicWriteLeavesOldFileOnFailure) {
@@ -361,6 +401,36 @@ TEST(MeasurePredict, CalibratedFiguresDrivePredictions) {
   double bw = dm->acc.memory_bandwidth_gb_s * kGB;
   double added = PredictTrain(m, tc, half)->time_step_s - PredictTrain(m, tc, *dm)->time_step_s;
   EXPECT_NEAR(added, 2 * 3 * 4 * logits / (bw * f), 1e-9);
+
+  // The AdamW curve prices the optimizer at the model's own parameter count: a model whose
+  // state fits the caches pays fewer bytes per parameter than one beyond them.
+  ASSERT_TRUE(dm->figures.adamw_bytes_curve.count("fp32"));
+  DeviceModel curve = *dm;
+  curve.figures.adamw_bytes_curve["fp32"] = EfficiencyCurve{{1e6, 1e9}, {10, 100}};
+  double gated_f = dm->figures.memory_fraction.at("fp32").at("gated");
+  for (const SweepCase& c : SweepGrid(Device::kCpu, Dtype::kFp32, false)) {
+    if (c.model.moe || c.model.ffn_act == FfnAct::kGelu) continue;
+    Result<TrainingEstimate> e = PredictTrain(c.model, {c.batch, c.seq, c.dtype, false}, curve);
+    ASSERT_TRUE(e.ok());
+    Result<perf::OpGraph> g = perf::BuildOpGraph(c.model, c.seq);
+    ASSERT_TRUE(g.ok());
+    double params = g->TrainableParams();
+    double bytes = 10 + 90 * std::log(params / 1e6) / std::log(1e3);
+    EXPECT_NEAR(e->time_optimizer_s, params * bytes / (bw * gated_f), 1e-9) << c.name;
+  }
+
+  // The attention factor scales the attention term and nothing else.
+  // (The synthetic profile has no attention samples: its factor is the default 1.)
+  EXPECT_FALSE(dm->figures.attention_time_factor.count("fp32"));
+  DeviceModel twice = *dm;
+  twice.figures.attention_time_factor["fp32"] = 2;
+  TrainConfig long_seq{1, 1024, Dtype::kFp32, false};
+  Result<TrainingEstimate> base = PredictTrain(m, long_seq, *dm);
+  Result<TrainingEstimate> doubled = PredictTrain(m, long_seq, twice);
+  ASSERT_TRUE(base.ok() && doubled.ok());
+  EXPECT_GT(base->time_attention_s, 0);
+  EXPECT_NEAR(doubled->time_attention_s, 2 * base->time_attention_s, 1e-12);
+  EXPECT_NEAR(doubled->time_step_s - base->time_step_s, base->time_attention_s, 1e-9);
 }
 
 TEST(MeasurePredict, CheckFitsSaysWhatItNeeds) {

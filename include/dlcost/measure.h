@@ -184,6 +184,7 @@ struct MemorySample {
 };
 // Unfused (or fused) attention, forward and backward, as the runner runs it.
 struct AttentionSample {
+  std::string block;  // the probe model's block style (BlockStyle): its heads and key/value heads
   Dtype dtype = Dtype::kFp32;
   int64_t batch = 0, heads = 0, seq = 0, head_dim = 0;
   bool causal = true;
@@ -210,6 +211,7 @@ struct MicrobenchData {
   std::string device_name;
   int threads = 0;
   bool quick = false;
+  bool fused_attention = false;  // the runner's attention (scaled_dot_product_attention)
   double memory_total_bytes = 0;
   double other_cpu_pct = 0;  // CPU capacity other processes used during the microbenchmarks
   double dispatch_s = 0;  // one tiny GEMM call: the framework's per-operator cost
@@ -301,6 +303,8 @@ struct CalibratedFigures {
   std::map<std::string, std::map<std::string, double>> memory_fraction;
   std::map<std::string, double> adamw_bytes_per_param;
   std::map<std::string, double> loss_memory_fraction;  // cross-entropy over fp32 logits, by precision
+  std::map<std::string, EfficiencyCurve> adamw_bytes_curve;  // bytes per parameter by parameters, by precision
+  std::map<std::string, double> attention_time_factor;     // measured / modelled attention, by precision
   std::map<std::string, double> layer_host_overhead_s;
   std::map<std::string, double> step_overhead_s;
   double expert_overhead_s = 0;  // per routed expert and MoE layer, forward (backward twice)

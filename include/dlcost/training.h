@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "dlcost/hardware.h"
 #include "dlcost/model.h"
 #include "dlcost/op_graph.h"
@@ -37,10 +39,15 @@ Result<Finetune> ParseFinetune(const std::string& s);
 // in log x between the points and constant beyond the ends. Empty: not measured.
 struct EfficiencyCurve {
   std::vector<double> x;  // ascending, > 0
-  std::vector<double> y;  // in (0, 1]
+  std::vector<double> y;  // efficiency curves: in (0, 1]
   bool empty() const { return x.empty(); }
   double At(double v) const;
 };
+
+// A curve from the JSON object `c` with ascending positive `x_key` values and `y_key` values in
+// (0, y_max]; InvalidInput naming `where` and the field otherwise.
+Result<EfficiencyCurve> ParseCurveJson(const nlohmann::json& c, const std::string& where, const char* x_key,
+                                       const char* y_key, double y_max);
 
 // Efficiency figures (fractions of datasheet peaks) from data/efficiency/*.json or a
 // calibration profile.
@@ -69,6 +76,13 @@ struct EfficiencyProfile {
   double adamw_bytes_per_param = 0;  // AdamW traffic per parameter; 0: the fused-kernel figure
   // Fraction of bandwidth the cross-entropy over fp32 logits reaches; 0: memory_fraction.
   double loss_memory_fraction = 0;
+  // AdamW traffic per parameter by the optimizer parameters one device holds (x: parameters,
+  // y: bytes per parameter, interpolated in log x): the cost per parameter grows as the
+  // optimizer state outgrows the caches. When set it replaces adamw_bytes_per_param.
+  EfficiencyCurve adamw_bytes_curve;
+  // Measured attention time (forward + backward) over the modelled one: the estimator's
+  // attention term is multiplied by it (fused and unfused alike).
+  double attention_time_factor = 1.0;
 };
 Result<EfficiencyProfile> LoadEfficiency(const std::string& path, const std::string& gpu_id);
 
@@ -131,6 +145,7 @@ struct TrainingEstimate {
 
   // Step time, seconds.
   double time_compute_s = 0;        // GEMM + attention + memory-bound kernels, all micro-batches
+  double time_attention_s = 0;      // part of time_compute_s spent in attention (forward, backward, recompute)
   double time_recompute_s = 0;      // part of time_compute_s spent re-running the forward pass
   double time_comm_tp_s = 0;        // exposed tensor/sequence-parallel collectives
   double time_comm_cp_s = 0;        // exposed context-parallel exchange

@@ -75,6 +75,18 @@ nlohmann::json CurveJson(const EfficiencyCurve& c) {
   return j;
 }
 
+nlohmann::json BytesCurveJson(const EfficiencyCurve& c) {
+  nlohmann::json j;
+  std::vector<double> x, y;
+  for (size_t i = 0; i < c.x.size(); ++i) {
+    x.push_back(c.x[i]);
+    y.push_back(std::round(c.y[i] * 100) / 100);
+  }
+  j["params"] = x;
+  j["bytes_per_param"] = y;
+  return j;
+}
+
 }  // namespace
 
 nlohmann::json MicrobenchToJson(const MicrobenchData& d) {
@@ -83,6 +95,7 @@ nlohmann::json MicrobenchToJson(const MicrobenchData& d) {
   j["device_name"] = d.device_name;
   j["threads"] = d.threads;
   j["quick"] = d.quick;
+  j["fused_attention"] = d.fused_attention;
   j["memory_total_bytes"] = d.memory_total_bytes;
   j["dispatch_s"] = d.dispatch_s;
   j["other_cpu_pct"] = d.other_cpu_pct;
@@ -98,7 +111,7 @@ nlohmann::json MicrobenchToJson(const MicrobenchData& d) {
   }
   j["attention"] = nlohmann::json::array();
   for (const AttentionSample& a : d.attention) {
-    j["attention"].push_back({{"dtype", DtypeName(a.dtype)}, {"batch", a.batch}, {"heads", a.heads}, {"seq", a.seq},
+    j["attention"].push_back({{"block", a.block}, {"dtype", DtypeName(a.dtype)}, {"batch", a.batch}, {"heads", a.heads}, {"seq", a.seq},
                               {"head_dim", a.head_dim}, {"causal", a.causal}, {"fwd_s", a.fwd_s}, {"bwd_s", a.bwd_s}});
   }
   j["overhead"] = nlohmann::json::array();
@@ -253,25 +266,37 @@ Result<nlohmann::json> FitProfile(const MicrobenchData& data, const ProfileMeta&
       fig.loss_memory_fraction[key] = f;
       calibrated[key]["loss_memory_fraction"] = std::round(f * 10000) / 10000;
     }
-    std::vector<double> adamw;
+    // AdamW: bytes per parameter the estimator must charge (at the memory fraction of the gated
+    // block) so that MemSeconds reproduces the measured step, by the parameters stepped.
+    std::map<double, std::vector<double>> adamw;
     for (const OptimizerSample& o : data.optimizer) {
       if (o.dtype == dt && o.params > 0 && o.seconds > 0) {
-        // Bytes per parameter the estimator must charge (at the memory fraction of the gated
-        // block) so that MemSeconds reproduces the measured step.
         double f = fig.memory_fraction[key].count("gated") ? fig.memory_fraction[key]["gated"] : 1.0;
-        adamw.push_back(o.seconds * bw * f / o.params);
+        adamw[o.params].push_back(o.seconds * bw * f / o.params);
       }
     }
     if (!adamw.empty()) {
-      double a = Clamp(Median(adamw), 1, 10000);
-      fig.adamw_bytes_per_param[key] = a;
-      calibrated[key]["adamw_bytes_per_param"] = std::round(a * 100) / 100;
+      EfficiencyCurve curve;
+      std::vector<double> ys, ws;
+      for (auto& [params, v] : adamw) {
+        curve.x.push_back(params);
+        ys.push_back(Median(v));
+        ws.push_back(static_cast<double>(v.size()));
+      }
+      // Non-decreasing: a larger optimizer state never fits the caches better.
+      ys = Isotonic(ys, ws);
+      for (double y : ys) curve.y.push_back(Clamp(y, 1, 10000));
+      fig.adamw_bytes_per_param[key] = curve.y.back();
+      fig.adamw_bytes_curve[key] = curve;
+      calibrated[key]["adamw_bytes_per_param"] = std::round(curve.y.back() * 100) / 100;
+      calibrated[key]["adamw_bytes_per_param_curve"] = BytesCurveJson(curve);
     }
   }
   std::string main_key = DtypeName(main);
   eff.memory_fraction = fig.memory_fraction[main_key].count("gated") ? fig.memory_fraction[main_key]["gated"] : 0.8;
   eff.adamw_bytes_per_param = fig.adamw_bytes_per_param.count(main_key) ? fig.adamw_bytes_per_param[main_key] : 0;
   eff.loss_memory_fraction = fig.loss_memory_fraction.count(main_key) ? fig.loss_memory_fraction[main_key] : 0;
+  if (fig.adamw_bytes_curve.count(main_key)) eff.adamw_bytes_curve = fig.adamw_bytes_curve[main_key];
 
   // Overheads: step times of tiny models minus what the fitted model predicts for their work,
   // regressed on the layer count: slope = 3 x layer overhead (forward once, backward twice),
@@ -283,6 +308,32 @@ Result<nlohmann::json> FitProfile(const MicrobenchData& data, const ProfileMeta&
   dm.eff.step_overhead_s = 0;
   dm.figures = fig;
   dm.calibrated = true;
+  // Attention: measured forward + backward time over the estimator's attention term for the same
+  // shapes (the probe model's heads, one layer), per precision; ratio of sums, so that the
+  // longest sequences, where attention matters, weigh most.
+  for (Dtype dt : dtypes) {
+    double measured = 0, modelled = 0;
+    for (const AttentionSample& a : data.attention) {
+      if (a.dtype != dt || a.block.empty() || !(a.fwd_s + a.bwd_s > 0)) continue;
+      TrainConfig tc;
+      tc.batch = a.batch;
+      tc.seq = a.seq;
+      tc.dtype = dt;
+      tc.fused_attention = data.fused_attention;
+      Result<TrainingEstimate> e = PredictTrain(ProbeModel(a.block, data.device), tc, dm);
+      if (!e.ok()) return e.status();
+      measured += a.fwd_s + a.bwd_s;
+      modelled += e->time_attention_s;
+    }
+    if (measured > 0 && modelled > 0) {
+      double f = Clamp(measured / modelled, 0.1, 10);
+      fig.attention_time_factor[DtypeName(dt)] = f;
+      calibrated[DtypeName(dt)]["attention_time_factor"] = std::round(f * 10000) / 10000;
+    }
+  }
+  dm.figures = fig;
+  eff.attention_time_factor = fig.attention_time_factor.count(main_key) ? fig.attention_time_factor[main_key] : 1.0;
+
   std::map<std::string, std::vector<double>> ox, oy;
   std::map<int64_t, std::vector<double>> moe_x, moe_y;
   for (const OverheadSample& o : data.overhead) {
@@ -291,6 +342,7 @@ Result<nlohmann::json> FitProfile(const MicrobenchData& data, const ProfileMeta&
     tc.batch = 1;
     tc.seq = 16;
     tc.dtype = main;
+    tc.fused_attention = data.fused_attention;
     Result<TrainingEstimate> e = PredictTrain(m, tc, dm);
     if (!e.ok()) return e.status();
     double residual = o.step_s - e->time_step_s;
@@ -376,8 +428,19 @@ Result<nlohmann::json> FitProfile(const MicrobenchData& data, const ProfileMeta&
   p["step_overhead_s_source"] = "intercept of the same regression";
   if (eff.adamw_bytes_per_param > 0) {
     p["adamw_bytes_per_param"] = std::round(eff.adamw_bytes_per_param * 100) / 100;
-    p["adamw_bytes_per_param_source"] = "measured AdamW step time x bandwidth x memory_fraction / parameters";
+    p["adamw_bytes_per_param_source"] =
+        "measured AdamW step time x bandwidth x memory_fraction / parameters, for the largest parameter set";
   }
+  if (!eff.adamw_bytes_curve.empty()) {
+    p["adamw_bytes_per_param_curve"] = BytesCurveJson(eff.adamw_bytes_curve);
+    p["adamw_bytes_per_param_curve_source"] =
+        "the same, for AdamW steps over 4-tensor parameter sets of several sizes (the optimizer state in and beyond "
+        "the caches), made non-decreasing; the estimator interpolates it in log(parameters per device)";
+  }
+  p["attention_time_factor"] = std::round(eff.attention_time_factor * 10000) / 10000;
+  p["attention_time_factor_source"] =
+      "measured attention time (forward + backward, the runner's kernel) over the estimator's attention term for the "
+      "same shapes; per precision in 'calibrated'";
   if (eff.loss_memory_fraction > 0) {
     p["loss_memory_fraction"] = std::round(eff.loss_memory_fraction * 10000) / 10000;
     p["loss_memory_fraction_source"] =

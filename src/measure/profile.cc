@@ -153,6 +153,18 @@ Result<CalibratedFigures> LoadCalibratedFigures(const std::string& path) {
         }
         c.adamw_bytes_per_param[key] = a.get<double>();
       }
+      if (v.contains("adamw_bytes_per_param_curve")) {
+        DLCOST_ASSIGN_OR_RETURN(c.adamw_bytes_curve[key],
+                                ParseCurveJson(v["adamw_bytes_per_param_curve"], where + ".adamw_bytes_per_param_curve",
+                                               "params", "bytes_per_param", 10000));
+      }
+      if (v.contains("attention_time_factor")) {
+        const nlohmann::json& a = v["attention_time_factor"];
+        if (!a.is_number() || !(a.get<double>() >= 0.1) || a.get<double>() > 10) {
+          return InvalidInput(where + ".attention_time_factor: must be between 0.1 and 10");
+        }
+        c.attention_time_factor[key] = a.get<double>();
+      }
       if (v.contains("loss_memory_fraction")) {
         const nlohmann::json& a = v["loss_memory_fraction"];
         if (!a.is_number() || !(a.get<double>() > 0) || a.get<double>() > 1) {
@@ -350,6 +362,10 @@ Result<TrainingEstimate> PredictTrain(const ModelSpec& model, const TrainConfig&
     }
     if (auto it = f.loss_memory_fraction.find(dt); it != f.loss_memory_fraction.end()) {
       eff.loss_memory_fraction = it->second;
+    }
+    if (auto it = f.adamw_bytes_curve.find(dt); it != f.adamw_bytes_curve.end()) eff.adamw_bytes_curve = it->second;
+    if (auto it = f.attention_time_factor.find(dt); it != f.attention_time_factor.end()) {
+      eff.attention_time_factor = it->second;
     }
     eff.layer_host_overhead_s = ForStyle(f.layer_host_overhead_s, style, eff.layer_host_overhead_s);
     eff.step_overhead_s = ForStyle(f.step_overhead_s, style, eff.step_overhead_s);

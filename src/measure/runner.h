@@ -21,6 +21,13 @@
 
 namespace dlcost::measure {
 
+// OpenBLAS's DYNAMIC_ARCH build picks its kernels when it loads and falls back to its generic
+// SSE3 ("Prescott") kernels on CPUs newer than its release, several times below the vector
+// units. When that happened and the user has not chosen a kernel set (OPENBLAS_CORETYPE unset),
+// returns the set that matches the CPU ("SkylakeX" with AVX-512, "Haswell" with AVX2) so that
+// the caller can set OPENBLAS_CORETYPE and start the program again; else "".
+std::string BetterBlasKernels();
+
 // Selects the device and the threads for every later call: `threads` BLAS threads (0: every CPU
 // this process may run on) and `intra_op_threads` libtorch threads (0: 1 when the BLAS is
 // OpenBLAS with its own pthreads pool, so that two pools do not fight over the same cores, as

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -108,7 +109,9 @@ std::string BlasDescription() {
   auto config = reinterpret_cast<StrFn>(dlsym(RTLD_DEFAULT, "openblas_get_config"));
   auto core = reinterpret_cast<StrFn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
   if (config != nullptr) {
-    return fmt::format("{} (kernel set: {})", config(), core != nullptr ? core() : "unknown");
+    const char* chosen = std::getenv("DLCOST_CHOSE_OPENBLAS_CORETYPE");
+    return fmt::format("{} (kernel set: {}{})", config(), core != nullptr ? core() : "unknown",
+                       chosen != nullptr ? ", chosen by dlcost for this CPU; OPENBLAS_CORETYPE overrides it" : "");
   }
 #ifdef DLCOST_TORCH_CUDA
   if (State().device == Device::kCuda) return "cuBLAS (through libtorch)";
@@ -136,6 +139,15 @@ std::string OpenBlasCore() {
   return core != nullptr ? core() : "";
 }
 
+// The kernel set for this CPU when OpenBLAS runs `core` and a better one exists, else "".
+std::string BetterBlasKernelsFor(const std::string& core) {
+  if (core != "Prescott") return "";
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return "SkylakeX";
+  if (__builtin_cpu_supports("avx2")) return "Haswell";
+  return "";
+}
+
 int UsableCpus() {
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -156,6 +168,11 @@ Status FromException(const std::exception& e, const std::string& what) {
 }
 
 }  // namespace
+
+std::string BetterBlasKernels() {
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return "";
+  return BetterBlasKernelsFor(OpenBlasCore());
+}
 
 const torch::Device& RunnerDevice() { return State().torch_device; }
 const RunnerInfo& RunnerDescription() { return State().info; }
@@ -180,15 +197,13 @@ Result<RunnerInfo> InitRunner(Device device, int threads, int intra_op_threads) 
     info.intra_op_threads = intra_op_threads > 0 ? intra_op_threads : (blas_pool && device == Device::kCpu ? 1 : info.threads);
     at::set_num_threads(info.intra_op_threads);
     SetBlasThreads(info.threads);
-    std::string core = OpenBlasCore();
-    __builtin_cpu_init();
-    if (core == "Prescott" && (__builtin_cpu_supports("avx2") || __builtin_cpu_supports("avx512f"))) {
-      // OpenBLAS's DYNAMIC_ARCH falls back to its SSE3 kernels on CPUs it does not know.
+    if (OpenBlasCore() == "Prescott" && !BetterBlasKernelsFor("Prescott").empty()) {
+      // Only when OPENBLAS_CORETYPE pins the generic kernels: dlcost-measure otherwise restarts
+      // itself with the CPU's kernel set (BetterBlasKernels).
       info.warnings.push_back(fmt::format(
-          "OpenBLAS did not recognise this CPU and uses its generic SSE3 (Prescott) kernels; its {} GEMMs run several "
-          "times below the CPU's capability. Measurements and calibration stay consistent; to use the vector units, "
-          "export OPENBLAS_CORETYPE={} before running (and before the workloads the calibration is for)",
-          "fp32", __builtin_cpu_supports("avx512f") ? "SkylakeX" : "Haswell"));
+          "OPENBLAS_CORETYPE=Prescott: OpenBLAS runs its generic SSE3 kernels; fp32 GEMMs run several times below "
+          "this CPU's vector units ({} kernels). Measurements and calibration stay consistent with each other",
+          BetterBlasKernelsFor("Prescott")));
     }
     if (device == Device::kCuda) {
       if (!info.cuda_build) {

@@ -63,6 +63,7 @@ struct LayerCost {
   double fwd_s = 0;
   double bwd_s = 0;
   double recompute_s = 0;     // extra forward work under the chosen recompute policy
+  double attention_s = 0;     // attention's share of fwd_s + bwd_s + recompute_s
   double fwd_flops = 0;       // per GPU, model FLOPs of the forward pass
   double recompute_flops = 0;
   double tp_comm_s = 0;
@@ -159,13 +160,17 @@ LayerCost CostGroup(const Ctx& c, const perf::LayerGroup& grp) {
           t_bwd = 2 * GemmSeconds(op_units_flops, 4 * e_scores, intensity, c.rates) +
                   MemSeconds((8 + drop) * e_scores, c.rates);
         }
+        t_fwd *= c.rates.eff->attention_time_factor;
+        t_bwd *= c.rates.eff->attention_time_factor;
         out.fwd_s += t_fwd;
         attn_fwd_s += t_fwd;
         out.fwd_flops += op_units_flops;
         out.bwd_s += t_bwd;
+        out.attention_s += t_fwd + t_bwd;
         if (L.recompute != Recompute::kNone) {
           out.recompute_s += t_fwd;
           out.recompute_flops += op_units_flops;
+          out.attention_s += t_fwd;
         }
         break;
       }
@@ -401,6 +406,32 @@ double GemmIntensity(double m, double k, double n) {
   return moved > 0 ? 2.0 * m * k * n / moved : 0.0;
 }
 
+Result<EfficiencyCurve> ParseCurveJson(const nlohmann::json& c, const std::string& where, const char* x_key,
+                                       const char* y_key, double y_max) {
+  if (!c.is_object() || !c.contains(x_key) || !c.contains(y_key) || !c[x_key].is_array() || !c[y_key].is_array()) {
+    return InvalidInput(fmt::format("{}: needs arrays '{}' and '{}'", where, x_key, y_key));
+  }
+  EfficiencyCurve curve;
+  const nlohmann::json& xs = c[x_key];
+  const nlohmann::json& ys = c[y_key];
+  if (xs.empty() || xs.size() != ys.size() || xs.size() > 1000) {
+    return InvalidInput(fmt::format("{}: '{}' and '{}' must have the same length, 1 to 1000", where, x_key, y_key));
+  }
+  for (size_t i = 0; i < xs.size(); ++i) {
+    if (!xs[i].is_number() || !ys[i].is_number()) return InvalidInput(where + ": points must be numbers");
+    double x = xs[i].get<double>(), y = ys[i].get<double>();
+    if (!std::isfinite(x) || x <= 0 || (i > 0 && x <= curve.x.back())) {
+      return InvalidInput(fmt::format("{}: '{}' must be positive and strictly ascending", where, x_key));
+    }
+    if (!std::isfinite(y) || y <= 0 || y > y_max) {
+      return InvalidInput(fmt::format("{}: '{}' values must be in (0, {:g}]", where, y_key, y_max));
+    }
+    curve.x.push_back(x);
+    curve.y.push_back(y);
+  }
+  return curve;
+}
+
 namespace {
 
 // The fields `dlcost calibrate` adds to a profile (docs/measure.md, "Profile format").
@@ -412,26 +443,7 @@ Status LoadCalibratedFields(const nlohmann::json& j, const std::string& path, Ef
     for (const auto& [key, c] : curves.items()) {
       std::string where = fmt::format("{}: gemm_efficiency_curve.{}", path, key);
       DLCOST_ASSIGN_OR_RETURN(Dtype d, ParseDtype(key, where));
-      if (!c.is_object() || !c.contains("flops_per_element") || !c.contains("fraction") ||
-          !c["flops_per_element"].is_array() || !c["fraction"].is_array()) {
-        return InvalidInput(where + ": needs arrays 'flops_per_element' and 'fraction'");
-      }
-      EfficiencyCurve curve;
-      const nlohmann::json& xs = c["flops_per_element"];
-      const nlohmann::json& ys = c["fraction"];
-      if (xs.empty() || xs.size() != ys.size() || xs.size() > 1000) {
-        return InvalidInput(where + ": 'flops_per_element' and 'fraction' must have the same length, 1 to 1000");
-      }
-      for (size_t i = 0; i < xs.size(); ++i) {
-        if (!xs[i].is_number() || !ys[i].is_number()) return InvalidInput(where + ": points must be numbers");
-        double x = xs[i].get<double>(), y = ys[i].get<double>();
-        if (!std::isfinite(x) || x <= 0 || (i > 0 && x <= curve.x.back())) {
-          return InvalidInput(where + ": 'flops_per_element' must be positive and strictly ascending");
-        }
-        if (!std::isfinite(y) || y <= 0 || y > 1) return InvalidInput(where + ": 'fraction' values must be in (0, 1]");
-        curve.x.push_back(x);
-        curve.y.push_back(y);
-      }
+      DLCOST_ASSIGN_OR_RETURN(EfficiencyCurve curve, ParseCurveJson(c, where, "flops_per_element", "fraction", 1.0));
       e.gemm_curve[static_cast<int>(d)] = std::move(curve);
     }
   }
@@ -447,6 +459,18 @@ Status LoadCalibratedFields(const nlohmann::json& j, const std::string& path, Ef
       return InvalidInput(path + ": field 'adamw_bytes_per_param' must be in (0, 10000]");
     }
     e.adamw_bytes_per_param = *adamw;
+  }
+  if (f.Has("adamw_bytes_per_param_curve")) {
+    DLCOST_ASSIGN_OR_RETURN(e.adamw_bytes_curve,
+                            ParseCurveJson(j.at("adamw_bytes_per_param_curve"), path + ": adamw_bytes_per_param_curve",
+                                           "params", "bytes_per_param", 10000));
+  }
+  DLCOST_ASSIGN_OR_RETURN(std::optional<double> attn, f.OptNumber("attention_time_factor"));
+  if (attn) {
+    if (!(*attn >= 0.1) || *attn > 10) {
+      return InvalidInput(path + ": field 'attention_time_factor' must be between 0.1 and 10");
+    }
+    e.attention_time_factor = *attn;
   }
   DLCOST_ASSIGN_OR_RETURN(std::optional<double> loss, f.OptNumber("loss_memory_fraction"));
   if (loss) {
@@ -743,6 +767,7 @@ void TrainingEvaluator::Evaluate(const Layout& L, TrainingEstimate* out) const {
       k.fwd_s += n * g.fwd_s;
       k.bwd_s += n * g.bwd_s;
       k.recompute_s += n * g.recompute_s;
+      k.attention_s += n * g.attention_s;
       k.fwd_flops += n * g.fwd_flops;
       k.recompute_flops += n * g.recompute_flops;
       k.tp_comm_s += n * g.tp_comm_s;
@@ -770,6 +795,7 @@ void TrainingEvaluator::Evaluate(const Layout& L, TrainingEstimate* out) const {
   const LayerCost& W = worst;
   e.time_compute_s = m * (W.fwd_s + W.bwd_s + W.recompute_s);
   e.time_recompute_s = m * W.recompute_s;
+  e.time_attention_s = m * W.attention_s;
   e.time_comm_tp_s = m * W.tp_comm_s;
   e.time_comm_cp_s = m * W.cp_comm_s;
   e.time_comm_ep_s = m * W.ep_comm_s;
@@ -797,9 +823,12 @@ void TrainingEvaluator::Evaluate(const Layout& L, TrainingEstimate* out) const {
     e.time_comm_dp_s += m * std::max(0.0, gather - (W.fwd_s + W.bwd_s));
   }
   double opt_params = trained_params / (L.zero >= 1 ? L.dp : 1);
-  double opt_traffic = s.optimizer == Optimizer::kAdamW && eff_.adamw_bytes_per_param > 0
-                           ? eff_.adamw_bytes_per_param
-                           : OptimizerTrafficBytes(s.optimizer);
+  double opt_traffic = OptimizerTrafficBytes(s.optimizer);
+  if (s.optimizer == Optimizer::kAdamW && !eff_.adamw_bytes_curve.empty()) {
+    opt_traffic = eff_.adamw_bytes_curve.At(std::max(opt_params, 1.0));
+  } else if (s.optimizer == Optimizer::kAdamW && eff_.adamw_bytes_per_param > 0) {
+    opt_traffic = eff_.adamw_bytes_per_param;
+  }
   e.time_optimizer_s = MemSeconds(opt_params * opt_traffic, c.rates);
   e.time_step_overhead_s = eff_.step_overhead_s;
   e.time_step_s = e.time_compute_s + e.time_comm_tp_s + e.time_comm_cp_s + e.time_comm_ep_s + e.time_comm_pp_s +
