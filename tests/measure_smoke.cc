@@ -88,6 +88,10 @@ int main(int argc, char** argv) {
   }
   Check(p.contains("gemm_efficiency_curve") && p["gemm_efficiency_curve"].contains("fp32"), "profile has an fp32 curve");
   Check(Positive(p, "memory_fraction"), "profile memory fraction positive");
+  Check(Positive(p, "attention_time_factor"), "profile attention factor positive");
+  Check(p.contains("adamw_bytes_per_param_curve") && p["adamw_bytes_per_param_curve"].contains("params") &&
+            p["adamw_bytes_per_param_curve"]["params"].size() == 3,
+        "profile has an AdamW curve over 3 parameter counts");
   for (const auto& e : std::filesystem::directory_iterator(tmp)) {
     Check(e.path().filename().string().find(".tmp-") == std::string::npos, "no temporary file left behind");
   }
