@@ -111,8 +111,9 @@ nlohmann::json MicrobenchToJson(const MicrobenchData& d) {
   }
   j["attention"] = nlohmann::json::array();
   for (const AttentionSample& a : d.attention) {
-    j["attention"].push_back({{"block", a.block}, {"dtype", DtypeName(a.dtype)}, {"batch", a.batch}, {"heads", a.heads}, {"seq", a.seq},
-                              {"head_dim", a.head_dim}, {"causal", a.causal}, {"fwd_s", a.fwd_s}, {"bwd_s", a.bwd_s}});
+    j["attention"].push_back({{"block", a.block}, {"dtype", DtypeName(a.dtype)}, {"batch", a.batch},
+                              {"heads", a.heads}, {"seq", a.seq}, {"head_dim", a.head_dim}, {"causal", a.causal},
+                              {"fwd_s", a.fwd_s}, {"bwd_s", a.bwd_s}});
   }
   j["overhead"] = nlohmann::json::array();
   for (const OverheadSample& o : d.overhead) {
