@@ -128,6 +128,14 @@ int main(int argc, char** argv) {
                         "energy_j_per_step"}) {
     Check(Positive(t, k), std::string("measure train ") + k + " positive");
   }
+  // OpenBLAS's generic SSE3 kernels on a CPU with AVX2: dlcost-measure restarts with the CPU's
+  // kernel set unless the user chose one.
+  std::string flags = Slurp("/proc/cpuinfo");
+  std::string notes = t.contains("notes") ? t["notes"].dump() : "";
+  if (std::getenv("OPENBLAS_CORETYPE") == nullptr && flags.find(" avx2") != std::string::npos &&
+      notes.find("kernel set:") != std::string::npos) {
+    Check(notes.find("kernel set: Prescott") == std::string::npos, "OpenBLAS runs the CPU's own kernels");
+  }
   Check(Run(dlcost, source, tmp, "infer_measure",
             "measure infer --model gpt2 --layers 1 --prompt 16 --generate 4 --reps 1 --warmup 0 --format json") == 0,
         "measure infer exits 0");

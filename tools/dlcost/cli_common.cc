@@ -59,7 +59,8 @@ std::string CalibrationNote(const std::string& path, const std::string& target) 
                          *md->peak_flops[i] / 1e12);
   }
   return fmt::format("calibration profile {} was measured on {} ({} threads; best GEMM {}; copy bandwidth {:.1f} GB/s): "
-                     "its efficiency curves, memory fractions and overheads are applied to the catalog peaks of {}; "
+                     "its efficiency curves, memory fractions, AdamW and attention figures and overheads are applied to the "
+                     "catalog peaks of {}; "
                      "dlcost measure --calibration predicts with the measured peaks themselves",
                      path, md->name.empty() ? "an unnamed device" : md->name, md->threads, peaks.empty() ? "-" : peaks,
                      md->memory_bandwidth_bytes_s / 1e9, target);
