@@ -241,7 +241,7 @@ ModelSpec ProbeModel(const std::string& style, Device device);
 struct ProbeShape {
   int64_t batch = 1, seq = 128;
 };
-std::vector<ProbeShape> ElementwiseShapes(Device device, bool quick);
+std::vector<ProbeShape> ElementwiseShapes(Device device);  // the same in the quick and full plans
 std::vector<ProbeShape> AttentionShapes(Device device, bool quick);
 
 // The memory-bound traffic the estimator charges for one transformer layer's norms and

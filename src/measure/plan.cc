@@ -114,11 +114,10 @@ ModelSpec ProbeModel(const std::string& style, Device device) {
                          : MakeSpec("probe-gated", "gated", 512, 8, 2, 1408, 8192, 1);
 }
 
-std::vector<ProbeShape> ElementwiseShapes(Device device, bool quick) {
+std::vector<ProbeShape> ElementwiseShapes(Device device) {
   if (device == Device::kCuda) return {{4, 2048}, {8, 4096}};
-  // The quick plan times the same shapes (they take milliseconds): one shape alone let a single
-  // lucky or unlucky timing set the memory fraction.
-  (void)quick;
+  // The quick plan times these too (they take milliseconds): one shape alone let a single lucky
+  // or unlucky timing set the memory fraction.
   return {{1, 256}, {4, 256}};
 }
 

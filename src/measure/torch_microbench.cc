@@ -192,7 +192,7 @@ void RunRound(const MicrobenchPlan& plan, const std::function<void(const std::st
     for (const char* style : {"gelu", "gated"}) {
       ModelSpec pm = ProbeModel(style, plan.device);
       say(fmt::format("elementwise and attention ({}, {})", style, DtypeName(dt)));
-      for (const ProbeShape& p : ElementwiseShapes(plan.device, plan.quick)) {
+      for (const ProbeShape& p : ElementwiseShapes(plan.device)) {
         double t = TimeLayerElementwise(pm, p, dt, dev, fused, mem_b);
         double tokens = static_cast<double>(p.batch * p.seq);
         d.memory.push_back({std::string("layer_elementwise:") + style, dt,

@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
   // OpenBLAS chose its kernels when it loaded, before main: if it fell back to its generic ones
   // on this CPU, start again with the CPU's own (docs/measure.md, "OpenBLAS kernels").
   std::string kernels = dlcost::measure::BetterBlasKernels();
-  if (!kernels.empty() && std::getenv("DLCOST_CHOSE_OPENBLAS_CORETYPE") == nullptr) {
+  if (!kernels.empty()) {  // empty after the restart: OPENBLAS_CORETYPE is set then
     setenv("OPENBLAS_CORETYPE", kernels.c_str(), 1);
     setenv("DLCOST_CHOSE_OPENBLAS_CORETYPE", kernels.c_str(), 1);
     std::fflush(nullptr);
