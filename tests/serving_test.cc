@@ -11,7 +11,7 @@
 #include "dlcost/validate.h"
 #include "common/csv.h"
 #include "dlcost/op_graph.h"
-#include "perf/case_row.h"
+#include "validate/case_row.h"
 
 namespace dlcost {
 namespace {

@@ -7,7 +7,7 @@
 #include "dlcost/model.h"
 #include "dlcost/training.h"
 #include "dlcost/units.h"
-#include "perf/collectives.h"
+#include "dlcost/collectives.h"
 
 namespace dlcost {
 namespace {

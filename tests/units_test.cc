@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "common/strings.h"
+#include "dlcost/strings.h"
 #include "dlcost/units.h"
 
 namespace dlcost {

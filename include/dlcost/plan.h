@@ -96,4 +96,9 @@ Result<PlanResult> RunPlan(const PlanRequest& req);
 Result<TrainingEstimate> FastestLayout(const TrainingEvaluator& ev, const TrainingSetup& s,
                                        const LayoutSpace* also = nullptr);
 
+// Fills the empty layout fields by searching tp, pp, micro-batch (and recompute when unset)
+// for the fastest layout that fits; returns its estimate with `chosen` listing the choices.
+Result<TrainingEstimate> EstimateWithChosenLayout(const ModelSpec& model, const SystemSpec& sys,
+                                                  const TrainingSetup& s, const EfficiencyProfile& eff);
+
 }  // namespace dlcost

@@ -1,7 +1,7 @@
 // The training estimator: per-GPU memory, step time and whole-run cost of training a model on
 // a system under a layout.
 //
-//   TrainingSetup s;                       // fields left empty are chosen (see ChooseLayout)
+//   TrainingSetup s;                       // layout fields left empty take their defaults
 //   s.num_gpus = 64; s.seq_len = 8192; s.global_batch = 512;
 //   DLCOST_ASSIGN_OR_RETURN(TrainingEstimate e, EstimateTraining(model, system, s, eff));
 //   e.time_step_s, e.memory_total_bytes, e.mfu ...
@@ -19,7 +19,7 @@
 #include "dlcost/hardware.h"
 #include "dlcost/model.h"
 #include "dlcost/op_graph.h"
-#include "perf/collectives.h"
+#include "dlcost/collectives.h"
 #include "dlcost/status.h"
 
 namespace dlcost {
@@ -99,7 +99,8 @@ struct SystemSpec {
   double inter_node_latency_s = 5e-6;
 };
 
-// The training job. Optional fields are chosen by ChooseLayout when empty.
+// The training job. Optional layout fields left empty take defaults (ResolveLayout) or are
+// searched (EstimateWithChosenLayout in plan.h).
 struct TrainingSetup {
   int64_t num_gpus = 0;
   int64_t seq_len = 0;
@@ -255,9 +256,9 @@ Result<SystemSpec> MakeSystem(const HardwareCatalog& hw, const Accelerator& gpu,
 Result<TrainingEstimate> EstimateTraining(const ModelSpec& model, const SystemSpec& sys, const TrainingSetup& s,
                                           const EfficiencyProfile& eff);
 
-// Fills the empty layout fields by searching tp, pp, micro-batch (and recompute when unset)
-// for the fastest layout that fits; returns its estimate with `chosen` listing the choices.
-Result<TrainingEstimate> EstimateWithChosenLayout(const ModelSpec& model, const SystemSpec& sys,
-                                                  const TrainingSetup& s, const EfficiencyProfile& eff);
+// Adds to e.assumptions what the estimate assumed (precision, efficiencies, attention kernel,
+// optimizer state): the notes every estimate of `model` under `s` and `eff` carries.
+void AddTrainingAssumptions(const ModelSpec& model, const TrainingSetup& s, const EfficiencyProfile& eff,
+                            TrainingEstimate& e);
 
 }  // namespace dlcost

@@ -5,7 +5,7 @@
 // Rank 0 keeps its own slice as it is and takes the other ranks' data one rank at a time
 // (decoding each before the next arrives), so that its memory stays close to that of a
 // one-process run.
-#include "audit/dedup_mpi.h"
+#include "dlcost/audit_mpi.h"
 
 #include <mpi.h>
 

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_util.h"
-#include "common/strings.h"
+#include "dlcost/strings.h"
 #include "dlcost/audit.h"
 
 namespace dlcost::audit {

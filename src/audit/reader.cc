@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/internal.h"
-#include "common/strings.h"
+#include "dlcost/strings.h"
 #include "dlcost/audit.h"
 
 namespace dlcost::audit {

@@ -7,7 +7,7 @@
 
 #include "common/csv.h"
 #include "common/json_util.h"
-#include "common/strings.h"
+#include "dlcost/strings.h"
 
 namespace dlcost {
 namespace fs = std::filesystem;

@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "common/json_util.h"
-#include "common/strings.h"
+#include "dlcost/strings.h"
 #include "dlcost/hardware.h"
 #include "dlcost/units.h"
 

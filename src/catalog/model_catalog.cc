@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_util.h"
-#include "common/strings.h"
+#include "dlcost/strings.h"
 #include "dlcost/model.h"
 
 namespace dlcost {

@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 
 #include "common/csv.h"
-#include "common/strings.h"
+#include "dlcost/strings.h"
 
 namespace dlcost {
 namespace fs = std::filesystem;

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "common/strings.h"
+#include "dlcost/strings.h"
 
 namespace dlcost {
 

@@ -1,4 +1,4 @@
-#include "common/strings.h"
+#include "dlcost/strings.h"
 
 #include <algorithm>
 #include <cctype>

@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "common/strings.h"
+#include "dlcost/strings.h"
 #include "drift/readers.h"
 
 namespace dlcost::drift {

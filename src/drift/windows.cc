@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "common/strings.h"
+#include "dlcost/strings.h"
 #include "dlcost/drift.h"
 
 namespace dlcost::drift {

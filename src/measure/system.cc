@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "common/strings.h"
+#include "dlcost/strings.h"
 #include "dlcost/measure.h"
 
 namespace dlcost::measure {

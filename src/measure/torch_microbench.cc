@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "measure/runner.h"
+#include "dlcost/measure_runner.h"
 #include "measure/torch_model.h"
 
 namespace dlcost::measure {

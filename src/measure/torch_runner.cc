@@ -1,5 +1,5 @@
 // The libtorch runner (runner.h): device set-up, timed training and inference steps.
-#include "measure/runner.h"
+#include "dlcost/measure_runner.h"
 
 #include <dlfcn.h>
 #include <malloc.h>

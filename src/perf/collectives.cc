@@ -1,4 +1,4 @@
-#include "perf/collectives.h"
+#include "dlcost/collectives.h"
 
 #include <algorithm>
 

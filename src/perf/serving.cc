@@ -10,10 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_util.h"
-#include "common/strings.h"
+#include "dlcost/strings.h"
 #include "dlcost/op_graph.h"
 #include "dlcost/units.h"
-#include "perf/collectives.h"
+#include "dlcost/collectives.h"
 
 namespace dlcost {
 namespace {

@@ -10,11 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_util.h"
-#include "common/strings.h"
+#include "dlcost/strings.h"
 #include "dlcost/op_graph.h"
-#include "dlcost/plan.h"
 #include "dlcost/units.h"
-#include "perf/collectives.h"
+#include "dlcost/collectives.h"
 
 namespace dlcost {
 namespace {
@@ -882,13 +881,10 @@ void TrainingEvaluator::Evaluate(const Layout& L, TrainingEstimate* out) const {
   e.memory_total_bytes = weights + grads + opt + act + e.memory_overhead_bytes;
   e.memory_capacity_bytes = sys_.gpu.MemoryBytes();
   e.fits = e.memory_total_bytes <= e.memory_capacity_bytes;
-
 }
 
-namespace {
-
-// The assumptions behind an estimate, printed with it.
-void AddAssumptions(const ModelSpec& model, const TrainingSetup& s, const EfficiencyProfile& eff, TrainingEstimate& e) {
+void AddTrainingAssumptions(const ModelSpec& model, const TrainingSetup& s, const EfficiencyProfile& eff,
+                            TrainingEstimate& e) {
   Dtype prec = s.precision;
   bool dropout = s.dropout.value_or(model.ffn_act == FfnAct::kGelu && model.kind == ModelKind::kDecoder);
   e.assumptions.push_back(fmt::format("efficiency profile '{}': GEMM {:.0f}%, attention {:.0f}%, memory {:.0f}% of peak",
@@ -910,7 +906,6 @@ void AddAssumptions(const ModelSpec& model, const TrainingSetup& s, const Effici
                           "overlaps the last micro-batch's backward pass");
 }
 
-}  // namespace
 
 Result<TrainingEstimate> EstimateTraining(const ModelSpec& model, const SystemSpec& sys, const TrainingSetup& s,
                                           const EfficiencyProfile& eff) {
@@ -918,16 +913,7 @@ Result<TrainingEstimate> EstimateTraining(const ModelSpec& model, const SystemSp
   DLCOST_ASSIGN_OR_RETURN(Layout L, ev.ResolveLayout(s));
   TrainingEstimate e;
   ev.Evaluate(L, &e);
-  AddAssumptions(model, s, eff, e);
-  return e;
-}
-
-Result<TrainingEstimate> EstimateWithChosenLayout(const ModelSpec& model, const SystemSpec& sys,
-                                                  const TrainingSetup& s, const EfficiencyProfile& eff) {
-  if (s.num_gpus < 1) return InvalidInput("--gpus: must be at least 1");
-  DLCOST_ASSIGN_OR_RETURN(TrainingEvaluator ev, TrainingEvaluator::Create(model, sys, s, eff));
-  DLCOST_ASSIGN_OR_RETURN(TrainingEstimate e, FastestLayout(ev, s));
-  AddAssumptions(model, s, eff, e);
+  AddTrainingAssumptions(model, s, eff, e);
   return e;
 }
 

@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "common/strings.h"
+#include "dlcost/strings.h"
 #include "dlcost/units.h"
 
 namespace dlcost {
@@ -483,6 +483,15 @@ Result<TrainingEstimate> FastestLayout(const TrainingEvaluator& ev, const Traini
   if (!s.zero) out.chosen.push_back(fmt::format("zero={}", L.zero));
   if (!s.seq_parallel) out.chosen.push_back(fmt::format("seq_parallel={}", L.seq_parallel ? 1 : 0));
   return out;
+}
+
+Result<TrainingEstimate> EstimateWithChosenLayout(const ModelSpec& model, const SystemSpec& sys,
+                                                  const TrainingSetup& s, const EfficiencyProfile& eff) {
+  if (s.num_gpus < 1) return InvalidInput("--gpus: must be at least 1");
+  DLCOST_ASSIGN_OR_RETURN(TrainingEvaluator ev, TrainingEvaluator::Create(model, sys, s, eff));
+  DLCOST_ASSIGN_OR_RETURN(TrainingEstimate e, FastestLayout(ev, s));
+  AddTrainingAssumptions(model, s, eff, e);
+  return e;
 }
 
 }  // namespace dlcost

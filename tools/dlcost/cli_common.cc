@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "common/data_dir.h"
+#include "dlcost/data_dir.h"
 #include "dlcost/measure.h"
 
 namespace dlcost::cli {

@@ -12,11 +12,12 @@
 #include "cli_common.h"
 #include "dlcost/audit.h"
 #ifdef DLCOST_WITH_MPI
-#include "audit/dedup_mpi.h"
+#include "dlcost/audit_mpi.h"
 #endif
 #include "dlcost/carbon.h"
 #include "dlcost/hardware.h"
 #include "dlcost/model.h"
+#include "dlcost/plan.h"
 #include "dlcost/prices.h"
 #include "dlcost/training.h"
 #include "dlcost/units.h"

@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
-#include "common/strings.h"
+#include "dlcost/strings.h"
 #include "dlcost/drift.h"
 
 namespace dlcost::cli {

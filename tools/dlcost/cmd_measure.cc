@@ -13,11 +13,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
-#include "common/json_util.h"
 #include "dlcost/measure.h"
 #include "dlcost/serving.h"
 #include "dlcost/units.h"
-#include "measure/runner.h"
+#include "dlcost/measure_runner.h"
 
 namespace dlcost::cli {
 namespace {

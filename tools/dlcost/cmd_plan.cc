@@ -9,7 +9,7 @@
 
 #include "cli_common.h"
 #include "plan_candidates.h"
-#include "common/strings.h"
+#include "dlcost/strings.h"
 #include "dlcost/carbon.h"
 #include "dlcost/hardware.h"
 #include "dlcost/model.h"

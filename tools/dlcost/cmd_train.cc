@@ -8,6 +8,7 @@
 #include "dlcost/carbon.h"
 #include "dlcost/hardware.h"
 #include "dlcost/model.h"
+#include "dlcost/plan.h"
 #include "dlcost/prices.h"
 #include "dlcost/training.h"
 #include "dlcost/units.h"

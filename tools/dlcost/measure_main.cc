@@ -11,7 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli_common.h"
-#include "measure/runner.h"
+#include "dlcost/measure_runner.h"
 
 int main(int argc, char** argv) {
   using namespace dlcost::cli;

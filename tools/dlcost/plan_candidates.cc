@@ -2,7 +2,7 @@
 
 #include <map>
 
-#include "common/strings.h"
+#include "dlcost/strings.h"
 
 namespace dlcost::cli {
 

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli_common.h"
-#include "common/strings.h"
+#include "dlcost/strings.h"
 #include "dlcost/units.h"
 
 namespace dlcost::cli {

@@ -12,6 +12,7 @@
 #include "dlcost/model.h"
 #include "dlcost/serving.h"
 #include "dlcost/status.h"
+#include "dlcost/plan.h"
 #include "dlcost/training.h"
 
 namespace dlcost::cli {

@@ -1,11 +1,11 @@
-#include "perf/case_row.h"
+#include "validate/case_row.h"
 
 #include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "common/strings.h"
+#include "dlcost/strings.h"
 #include "dlcost/op_graph.h"
 #include "dlcost/units.h"
 

@@ -5,11 +5,11 @@
 #include <fmt/format.h>
 
 #include "common/csv.h"
-#include "common/strings.h"
+#include "dlcost/strings.h"
 #include "dlcost/serving.h"
 #include "dlcost/units.h"
 #include "dlcost/validate.h"
-#include "perf/case_row.h"
+#include "validate/case_row.h"
 
 namespace dlcost {
 namespace {

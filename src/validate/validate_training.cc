@@ -8,8 +8,8 @@
 #include <fmt/format.h>
 
 #include "common/csv.h"
-#include "perf/case_row.h"
-#include "common/strings.h"
+#include "validate/case_row.h"
+#include "dlcost/strings.h"
 #include "dlcost/carbon.h"
 #include "dlcost/model.h"
 #include "dlcost/plan.h"

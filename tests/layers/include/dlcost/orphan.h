@@ -1,0 +1,2 @@
+// A header of no module.
+#pragma once

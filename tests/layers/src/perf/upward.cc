@@ -1,0 +1,3 @@
+// perf uses plan: an upward include.
+#include "dlcost/plan.h"
+#include "plan/search.h"

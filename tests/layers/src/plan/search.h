@@ -1,0 +1,2 @@
+// plan may use perf.
+#include "dlcost/training.h"

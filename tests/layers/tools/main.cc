@@ -1,0 +1,2 @@
+// A program must not see src/.
+#include "common/csv.h"
