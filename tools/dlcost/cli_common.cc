@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 #include "dlcost/data_dir.h"
-#include "dlcost/measure.h"
 
 namespace dlcost::cli {
 
@@ -48,22 +47,6 @@ void AddOutputOptions(CLI::App* cmd, GlobalOptions& g) {
 
 Result<std::string> DataDir(const GlobalOptions& g) { return FindDataDir(g.data_dir); }
 
-std::string CalibrationNote(const std::string& path, const std::string& target) {
-  if (path.empty()) return "";
-  Result<measure::MeasuredDevice> md = measure::LoadMeasuredDevice(path);
-  if (!md.ok()) return "";
-  std::string peaks;
-  for (int i = 0; i < kNumDtypes; ++i) {
-    if (!md->peak_flops[i]) continue;
-    peaks += fmt::format("{}{} {:.3g} TFLOP/s", peaks.empty() ? "" : ", ", DtypeName(static_cast<Dtype>(i)),
-                         *md->peak_flops[i] / 1e12);
-  }
-  return fmt::format("calibration profile {} was measured on {} ({} threads; best GEMM {}; copy bandwidth {:.1f} GB/s): "
-                     "its efficiency curves, memory fractions, AdamW and attention figures and overheads are applied to the "
-                     "catalog peaks of {}; "
-                     "dlcost measure --calibration predicts with the measured peaks themselves",
-                     path, md->name.empty() ? "an unnamed device" : md->name, md->threads, peaks.empty() ? "-" : peaks,
-                     md->memory_bandwidth_bytes_s / 1e9, target);
-}
+Result<api::Session> OpenSession(const GlobalOptions& g) { return api::Session::Open(g.data_dir); }
 
 }  // namespace dlcost::cli

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "dlcost/api_session.h"
 #include "dlcost/report.h"
 #include "dlcost/status.h"
 
@@ -35,11 +36,8 @@ void AddOutputOptions(CLI::App* cmd, GlobalOptions& g);
 // The data folder for this run (--data-dir, $DLCOST_DATA_DIR, next to the binary, source tree).
 Result<std::string> DataDir(const GlobalOptions& g);
 
-// For estimates that read `--calibration path`: when the file is a profile written by
-// `dlcost calibrate` (it has a "device" section), a note naming the device it was measured on
-// and saying that only its efficiencies and overheads carry over to `target`'s catalog peaks;
-// empty for a plain efficiency profile or no path.
-std::string CalibrationNote(const std::string& path, const std::string& target);
+// The library session over that folder.
+Result<api::Session> OpenSession(const GlobalOptions& g);
 
 // Each subcommand registers itself and stores its exit code in `*exit_code` when it runs.
 void RegisterGpus(CLI::App& app, GlobalOptions& g, int* exit_code);

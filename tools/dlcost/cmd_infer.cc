@@ -14,11 +14,11 @@ namespace {
 
 struct InferArgs {
   ServeFlags serve;
-  CostFlags cost;
+  api::CostRequest cost;
   bool compare = false;
 };
 
-double PowerW(const ServeContext& c, const CostContext& cc) { return cc.gpu_power_w.value_or(c.gpu.tdp_w); }
+double PowerW(const ServeContext& c, const api::CostContext& cc) { return cc.gpu_power_w.value_or(c.gpu.tdp_w); }
 
 void AddEstimateFields(report::Report& r, const ServeContext& c, const ServingEstimate& e, const ServingCost& k) {
   r.AddField("model", "model", c.model.id);
@@ -145,7 +145,10 @@ int RunInfer(const GlobalOptions& g, const InferArgs& a) {
   if (!dir.ok()) return Fail(dir.status());
   Result<ServeContext> c = ResolveServe(*dir, a.serve);
   if (!c.ok()) return Fail(c.status());
-  Result<CostContext> cc = ResolveCost(*dir, c->gpu, a.cost);
+  Result<api::CostContext> cc = [&]() -> Result<api::CostContext> {
+    DLCOST_ASSIGN_OR_RETURN(api::Session s, api::Session::Open(*dir));
+    return s.ResolveCost(c->gpu, a.cost);
+  }();
   if (!cc.ok()) return Fail(cc.status());
   if (!a.compare) {
     Result<ServingEstimate> e = RunServing(*c, c->setup);

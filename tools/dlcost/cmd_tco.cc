@@ -23,7 +23,7 @@ constexpr double kPtqGpuHours = 1.0;
 
 struct TcoArgs {
   ServeFlags serve;
-  CostFlags cost;
+  api::CostRequest cost;
   std::string months = "12", growth = "0";
   std::string train_gpu, train_gpus = "64", train_tokens, train_usd, train_price;
 };
@@ -41,7 +41,10 @@ int RunTco(const GlobalOptions& g, const TcoArgs& a) {
   if (a.serve.qps.empty()) return Fail(UsageError("--qps (average requests per second in the first month) is required"));
   Result<ServeContext> c = ResolveServe(*dir, a.serve);
   if (!c.ok()) return Fail(c.status());
-  Result<CostContext> cc = ResolveCost(*dir, c->gpu, a.cost);
+  Result<api::CostContext> cc = [&]() -> Result<api::CostContext> {
+    DLCOST_ASSIGN_OR_RETURN(api::Session s, api::Session::Open(*dir));
+    return s.ResolveCost(c->gpu, a.cost);
+  }();
   if (!cc.ok()) return Fail(cc.status());
   if (!cc->usd_per_gpu_hour) return Fail(InvalidInput("--price-usd-per-gpu-hour: no shipped offer for this GPU; give a price"));
   double price = *cc->usd_per_gpu_hour;

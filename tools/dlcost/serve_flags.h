@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "dlcost/api_session.h"
 #include "dlcost/hardware.h"
 #include "dlcost/model.h"
 #include "dlcost/serving.h"

@@ -1,0 +1,50 @@
+// `train` as a library call: memory, step time and whole-run cost of training a model, with the
+// layout fields left empty chosen by the planner's search (docs/training.md).
+//
+//   api::TrainRequest req;
+//   req.model = "llama-3-8b"; req.gpu = "h100"; req.gpus = "64"; req.tokens = "1T";
+//   DLCOST_ASSIGN_OR_RETURN(api::TrainResult r, api::Train(session, req));
+//   r.estimate.time_step_s, r.cost.gpu_hours, r.estimate.fits ...
+//   std::string json = report::Render(api::TrainReport(r), report::Format::kJson);
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "dlcost/api_session.h"
+#include "dlcost/report.h"
+#include "dlcost/training.h"
+
+namespace dlcost::api {
+
+// Every field is the text of the CLI flag of the same name (`global_batch` is --global-batch);
+// empty means "not given".
+struct TrainRequest {
+  std::string model, gpu, gpus, tokens, steps, seq, global_batch, micro_batch;
+  std::string tp, pp, dp, cp, ep, vpp, zero, seq_parallel, recompute, precision = "bf16", optimizer = "adamw";
+  std::string finetune = "none", lora_rank = "16";
+  CostRequest cost;
+  SystemRequest system;
+  std::string goodput, host_power_w;
+  std::string calibration, overhead_gib, moe_capacity_factor, epochs, dataset_tokens;
+  bool no_flash = false;
+};
+
+struct TrainResult {
+  ModelSpec model;
+  Accelerator gpu;
+  TrainingSetup setup;
+  TrainingEstimate estimate;  // estimate.fits == false: the layout does not fit (an ordinary result)
+  RunInputs run;
+  RunCost cost;
+  CostContext cost_context;
+  std::string calibration_note;  // CalibrationNote of --calibration, or empty
+};
+
+// Estimates the training job of `req`. Bad input is InvalidInput or UsageError naming the flag.
+Result<TrainResult> Train(const Session& session, const TrainRequest& req);
+
+// The record `dlcost train` prints: fields, memory and step-time tables, notes and sources.
+report::Report TrainReport(const TrainResult& r);
+
+}  // namespace dlcost::api

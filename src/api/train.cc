@@ -1,0 +1,216 @@
+#include "dlcost/api_train.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "dlcost/plan.h"
+#include "dlcost/units.h"
+
+namespace dlcost::api {
+namespace {
+
+// The layout and precision flags of `a` into `s` (model-dependent checks need `model`).
+Status ParseLayoutFlags(const TrainRequest& a, const ModelSpec& model, TrainingSetup& s) {
+  struct IntFlag {
+    const std::string* text;
+    const char* name;
+    std::optional<int64_t>* dst;
+  };
+  IntFlag ints[] = {{&a.global_batch, "--global-batch", &s.global_batch}, {&a.micro_batch, "--micro-batch", &s.micro_batch},
+                    {&a.tp, "--tp", &s.tp}, {&a.pp, "--pp", &s.pp}, {&a.dp, "--dp", &s.dp}, {&a.cp, "--cp", &s.cp},
+                    {&a.ep, "--ep", &s.ep}, {&a.vpp, "--vpp", &s.vpp}};
+  for (const IntFlag& f : ints) {
+    DLCOST_ASSIGN_OR_RETURN(std::optional<int64_t> v, OptionalPositiveInt(*f.text, f.name));
+    if (v && *v > 100000000) return InvalidInput(fmt::format("{}: value too large", f.name));
+    *f.dst = v;
+  }
+  if (!a.zero.empty()) {
+    if (a.zero != "0" && a.zero != "1" && a.zero != "2" && a.zero != "3") {
+      return InvalidInput(fmt::format("--zero: '{}' must be 0, 1, 2 or 3", a.zero));
+    }
+    s.zero = a.zero[0] - '0';
+  }
+  if (!a.seq_parallel.empty()) {
+    if (a.seq_parallel != "0" && a.seq_parallel != "1") return InvalidInput("--seq-parallel: must be 0 or 1");
+    s.seq_parallel = a.seq_parallel == "1";
+  }
+  if (!a.recompute.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(s.recompute, ParseRecompute(a.recompute));
+  }
+  DLCOST_ASSIGN_OR_RETURN(s.precision, ParseDtype(a.precision, "--precision"));
+  DLCOST_ASSIGN_OR_RETURN(s.optimizer, ParseOptimizer(a.optimizer));
+  DLCOST_ASSIGN_OR_RETURN(s.finetune, ParseFinetune(a.finetune));
+  DLCOST_ASSIGN_OR_RETURN(s.lora_rank, ParsePositiveInt(a.lora_rank, "--lora-rank"));
+  s.flash_attention = !a.no_flash;
+  s.overhead_bytes = -1;
+  if (!a.moe_capacity_factor.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(double v, ParseCount(a.moe_capacity_factor, "--moe-capacity-factor"));
+    if (v < 1 || v > 16) return InvalidInput("--moe-capacity-factor: must be between 1 and 16");
+    if (!model.moe) return InvalidInput(fmt::format("--moe-capacity-factor: {} has no experts", model.id));
+    s.moe_capacity_factor = v;
+  }
+  if (!a.overhead_gib.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(double o, ParseCount(a.overhead_gib, "--overhead-gib"));
+    s.overhead_bytes = o * kGiB;
+  }
+  return Status::Ok();
+}
+
+Result<TrainingSetup> ParseSetup(const TrainRequest& a, const ModelSpec& model) {
+  TrainingSetup s;
+  DLCOST_ASSIGN_OR_RETURN(s.num_gpus, ParsePositiveInt(a.gpus, "--gpus"));
+  if (s.num_gpus > 1000000) return InvalidInput("--gpus: at most 1,000,000");
+  if (!a.seq.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(s.seq_len, ParsePositiveInt(a.seq, "--seq"));
+    if (s.seq_len > (int64_t{1} << 24)) return InvalidInput("--seq: at most 16M tokens");
+  } else {
+    s.seq_len = model.max_seq > 0 ? std::min<int64_t>(model.max_seq, 8192) : 2048;
+  }
+  DLCOST_RETURN_IF_ERROR(ParseLayoutFlags(a, model, s));
+  return s;
+}
+
+// How much to train: --tokens, --steps, or --epochs x --dataset-tokens, and --goodput.
+Result<RunInputs> ParseRunAmount(const TrainRequest& a) {
+  RunInputs run;
+  DLCOST_ASSIGN_OR_RETURN(std::optional<double> tokens, OptionalCount(a.tokens, "--tokens"));
+  DLCOST_ASSIGN_OR_RETURN(std::optional<double> steps, OptionalCount(a.steps, "--steps"));
+  if (!a.epochs.empty() || !a.dataset_tokens.empty()) {
+    if (a.epochs.empty() || a.dataset_tokens.empty()) return UsageError("--epochs and --dataset-tokens: give both");
+    if (tokens || steps) return UsageError("--epochs/--dataset-tokens: not with --tokens or --steps");
+    DLCOST_ASSIGN_OR_RETURN(double ep, ParseCount(a.epochs, "--epochs"));
+    DLCOST_ASSIGN_OR_RETURN(double ds, ParseCount(a.dataset_tokens, "--dataset-tokens"));
+    if (ep <= 0 || ds <= 0) return InvalidInput("--epochs/--dataset-tokens: must be positive");
+    tokens = ep * ds;
+  }
+  if (tokens && steps) return UsageError("--tokens and --steps: give one, not both");
+  if (!tokens && !steps) return UsageError("--tokens, --steps or --epochs with --dataset-tokens is required");
+  if ((tokens && *tokens <= 0) || (steps && *steps <= 0)) return InvalidInput("--tokens/--steps: must be positive");
+  run.tokens = tokens;
+  run.steps = steps;
+  run.goodput = kDefaultGoodput;
+  if (!a.goodput.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(run.goodput, ParseCount(a.goodput, "--goodput"));
+  }
+  return run;
+}
+
+}  // namespace
+
+Result<TrainResult> Train(const Session& session, const TrainRequest& a) {
+  TrainResult r;
+  DLCOST_ASSIGN_OR_RETURN(r.model, session.ResolveModel(a.model));
+  DLCOST_ASSIGN_OR_RETURN(r.gpu, session.ResolveGpu(a.gpu));
+  DLCOST_ASSIGN_OR_RETURN(r.setup, ParseSetup(a, r.model));
+  DLCOST_ASSIGN_OR_RETURN(SystemSpec sys, session.ResolveSystem(r.gpu, a.system));
+  DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile eff, session.Efficiency(a.calibration, r.gpu.id));
+  DLCOST_ASSIGN_OR_RETURN(r.estimate, EstimateWithChosenLayout(r.model, sys, r.setup, eff));
+
+  DLCOST_ASSIGN_OR_RETURN(r.run, ParseRunAmount(a));
+  DLCOST_ASSIGN_OR_RETURN(r.cost_context, session.ResolveCost(r.gpu, a.cost));
+  r.run.usd_per_gpu_hour = r.cost_context.usd_per_gpu_hour;
+  r.run.pue = r.cost_context.pue;
+  r.run.carbon_g_per_kwh = r.cost_context.carbon_g_per_kwh;
+  r.run.gpu_power_w = r.cost_context.gpu_power_w.value_or(0);
+  if (!a.host_power_w.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(r.run.host_power_w_per_gpu, ParseCount(a.host_power_w, "--host-power-w"));
+  }
+  DLCOST_ASSIGN_OR_RETURN(r.cost, ComputeRunCost(r.estimate, r.setup.num_gpus, r.gpu.tdp_w, r.run));
+  r.calibration_note = CalibrationNote(a.calibration, r.gpu.id);
+  return r;
+}
+
+namespace {
+
+void AddTrainFields(const TrainResult& t, report::Report& r) {
+  const TrainingEstimate& e = t.estimate;
+  const Layout& L = e.layout;
+  std::string unit = t.model.IsLanguageModel() ? "tokens" : "images";
+  r.AddField("model", "model", t.model.id);
+  r.AddField("gpu", "GPU", t.gpu.id);
+  r.AddField("num_gpus", "GPUs", t.setup.num_gpus);
+  r.AddField("layout", "layout", fmt::format("tp={} pp={} dp={} cp={} ep={} vpp={} zero={} sp={} recompute={}", L.tp, L.pp,
+                                             L.dp, L.cp, L.ep, L.vpp, L.zero, L.seq_parallel ? 1 : 0,
+                                             RecomputeName(L.recompute)));
+  r.AddField("seq_len", "sequence length", t.setup.seq_len);
+  r.AddField("micro_batch", "micro-batch (sequences)", L.micro_batch);
+  r.AddField("global_batch", "global batch (sequences)", L.global_batch);
+  r.AddField("microbatches_per_step", "micro-batches per step", L.microbatches);
+  r.AddField("precision", "precision", std::string(DtypeName(t.setup.precision)));
+  r.AddField("chosen", "chosen by dlcost", e.chosen.empty() ? std::string("nothing") : fmt::format("{}", fmt::join(e.chosen, " ")));
+  r.AddField("fits", "fits in memory", e.fits);
+  r.AddField("memory_total_gib", "memory per GPU (GiB)", e.memory_total_bytes / kGiB, 2);
+  r.AddField("memory_capacity_gib", "GPU memory (GiB)", e.memory_capacity_bytes / kGiB, 1);
+  r.AddField("time_step_s", "step time (s)", e.time_step_s, 4);
+  r.AddField("tokens_per_s", unit + " per second", e.tokens_per_s, 0);
+  r.AddField("tflops_per_gpu", "model TFLOP/s per GPU", e.tflops_per_gpu_model, 1);
+  r.AddField("mfu_pct", "MFU (%)", 100 * e.mfu, 1);
+  r.AddField("hfu_pct", "HFU (%)", 100 * e.hfu, 1);
+  r.AddField("steps", "optimizer steps", t.cost.steps, 0);
+  r.AddField("tokens", unit + " trained", t.cost.tokens);
+  r.AddField("goodput", "goodput", t.run.goodput, 2);
+  r.AddField("wall_days", "wall time (days)", t.cost.wall_s / kSecondsPerDay, 2);
+  r.AddField("gpu_hours", "GPU-hours", t.cost.gpu_hours, 0);
+  r.AddField("usd_per_gpu_hour", "$ per GPU-hour",
+             t.run.usd_per_gpu_hour ? report::Value(*t.run.usd_per_gpu_hour) : report::Value(), 3);
+  r.AddField("usd", "cost ($)", t.cost.usd ? report::Value(*t.cost.usd) : report::Value(), 0);
+  r.AddField("energy_kwh", "energy (kWh)", t.cost.energy_kwh, 0);
+  r.AddField("pue", "PUE", t.run.pue, 2);
+  r.AddField("carbon_g_per_kwh", "grid gCO2e/kWh", t.run.carbon_g_per_kwh, 0);
+  r.AddField("co2_kg", "CO2e (kg)", t.cost.co2_kg, 0);
+}
+
+void AddTrainTables(const TrainingEstimate& e, report::Report& r) {
+  report::Table& mem = r.AddTable("memory", "Memory per GPU (most-loaded rank)",
+                                  {{"part", "part"}, {"gib", "GiB", 2}, {"share_pct", "%", 1}});
+  auto mem_row = [&](const char* name, double b) {
+    mem.rows.push_back({std::string(name), b / kGiB, 100 * b / e.memory_total_bytes});
+  };
+  mem_row("weights", e.memory_weights_bytes);
+  mem_row("gradients", e.memory_grads_bytes);
+  mem_row("optimizer states", e.memory_optimizer_bytes);
+  mem_row("activations", e.memory_activations_bytes);
+  mem_row("framework overhead (assumed)", e.memory_overhead_bytes);
+  mem_row("total", e.memory_total_bytes);
+  report::Table& time = r.AddTable("step_time", "Step time breakdown", {{"part", "part"}, {"s", "seconds", 4}, {"share_pct", "%", 1}});
+  auto time_row = [&](const char* name, double t) { time.rows.push_back({std::string(name), t, 100 * t / e.time_step_s}); };
+  time_row("compute (incl. recompute)", e.time_compute_s);
+  time_row("  of which recompute", e.time_recompute_s);
+  time_row("tensor-parallel comm (exposed)", e.time_comm_tp_s);
+  time_row("context-parallel comm (exposed)", e.time_comm_cp_s);
+  time_row("expert-parallel comm (exposed)", e.time_comm_ep_s);
+  time_row("pipeline p2p", e.time_comm_pp_s);
+  time_row("pipeline bubble", e.time_bubble_s);
+  time_row("data-parallel comm (exposed)", e.time_comm_dp_s);
+  time_row("optimizer step", e.time_optimizer_s);
+  time_row("total", e.time_step_s);
+}
+
+}  // namespace
+
+report::Report TrainReport(const TrainResult& t) {
+  const TrainingEstimate& e = t.estimate;
+  const CostContext& cc = t.cost_context;
+  report::Report r;
+  r.title = fmt::format("Training {} on {} x {}", t.model.id, t.setup.num_gpus, t.gpu.id);
+  AddTrainFields(t, r);
+  AddTrainTables(e, r);
+  r.notes.push_back("MFU counts model FLOPs (3 x forward, full attention matrix, no recompute) against the dense "
+                    "peak at the training precision; HFU adds recomputed forward FLOPs.");
+  for (const std::string& a : e.assumptions) r.notes.push_back(a);
+  r.notes.push_back(fmt::format("framework overhead {:.1f} GiB is an assumption (CUDA context, NCCL buffers, allocator); "
+                                "set it with --overhead-gib", e.memory_overhead_bytes / kGiB));
+  r.notes.push_back(fmt::format("goodput {:.2f}: default from Llama 3 (>90% effective training time; Dubey et al. 2024)",
+                                t.run.goodput));
+  r.notes.push_back(cc.notes.front());
+  r.notes.push_back(fmt::format("energy = GPU-hours x {:.0f} W{} x PUE {:.2f} ({})",
+                                t.run.gpu_power_w > 0 ? t.run.gpu_power_w : t.gpu.tdp_w,
+                                t.run.gpu_power_w > 0 ? " (given)" : " (TDP)", t.run.pue, cc.pue_note));
+  for (size_t i = 1; i < cc.notes.size(); ++i) r.notes.push_back(cc.notes[i]);
+  if (!t.calibration_note.empty()) r.notes.push_back(t.calibration_note);
+  return r;
+}
+
+}  // namespace dlcost::api
