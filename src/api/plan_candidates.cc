@@ -1,14 +1,15 @@
-#include "plan_candidates.h"
-
 #include <map>
 
+#include "dlcost/api_plan.h"
 #include "dlcost/strings.h"
 
-namespace dlcost::cli {
+namespace dlcost::api {
 
-Result<std::vector<GpuCandidate>> BuildCandidates(const HardwareCatalog& hw, const PriceTable& prices,
+Result<std::vector<GpuCandidate>> BuildCandidates(const Session& session, const PriceTable& prices,
                                                   const std::string& gpu_list, std::optional<double> flat_price,
-                                                  const std::string& efficiency_path, double gpu_power_w) {
+                                                  const std::string& calibration, double gpu_power_w) {
+  DLCOST_ASSIGN_OR_RETURN(const HardwareCatalog* catalog, session.Hardware());
+  const HardwareCatalog& hw = *catalog;
   std::vector<Accelerator> gpus;
   if (ToLower(gpu_list) == "any") {
     for (const Accelerator& acc : hw.accelerators()) {
@@ -23,7 +24,7 @@ Result<std::vector<GpuCandidate>> BuildCandidates(const HardwareCatalog& hw, con
   std::vector<GpuCandidate> out;
   for (const Accelerator& acc : gpus) {
     if (acc.tdp_w <= 0 && gpu_power_w <= 0) continue;  // no power figure: energy undefined
-    DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile eff, LoadEfficiency(efficiency_path, acc.id));
+    DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile eff, session.Efficiency(calibration, acc.id));
     // One candidate per instance size: an instance smaller than the catalog node is its own node
     // whose network share is its GPUs' share of the catalog node's NICs.
     std::map<int64_t, std::vector<Offer>> by_size;
@@ -56,4 +57,4 @@ Result<std::vector<GpuCandidate>> BuildCandidates(const HardwareCatalog& hw, con
   return out;
 }
 
-}  // namespace dlcost::cli
+}  // namespace dlcost::api
