@@ -66,3 +66,15 @@ TEST(NearestNames, SuggestsCloseOnes) {
 
 }  // namespace
 }  // namespace dlcost
+
+TEST(StatusTest, FieldSurvivesContextAndIsEmptyByDefault) {
+  dlcost::Status plain = dlcost::InvalidInput("--tp: must be positive");
+  EXPECT_EQ(plain.field(), "");
+  dlcost::Status s = dlcost::InvalidInput("--activations: fp8 is not supported on a100").WithField("--activations");
+  EXPECT_EQ(s.field(), "--activations");
+  dlcost::Status c = s.WithContext("case 7");
+  EXPECT_EQ(c.field(), "--activations");
+  EXPECT_EQ(c.message(), "case 7: --activations: fp8 is not supported on a100");
+  EXPECT_EQ(c.code(), dlcost::StatusCode::kInvalidInput);
+  EXPECT_EQ(dlcost::Status::Ok().WithField("x").field(), "");
+}

@@ -38,15 +38,30 @@ class [[nodiscard]] Status {
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
 
-  // Returns a copy with `context + ": "` put in front of the message.
+  // The input the error is about: a flag ("--activations") or a file field ("hidden_size");
+  // empty when none was recorded. Callers that react to an error (the CLI's hints, Python
+  // exceptions) read it instead of matching the message.
+  const std::string& field() const { return field_; }
+
+  // Returns a copy with `context + ": "` put in front of the message (the field is kept).
   Status WithContext(const std::string& context) const {
     if (ok()) return *this;
-    return Status(code_, context + ": " + message_);
+    Status s(code_, context + ": " + message_);
+    s.field_ = field_;
+    return s;
+  }
+
+  // Returns a copy that records `field` as the input the error is about.
+  Status WithField(std::string field) const {
+    Status s = *this;
+    if (!ok()) s.field_ = std::move(field);
+    return s;
   }
 
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::string field_;
 };
 
 inline Status InvalidInput(std::string m) { return Status(StatusCode::kInvalidInput, std::move(m)); }
