@@ -19,6 +19,7 @@
 #include "dlcost/hardware.h"
 #include "dlcost/model.h"
 #include "dlcost/status.h"
+#include "dlcost/engines.h"
 #include "dlcost/training.h"
 
 namespace dlcost {
@@ -33,27 +34,6 @@ struct NumberFormat {
 };
 // fp32, fp16, bf16, fp8, fp4, int8, int4 (group 128), q4_0, q8_0, q4_k_m. `field` names the flag.
 Result<NumberFormat> ParseNumberFormat(std::string_view text, std::string_view field);
-
-// Serving software. Shipped profiles: data/engines/*.json (schema in data/engines/README.md).
-struct EngineProfile {
-  std::string id = "generic";
-  std::string name;
-  std::vector<std::string> aliases;
-  bool continuous_batching = true;  // iteration-level scheduling with mixed prefill and decode
-  double kv_memory_fraction = 0.9;  // share of device memory left after weights that holds the KV cache
-  int64_t max_batch = 256;          // sequences in flight, engine cap
-  int64_t max_num_tokens = 8192;    // tokens per iteration (prefill chunk budget)
-  bool reserve_full_sequence = true;  // KV reserved for prompt + all outputs at admission
-  double step_overhead_s = 0;       // host time per iteration not hidden behind the GPU
-  double kernel_overhead_s = -1;    // per kernel launch; < 0: the efficiency profile's value
-  double workspace_bytes = 0;       // activation workspace and engine buffers per GPU
-  std::vector<std::string> sources;
-  std::string notes;
-};
-Result<std::vector<EngineProfile>> LoadEngines(const std::string& data_dir);
-// An engine by id or alias (a trailing "@version" is ignored; "+..." suffixes too), or the
-// "generic" profile for an empty name. Unknown names are an error listing the shipped ones.
-Result<EngineProfile> ResolveEngine(const std::vector<EngineProfile>& engines, std::string_view name);
 
 struct SpecDecode {
   std::string draft;    // draft model id or file; "eagle", "medusa", "ngram" for head/lookup drafts
