@@ -25,7 +25,8 @@ struct SystemSpec {
 };
 
 // Builds the system for `gpu`: its intra-node link, gpus_per_node (0: the catalog's node size)
-// and inter-node bandwidth (0: the catalog's NICs).
+// and inter-node bandwidth in Gbit/s (0: the catalog's NICs). InvalidInput naming the flag when
+// either is out of range; the catalog's error when it lacks a network the GPU names.
 Result<SystemSpec> MakeSystem(const HardwareCatalog& hw, const Accelerator& gpu, int gpus_per_node,
                               double inter_node_gbps);
 
