@@ -8,53 +8,27 @@
 // Language models: prefill (compute-bound GEMMs and attention over the prompt) and decode
 // (weights and KV cache read every step) priced op by op on the same op graph as training,
 // with continuous batching in steady state. Vision and diffusion models: images per second.
-// Equations and sources: docs/serving.md.
+// Equations and sources: docs/serving.md. The inputs have their own headers: the number formats
+// (number_format.h), the engine profiles (engines.h), the system (system.h) and the efficiency
+// profile (efficiency.h).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include "dlcost/efficiency.h"
+#include "dlcost/engines.h"
 #include "dlcost/hardware.h"
 #include "dlcost/model.h"
+#include "dlcost/number_format.h"
 #include "dlcost/status.h"
-#include "dlcost/training.h"
+#include "dlcost/system.h"
 
 namespace dlcost {
 
-// How a tensor is stored: a float or integer type, or a llama.cpp block format.
-struct NumberFormat {
-  std::string name = "fp16";
-  double bits = 16;              // storage bits per element, block scales included
-  Dtype compute = Dtype::kFp16;  // tensor-core type the format computes in when it is the activation type
-  bool block_quantized = false;  // int4/int8 weight-only and GGUF blocks: dequantized inside the GEMM
-  std::string source;            // where `bits` comes from, for formats with scales
-};
-// fp32, fp16, bf16, fp8, fp4, int8, int4 (group 128), q4_0, q8_0, q4_k_m. `field` names the flag.
-Result<NumberFormat> ParseNumberFormat(std::string_view text, std::string_view field);
-
-// Serving software. Shipped profiles: data/engines/*.json (schema in data/engines/README.md).
-struct EngineProfile {
-  std::string id = "generic";
-  std::string name;
-  std::vector<std::string> aliases;
-  bool continuous_batching = true;  // iteration-level scheduling with mixed prefill and decode
-  double kv_memory_fraction = 0.9;  // share of device memory left after weights that holds the KV cache
-  int64_t max_batch = 256;          // sequences in flight, engine cap
-  int64_t max_num_tokens = 8192;    // tokens per iteration (prefill chunk budget)
-  bool reserve_full_sequence = true;  // KV reserved for prompt + all outputs at admission
-  double step_overhead_s = 0;       // host time per iteration not hidden behind the GPU
-  double kernel_overhead_s = -1;    // per kernel launch; < 0: the efficiency profile's value
-  double workspace_bytes = 0;       // activation workspace and engine buffers per GPU
-  std::vector<std::string> sources;
-  std::string notes;
-};
-Result<std::vector<EngineProfile>> LoadEngines(const std::string& data_dir);
-// An engine by id or alias (a trailing "@version" is ignored; "+..." suffixes too), or the
-// "generic" profile for an empty name. Unknown names are an error listing the shipped ones.
-Result<EngineProfile> ResolveEngine(const std::vector<EngineProfile>& engines, std::string_view name);
-
+// Speculative decoding: a draft proposes k tokens that the target verifies in one pass.
 struct SpecDecode {
   std::string draft;    // draft model id or file; "eagle", "medusa", "ngram" for head/lookup drafts
   int64_t k = 4;        // tokens drafted per verify step
@@ -67,6 +41,7 @@ enum class ServingMode {
   kSingleStream,  // one request at a time
 };
 
+// The serving job: parallelism, request shape, scheduling, number formats, sparsity and targets.
 struct ServingSetup {
   int64_t num_gpus = 0;  // all replicas together; 0 = tp x pp x ep
   int64_t tp = 1, pp = 1, ep = 1;
@@ -90,6 +65,7 @@ struct ServingSetup {
   bool cfg = true;                   // classifier-free guidance doubles the denoiser batch
 };
 
+// One serving estimate: memory per GPU, latency, throughput, and what bound the concurrency.
 struct ServingEstimate {
   std::string unit = "token";  // "token" (decoders), "image" (vision, diffusion), "sequence" (encoders)
   std::vector<std::string> assumptions;
@@ -152,10 +128,15 @@ struct ServingCost {
   double kwh_per_k_images = 0;
   double co2_kg_per_k_images = 0;
 };
+// Prices `e` at `usd_per_gpu_hour` (none: no dollar figures), `gpu_power_w` per GPU times
+// `pue`, and `carbon_g_per_kwh`; GPU time is split between prompt and output tokens by the
+// share of iteration time each causes.
 ServingCost PriceServing(const ServingEstimate& e, std::optional<double> usd_per_gpu_hour, double gpu_power_w,
                          double pue, double carbon_g_per_kwh);
 
 // Estimates serving `model` on `sys`. `draft` is the draft model when s.spec names one.
+// InvalidInput names the flag of a setup that cannot be served; Infeasible when the model (or
+// the requested batch, concurrency or latency targets) does not fit or cannot be met.
 Result<ServingEstimate> EstimateServing(const ModelSpec& model, const SystemSpec& sys, const ServingSetup& s,
                                         const EfficiencyProfile& eff, const EngineProfile& engine,
                                         const ModelSpec* draft = nullptr);

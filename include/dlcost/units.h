@@ -7,7 +7,7 @@
 //
 //   ParseCount("1T", "--tokens")  -> 1e12        (k, M, B or G, T, P: powers of 1000)
 //   ParseCount("8Ki", "--seq")    -> 8192        (Ki, Mi, Gi, Ti: powers of 1024)
-//   ParseDuration("30d", "--deadline") -> 2592000 seconds (s, m, h, d, w)
+//   ParseDurationSeconds("30d", "--deadline") -> 2592000 seconds (s, m, h, d, w)
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,432 @@
+// Decoder language models: the KV cache, speculative decoding, and latency and throughput
+// under single-stream, static-batch or continuous-batching scheduling. Equations and sources:
+// docs/serving.md.
+#include "perf/serving_decoder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "dlcost/op_graph.h"
+#include "dlcost/strings.h"
+#include "dlcost/units.h"
+
+namespace dlcost::perf {
+namespace {
+
+// Largest sequence count searched for a concurrency.
+constexpr int64_t kMaxSearchConcurrency = 1 << 16;
+
+double ExpectedAccepted(const SpecDecode& s) {
+  // Leviathan et al. 2023, Eq. 1: E[tokens per verify step] = (1 - a^(k+1)) / (1 - a).
+  double a = s.accept;
+  return (1 - std::pow(a, static_cast<double>(s.k + 1))) / (1 - a);
+}
+
+// Decoders: the op graph at the request's length, KV cache per token and per sequence, weights
+// and workspace on one GPU, and how many sequences the rest holds; Infeasible when not even one
+// fits. `reserved_len` is the context a request reserves KV for.
+Status SizeKvCache(const ModelSpec& model, const ServingSetup& s, double reserved_len, ServingReplica& r,
+                   ServingEstimate& out) {
+  const EngineProfile& engine = r.engine;
+  int64_t I = s.input_len, O = s.output_len;
+  DLCOST_ASSIGN_OR_RETURN(r.graph, BuildOpGraph(model, std::max<int64_t>(1, std::min<int64_t>(I + O, 1 << 20))));
+  r.kv_tok_layer_bytes = KvBytesPerTokenLayer(model, s.tp, r.kv_elem_bytes);
+  double layers_per_gpu = static_cast<double>(r.graph.TransformerLayers()) / static_cast<double>(s.pp);
+  out.kv_bytes_per_token = r.kv_tok_layer_bytes * layers_per_gpu;
+  out.kv_bytes_per_sequence = out.kv_bytes_per_token * std::max(1.0, reserved_len);
+  out.weights_bytes = WeightBytesPerGpu(r);
+  double ffn_local = static_cast<double>(model.moe ? std::max(model.ffn, model.moe->expert_ffn) : model.ffn) / static_cast<double>(s.tp);
+  out.workspace_bytes = engine.workspace_bytes +
+                        static_cast<double>(engine.max_num_tokens) * (model.hidden + 2 * ffn_local) * kAct16Bytes;
+  out.capacity_bytes = r.system.gpu.MemoryBytes();
+  double free_bytes = out.capacity_bytes - out.weights_bytes - out.workspace_bytes;
+  out.kv_budget_bytes = std::max(0.0, free_bytes * engine.kv_memory_fraction);
+  out.assumptions.push_back(fmt::format("engine {}: KV cache gets {:.0f}% of the memory left after weights and workspace{}",
+                                        engine.id, 100 * engine.kv_memory_fraction,
+                                        engine.reserve_full_sequence ? "; a request reserves KV for prompt + all outputs" : ""));
+  double max_c = out.kv_budget_bytes / out.kv_bytes_per_sequence;
+  out.max_concurrency = static_cast<int64_t>(std::min(max_c, 1e15));
+  if (free_bytes <= 0 || out.max_concurrency < 1) {
+    out.fits = false;
+    return Infeasible(fmt::format(
+        "does not fit: weights {:.1f} GiB + workspace {:.1f} GiB + KV of one {}-token sequence {:.2f} GiB exceed {:.1f} GiB per GPU "
+        "(short by {:.1f} GiB); use more GPUs (--tp/--pp) or smaller --weights",
+        out.weights_bytes / kGiB, out.workspace_bytes / kGiB, static_cast<int64_t>(reserved_len),
+        out.kv_bytes_per_sequence / kGiB / engine.kv_memory_fraction, out.capacity_bytes / kGiB,
+        (out.weights_bytes + out.workspace_bytes + out.kv_bytes_per_sequence / engine.kv_memory_fraction - out.capacity_bytes) / kGiB));
+  }
+  return Status::Ok();
+}
+
+bool IsLookupDraft(const std::string& lowered) { return lowered == "ngram" || lowered == "prompt-lookup"; }
+bool IsHeadDraft(const std::string& lowered) { return lowered == "eagle" || lowered == "medusa"; }
+
+// A separate draft model on the target's GPUs, without tensor parallelism: its weights and KV
+// cache join the target's, which leaves room for fewer sequences; Infeasible when none fits.
+Result<ServingReplica> AddDraftModel(const ModelSpec& model, const ModelSpec& draft, const ServingSetup& s,
+                                     double reserved_len, const ServingReplica& target, ServingEstimate& out) {
+  const EngineProfile& engine = target.engine;
+  int64_t I = s.input_len, O = s.output_len;
+  if (draft.vocab != model.vocab) out.assumptions.push_back("speculative decoding: draft and target vocabularies differ");
+  ServingReplica d = target;
+  d.model = &draft;
+  DLCOST_ASSIGN_OR_RETURN(d.graph, BuildOpGraph(draft, std::max<int64_t>(1, I + O)));
+  d.kv_tok_layer_bytes = KvBytesPerTokenLayer(draft, std::min<int64_t>(s.tp, draft.heads), target.kv_elem_bytes);
+  d.tp = 1;
+  d.pp = 1;
+  d.ep = 1;
+  double dbytes = WeightBytesPerGpu(d);
+  out.weights_bytes += dbytes;
+  out.kv_bytes_per_token += d.kv_tok_layer_bytes * static_cast<double>(d.graph.TransformerLayers());
+  out.kv_bytes_per_sequence = out.kv_bytes_per_token * std::max(1.0, reserved_len);
+  double free_bytes = out.capacity_bytes - out.weights_bytes - out.workspace_bytes;
+  out.kv_budget_bytes = std::max(0.0, free_bytes * engine.kv_memory_fraction);
+  out.max_concurrency = static_cast<int64_t>(std::min(out.kv_budget_bytes / out.kv_bytes_per_sequence, 1e15));
+  if (out.max_concurrency < 1) return Infeasible("target and draft models do not fit together with one sequence's KV cache");
+  out.assumptions.push_back("speculative decoding: the draft model runs on the target's GPUs without tensor parallelism");
+  return d;
+}
+
+// Speculative decoding: tokens gained per verify step and what drafts them. Returns the draft
+// model's replica when a separate draft model runs; InvalidInput when s.spec names a draft
+// model that `draft` does not give.
+Result<std::optional<ServingReplica>> PrepareSpeculation(const ModelSpec& model, const ModelSpec* draft,
+                                                         const ServingSetup& s, double reserved_len,
+                                                         const ServingReplica& target, ServingEstimate& out) {
+  std::optional<ServingReplica> draft_replica;
+  double spec_e = ExpectedAccepted(*s.spec);
+  out.spec_tokens_per_step = spec_e;
+  std::string d = ToLower(s.spec->draft);
+  if (IsLookupDraft(d)) {
+    out.assumptions.push_back("speculative decoding: n-gram lookup drafts cost no GPU time");
+  } else if (IsHeadDraft(d)) {
+    out.assumptions.push_back(fmt::format(
+        "speculative decoding ({}): the draft is one decoder layer plus the target's LM head per drafted token (EAGLE, Li et al. 2024)", d));
+  } else if (!draft) {
+    return InvalidInput(fmt::format("--spec-decode: draft model '{}' not given", s.spec->draft));
+  } else {
+    DLCOST_ASSIGN_OR_RETURN(draft_replica, AddDraftModel(model, *draft, s, reserved_len, target, out));
+  }
+  out.assumptions.push_back(fmt::format("speculative decoding: k={}, acceptance {} i.i.d. per token -> {:.2f} tokens per verify step (Leviathan et al. 2023)",
+                                        s.spec->k, s.spec->accept, spec_e));
+  return draft_replica;
+}
+
+// A draft head (EAGLE, Medusa): one decoder layer of the target plus its LM head, in one stage,
+// with no engine overhead of its own.
+ServingReplica OneLayerDraftHead(const ServingReplica& target) {
+  ServingReplica one = target;
+  for (LayerGroup& g : one.graph.groups) {
+    if (IsLayerGroup(g.name)) g.count = 1;
+  }
+  bool first = true;
+  for (auto it = one.graph.groups.begin(); it != one.graph.groups.end();) {
+    if (IsLayerGroup(it->name)) {
+      if (!first) {
+        it = one.graph.groups.erase(it);
+        continue;
+      }
+      first = false;
+    }
+    ++it;
+  }
+  one.pp = 1;
+  one.engine.step_overhead_s = 0;
+  return one;
+}
+
+// The passes a decoder's scheduling runs on one replica: prompts prefilled whole, and decode
+// iterations (drafted and verified with speculative decoding) that may carry prompt tokens.
+class GenerationPasses {
+ public:
+  GenerationPasses(const ServingReplica& target, const ServingSetup& s, std::optional<ServingReplica> draft)
+      : target_(target), setup_(s), draft_(std::move(draft)) {
+    mean_ctx_ = static_cast<double>(s.input_len) + s.output_len / 2.0;
+    spec_e_ = s.spec ? ExpectedAccepted(*s.spec) : 1;
+    lookup_draft_ = s.spec && IsLookupDraft(ToLower(s.spec->draft));
+    if (s.spec && !lookup_draft_ && !draft_) draft_ = OneLayerDraftHead(target);
+  }
+
+  const ServingSetup& setup() const { return setup_; }
+  const EngineProfile& engine() const { return target_.engine; }
+  // Tokens one verify step yields per sequence (1 without speculative decoding).
+  double spec_tokens() const { return spec_e_; }
+  // Tokens a decode iteration yields over `concurrency` sequences.
+  double TokensPerIteration(double concurrency) const { return concurrency * (setup_.spec ? spec_e_ : 1.0); }
+
+  // One drafted token for `seqs` sequences over `ctx` cached keys, seconds (0 for lookup drafts).
+  double DraftSeconds(double seqs, double ctx) const {
+    if (!setup_.spec || lookup_draft_) return 0;
+    Pass p;
+    p.decode_seqs = seqs;
+    p.decode_ctx = ctx;
+    p.logits_rows = seqs;
+    return RunPass(*draft_, p).time_s;
+  }
+
+  // A decode iteration at concurrency `c` (mean context I + O/2), carrying `prompt_tokens`
+  // prompt tokens of mean context `prompt_ctx`, seconds.
+  double DecodeIteration(double c, double prompt_tokens, double prompt_ctx) const {
+    Pass p;
+    p.decode_seqs = c;
+    p.decode_ctx = mean_ctx_;
+    p.prefill_tokens = prompt_tokens;
+    p.prefill_ctx = prompt_ctx;
+    p.logits_rows = c;
+    if (!setup_.spec) return IterTime(target_, p);
+    // k draft steps, then one verify pass over k+1 tokens per sequence.
+    p.decode_tokens_per_seq = static_cast<double>(setup_.spec->k + 1);
+    p.logits_rows = c * p.decode_tokens_per_seq;
+    double verify = IterTime(target_, p);
+    return static_cast<double>(setup_.spec->k) * DraftSeconds(c, mean_ctx_) + verify;
+  }
+
+  // Prefill of `seqs` prompts of `tokens_each` tokens in one pass, seconds.
+  double Prefill(double seqs, double tokens_each) const {
+    Pass p;
+    p.prefill_tokens = seqs * tokens_each;
+    p.prefill_ctx = (tokens_each + 1) / 2.0;
+    p.logits_rows = seqs;
+    return RunPass(target_, p).time_s;
+  }
+
+ private:
+  const ServingReplica& target_;
+  const ServingSetup& setup_;
+  std::optional<ServingReplica> draft_;  // the draft model, or the target's one-layer draft head
+  double mean_ctx_ = 0;
+  double spec_e_ = 1;
+  bool lookup_draft_ = false;
+};
+
+// One request's prefill, and the prefill-only rate at a full token budget (or the given batch).
+void FillPrefillRates(const GenerationPasses& g, ServingEstimate& out) {
+  const ServingSetup& s = g.setup();
+  int64_t I = s.input_len;
+  out.prefill_s = I > 0 ? g.Prefill(1, static_cast<double>(I)) : 0;
+  double budget = static_cast<double>(std::max<int64_t>(g.engine().max_num_tokens, I));
+  double seqs = I > 0 ? std::max(1.0, std::floor(budget / static_cast<double>(I))) : 0;
+  if (s.mode == ServingMode::kSingleStream) seqs = I > 0 ? 1 : 0;
+  if (s.mode == ServingMode::kStaticBatch && s.batch) seqs = I > 0 ? static_cast<double>(*s.batch) : 0;
+  if (seqs > 0) out.prompt_tok_s = seqs * static_cast<double>(I) / g.Prefill(seqs, static_cast<double>(I)) *
+                                   static_cast<double>(out.replicas);
+}
+
+
+// One request at a time: TTFT is its prefill, then one token per decode step.
+void EstimateSingleStream(const GenerationPasses& g, ServingEstimate& out) {
+  const ServingSetup& s = g.setup();
+  int64_t I = s.input_len, O = s.output_len;
+  out.concurrency = 1;
+  out.binding = "single stream";
+  double step = g.DecodeIteration(1, 0, 0);
+  out.decode_step_s = step;
+  out.tpot_s = step / g.spec_tokens();
+  out.ttft_s = out.prefill_s;
+  double req = out.ttft_s + std::max<int64_t>(0, O - 1) * out.tpot_s;
+  out.request_latency_s = req;
+  out.gen_tok_s = out.tpot_s > 0 ? 1 / out.tpot_s * static_cast<double>(out.replicas) : 0;
+  if (req > 0) {
+    out.output_tok_s = static_cast<double>(O) / req * static_cast<double>(out.replicas);
+    out.total_tok_s = static_cast<double>(I + O) / req * static_cast<double>(out.replicas);
+    out.req_s = 1 / req * static_cast<double>(out.replicas);
+    out.prefill_share = out.ttft_s / req;
+  }
+}
+
+// One fixed batch: prefill all prompts together, then decode all sequences together;
+// Infeasible when the batch's KV cache does not fit.
+Status EstimateStaticBatch(const GenerationPasses& g, ServingEstimate& out) {
+  const ServingSetup& s = g.setup();
+  int64_t I = s.input_len, O = s.output_len;
+  int64_t B = s.batch.value_or(s.concurrency.value_or(1));
+  if (B > out.max_concurrency) {
+    return Infeasible(fmt::format("--batch: {} sequences need {:.1f} GiB of KV cache per GPU, {:.1f} GiB available (at most {} fit)",
+                                  B, B * out.kv_bytes_per_sequence / kGiB, out.kv_budget_bytes / kGiB, out.max_concurrency));
+  }
+  out.concurrency = B;
+  out.binding = "given";
+  double pre = I > 0 ? g.Prefill(static_cast<double>(B), static_cast<double>(I)) : 0;
+  double step = g.DecodeIteration(static_cast<double>(B), 0, 0);
+  out.decode_step_s = step;
+  out.tpot_s = step / g.spec_tokens();
+  out.ttft_s = pre;
+  double total = pre + std::max<int64_t>(0, O - 1) * out.tpot_s;
+  out.request_latency_s = total;
+  double R = static_cast<double>(out.replicas);
+  if (total > 0) {
+    out.output_tok_s = static_cast<double>(B * O) / total * R;
+    out.total_tok_s = static_cast<double>(B * (I + O)) / total * R;
+    out.req_s = static_cast<double>(B) / total * R;
+    out.prefill_share = pre / total;
+  }
+  out.gen_tok_s = static_cast<double>(B) / out.tpot_s * R;
+  return Status::Ok();
+}
+
+// Continuous batching in steady state at concurrency C over `replicas` replicas: each
+// iteration decodes one token (E with speculation) for C sequences and carries C x I / O prompt
+// tokens, so prompts keep pace with outputs.
+void EvaluateConcurrency(const GenerationPasses& g, int64_t C, int64_t replicas, ServingEstimate* e) {
+  const ServingSetup& s = g.setup();
+  int64_t I = s.input_len, O = s.output_len;
+  double Cd = static_cast<double>(C);
+  double prompt = g.TokensPerIteration(Cd) * static_cast<double>(I) / static_cast<double>(O);
+  double it = g.DecodeIteration(Cd, prompt, (static_cast<double>(I) + 1) / 2.0);
+  double dec = g.DecodeIteration(Cd, 0, 0);
+  double tok = g.TokensPerIteration(Cd);
+  e->concurrency = C;
+  e->decode_step_s = dec;
+  e->tpot_s = it * (s.spec ? 1.0 / g.spec_tokens() : 1.0);
+  // TTFT: the iteration that carries this request's prompt (chunked at the token budget).
+  double chunk = std::max(1.0, static_cast<double>(g.engine().max_num_tokens) - Cd);
+  double chunks = std::ceil(static_cast<double>(I) / chunk);
+  double ttft_iter = I > 0 ? g.DecodeIteration(Cd, std::min(chunk, static_cast<double>(I)), (static_cast<double>(I) + 1) / 2.0) : it;
+  e->ttft_s = chunks * ttft_iter;
+  e->request_latency_s = e->ttft_s + std::max<int64_t>(0, O - 1) * e->tpot_s;
+  double R = static_cast<double>(replicas);
+  e->output_tok_s = tok / it * R;
+  e->total_tok_s = tok * (1 + static_cast<double>(I) / static_cast<double>(O)) / it * R;
+  e->req_s = tok / static_cast<double>(O) / it * R;
+  e->gen_tok_s = tok / dec * R;
+  e->prefill_share = it > 0 ? std::max(0.0, (it - dec) / it) : 0;
+}
+
+// The concurrency to run at: the given one (Infeasible when its KV cache does not fit), or the
+// engine's cap or what memory holds, whichever is lower.
+Result<int64_t> ChooseConcurrency(const GenerationPasses& g, double reserved_len, ServingEstimate& out) {
+  const ServingSetup& s = g.setup();
+  int64_t cap = s.batch.value_or(g.engine().max_batch);
+  int64_t C;
+  if (s.concurrency) {
+    C = *s.concurrency;
+    if (C > out.max_concurrency) {
+      return Infeasible(fmt::format(
+          "--concurrency: {} sequences of {} tokens need {:.1f} GiB of KV cache per GPU, {:.1f} GiB available (at most {} fit; short by {:.1f} GiB)",
+          C, static_cast<int64_t>(reserved_len), C * out.kv_bytes_per_sequence / kGiB, out.kv_budget_bytes / kGiB,
+          out.max_concurrency, (C * out.kv_bytes_per_sequence - out.kv_budget_bytes) / kGiB));
+    }
+    out.binding = "given";
+  } else {
+    C = std::min<int64_t>({cap, out.max_concurrency, kMaxSearchConcurrency});
+    out.binding = cap <= out.max_concurrency ? "engine cap" : "memory";
+    if (!s.batch) out.chosen.push_back(fmt::format("concurrency={} ({})", C, out.binding));
+  }
+  return C;
+}
+
+// Latency targets: the highest concurrency that meets both (iteration time grows with C), at
+// most `C`; Infeasible when not even one request at a time meets them.
+Status ApplyLatencyTargets(const GenerationPasses& g, int64_t C, ServingEstimate& out) {
+  const ServingSetup& s = g.setup();
+  if (!s.ttft_target_s && !s.tpot_target_s) return Status::Ok();
+  auto ok = [&](const ServingEstimate& e) {
+    return (!s.ttft_target_s || e.ttft_s <= *s.ttft_target_s) && (!s.tpot_target_s || e.tpot_s <= *s.tpot_target_s);
+  };
+  if (ok(out)) return Status::Ok();
+  ServingEstimate lo = out;
+  EvaluateConcurrency(g, 1, out.replicas, &lo);
+  if (!ok(lo)) {
+    out.meets_targets = false;
+    return Infeasible(fmt::format("latency targets cannot be met even one request at a time: TTFT {:.1f} ms, TPOT {:.2f} ms "
+                                  "(targets{}{}); use faster GPUs, more tensor parallelism or smaller formats",
+                                  lo.ttft_s * 1e3, lo.tpot_s * 1e3,
+                                  s.ttft_target_s ? fmt::format(" TTFT {:.1f} ms", *s.ttft_target_s * 1e3) : "",
+                                  s.tpot_target_s ? fmt::format(" TPOT {:.2f} ms", *s.tpot_target_s * 1e3) : ""));
+  }
+  int64_t good = 1, bad = C;
+  while (bad - good > 1) {
+    int64_t mid = good + (bad - good) / 2;
+    ServingEstimate t = out;
+    EvaluateConcurrency(g, mid, out.replicas, &t);
+    if (ok(t)) good = mid;
+    else bad = mid;
+  }
+  EvaluateConcurrency(g, good, out.replicas, &out);
+  bool ttft_binds = s.ttft_target_s && [&] {
+    ServingEstimate t = out;
+    EvaluateConcurrency(g, bad, out.replicas, &t);
+    return t.ttft_s > *s.ttft_target_s;
+  }();
+  out.binding = ttft_binds ? "ttft target" : "tpot target";
+  out.chosen.push_back(fmt::format("concurrency={} (highest meeting the latency targets)", good));
+  return Status::Ok();
+}
+
+// Offered load: replicas needed, and the operating point at that load; InvalidInput when the
+// QPS is out of range.
+Status ApplyOfferedLoad(const GenerationPasses& g, ServingEstimate& out) {
+  const ServingSetup& s = g.setup();
+  if (!s.qps) return Status::Ok();
+  if (!(*s.qps > 0) || !std::isfinite(*s.qps) || *s.qps > 1e9) return InvalidInput("--qps: must be a positive number");
+  double per_replica = out.req_s / static_cast<double>(out.replicas);
+  int64_t replicas = static_cast<int64_t>(std::ceil(*s.qps / per_replica - 1e-9));
+  out.qps = *s.qps;
+  out.gpus_needed = replicas * out.gpus_per_replica;
+  if (s.num_gpus == 0) {
+    out.replicas = replicas;
+    out.num_gpus = replicas * out.gpus_per_replica;
+  }
+  // Lowest concurrency that carries the per-replica load: latency at that load.
+  double lambda = *s.qps / static_cast<double>(out.replicas);
+  if (lambda <= per_replica) {
+    int64_t lo = 1, hi = out.concurrency;
+    ServingEstimate t = out;
+    while (lo < hi) {
+      int64_t mid = lo + (hi - lo) / 2;
+      EvaluateConcurrency(g, mid, out.replicas, &t);
+      if (t.req_s / static_cast<double>(out.replicas) >= lambda) hi = mid;
+      else lo = mid;
+      if (hi - lo == 1) {
+        EvaluateConcurrency(g, lo, out.replicas, &t);
+        if (t.req_s / static_cast<double>(out.replicas) >= lambda) hi = lo;
+        break;
+      }
+    }
+    EvaluateConcurrency(g, hi, out.replicas, &out);
+    double scale = lambda / (out.req_s / static_cast<double>(out.replicas));
+    out.output_tok_s *= scale;
+    out.total_tok_s *= scale;
+    out.req_s *= scale;
+    out.binding = "offered load";
+  } else {
+    out.meets_targets = false;
+  }
+  return Status::Ok();
+}
+
+// Continuous batching: the concurrency the engine runs at, lowered to meet latency targets,
+// and the operating point under an offered load.
+Status EstimateContinuous(const GenerationPasses& g, double reserved_len, ServingEstimate& out) {
+  DLCOST_ASSIGN_OR_RETURN(int64_t C, ChooseConcurrency(g, reserved_len, out));
+  EvaluateConcurrency(g, C, out.replicas, &out);
+  DLCOST_RETURN_IF_ERROR(ApplyLatencyTargets(g, C, out));
+  return ApplyOfferedLoad(g, out);
+}
+
+}  // namespace
+
+Status EstimateDecoder(const ModelSpec& model, const ServingSetup& s, const ModelSpec* draft, ServingReplica& r,
+                       ServingEstimate& out) {
+  int64_t I = s.input_len, O = s.output_len;
+  double reserved_len = r.engine.reserve_full_sequence ? static_cast<double>(I + O) : static_cast<double>(I) + O / 2.0;
+  DLCOST_RETURN_IF_ERROR(SizeKvCache(model, s, reserved_len, r, out));
+  std::optional<ServingReplica> draft_replica;
+  if (s.spec) {
+    DLCOST_ASSIGN_OR_RETURN(draft_replica, PrepareSpeculation(model, draft, s, reserved_len, r, out));
+  }
+  GenerationPasses g(r, s, std::move(draft_replica));
+  FillPrefillRates(g, out);
+  if (s.mode == ServingMode::kSingleStream) {
+    EstimateSingleStream(g, out);
+    return Status::Ok();
+  }
+  if (s.mode == ServingMode::kStaticBatch) return EstimateStaticBatch(g, out);
+  return EstimateContinuous(g, reserved_len, out);
+}
+
+}  // namespace dlcost::perf

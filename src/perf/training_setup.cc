@@ -1,0 +1,81 @@
+// The choices of a training setup by their flag spellings, and the default global batch.
+#include "dlcost/training_setup.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "dlcost/strings.h"
+
+namespace dlcost {
+namespace {
+
+// Tokens per global batch used when no global batch is given: 4M tokens, the batch of the
+// LLaMA papers (Touvron et al. 2023a, Table 2; 2023b, Sec. 2.2).
+constexpr double kDefaultBatchTokens = 4194304.0;
+
+}  // namespace
+
+const char* RecomputeName(Recompute r) {
+  switch (r) {
+    case Recompute::kNone: return "none";
+    case Recompute::kSelective: return "selective";
+    case Recompute::kFull: return "full";
+  }
+  return "none";
+}
+
+const char* OptimizerName(Optimizer o) {
+  switch (o) {
+    case Optimizer::kAdamW: return "adamw";
+    case Optimizer::kSgd: return "sgd";
+    case Optimizer::kAdafactor: return "adafactor";
+    case Optimizer::kAdam8bit: return "adam8bit";
+  }
+  return "adamw";
+}
+
+const char* FinetuneName(Finetune f) {
+  switch (f) {
+    case Finetune::kNone: return "none";
+    case Finetune::kFull: return "full";
+    case Finetune::kLora: return "lora";
+    case Finetune::kQlora: return "qlora";
+  }
+  return "none";
+}
+
+Result<Recompute> ParseRecompute(const std::string& s) {
+  std::string t = ToLower(s);
+  if (t == "none" || t == "off") return Recompute::kNone;
+  if (t == "selective") return Recompute::kSelective;
+  if (t == "full") return Recompute::kFull;
+  return InvalidInput(fmt::format("--recompute: unknown value '{}' (none, selective, full)", s));
+}
+
+Result<Optimizer> ParseOptimizer(const std::string& s) {
+  std::string t = ToLower(s);
+  if (t == "adamw" || t == "adam") return Optimizer::kAdamW;
+  if (t == "sgd") return Optimizer::kSgd;
+  if (t == "adafactor") return Optimizer::kAdafactor;
+  if (t == "adam8bit" || t == "adamw8bit" || t == "8bit-adam") return Optimizer::kAdam8bit;
+  return InvalidInput(fmt::format("--optimizer: unknown optimizer '{}' (adamw, sgd, adafactor, adam8bit)", s));
+}
+
+Result<Finetune> ParseFinetune(const std::string& s) {
+  std::string t = ToLower(s);
+  if (t == "none" || t == "pretrain") return Finetune::kNone;
+  if (t == "full") return Finetune::kFull;
+  if (t == "lora") return Finetune::kLora;
+  if (t == "qlora") return Finetune::kQlora;
+  return InvalidInput(fmt::format("--finetune: unknown method '{}' (full, lora, qlora)", s));
+}
+
+int64_t DefaultGlobalBatch(bool language_model, double tokens_per_sample, int64_t unit) {
+  unit = std::max<int64_t>(1, unit);
+  double target = language_model ? kDefaultBatchTokens / std::max(1.0, tokens_per_sample) : 256.0;
+  return std::max<int64_t>(unit, static_cast<int64_t>(std::llround(target / static_cast<double>(unit))) * unit);
+}
+
+}  // namespace dlcost
