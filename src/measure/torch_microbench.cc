@@ -55,39 +55,37 @@ void RunGemms(const MicrobenchPlan& plan, const torch::Device& dev, const Budget
   at::globalContext().setAllowTF32CuBLAS(false);
 }
 
-// The norms, RoPE, activation and residual adds of one layer, forward and backward, with the
-// GEMM outputs they consume given as leaves (so no GEMM runs).
+// The norms, RoPE, activation and residual adds of one layer, forward and backward: the layer's
+// norm entries (the modules built from them) and the glue perf::LayerElementwiseOf charges,
+// with the GEMM and attention outputs they consume given as leaves (so no GEMM runs).
 double TimeLayerElementwise(const ModelSpec& spec, const ProbeShape& p, Dtype dt, const torch::Device& dev,
                             bool fused, const Budget& b) {
   ModelSpec one = spec;
   one.layers = 1;
   TorchModel tm = TorchModel::Build(one, p.seq, TorchDtype(dt), dev, fused);
+  const TorchTransformerLayer& l = tm.layers().front();
   auto opts = torch::TensorOptions().dtype(TorchDtype(dt)).device(dev);
-  int64_t h = spec.hidden, heads = spec.heads, kv = spec.kv_heads, hd = tm.head_dim(), f = spec.ffn;
+  int64_t h = l.o.w.size(0), f = l.up.w.size(0);
+  const TorchAttention& at = l.attention;
   auto leaf = [&](std::vector<int64_t> shape) { return torch::randn(shape, opts).requires_grad_(true); };
   torch::Tensor x = leaf({p.batch, p.seq, h});
-  torch::Tensor q = leaf({p.batch, p.seq, heads, hd});
-  torch::Tensor k = leaf({p.batch, p.seq, kv, hd});
+  torch::Tensor q = leaf({p.batch, p.seq, at.heads, at.head_dim});
+  torch::Tensor k = leaf({p.batch, p.seq, at.kv_heads, at.head_dim});
   torch::Tensor attn_out = leaf({p.batch, p.seq, h});
   torch::Tensor gate = leaf({p.batch, p.seq, f});
   torch::Tensor up = leaf({p.batch, p.seq, f});
   torch::Tensor mlp_out = leaf({p.batch, p.seq, h});
-  TorchBlock blk;
-  blk.attn_norm.layer_norm = blk.mlp_norm.layer_norm = spec.norm == NormKind::kLayerNorm;
-  blk.attn_norm.w = blk.mlp_norm.w = torch::ones({h}, opts).requires_grad_(true);
-  if (spec.norm == NormKind::kLayerNorm) blk.attn_norm.b = blk.mlp_norm.b = torch::zeros({h}, opts).requires_grad_(true);
   bool rope = spec.position == PositionKind::kRope;
-  bool gated = spec.ffn_act != FfnAct::kGelu;
   auto fn = [&]() -> std::vector<torch::Tensor> {
     std::vector<torch::Tensor> out;
-    out.push_back(tm.Norm(blk.attn_norm, x));
+    out.push_back(l.attn_norm.Forward(x));
     if (rope) {
       out.push_back(tm.ApplyRope(q, 0));
       out.push_back(tm.ApplyRope(k, 0));
     }
     torch::Tensor x2 = x + attn_out;
-    out.push_back(tm.Norm(blk.mlp_norm, x2));
-    out.push_back(gated ? torch::silu(gate) * up : torch::gelu(up, "tanh"));
+    out.push_back(l.mlp_norm.Forward(x2));
+    out.push_back(tm.Activation(gate, up));
     out.push_back(x2 + mlp_out);
     return out;
   };
@@ -99,30 +97,33 @@ double TimeLayerElementwise(const ModelSpec& spec, const ProbeShape& p, Dtype dt
   return TimeFwdBwd(fn, grads, {x, q, k, attn_out, gate, up, mlp_out}, dev, b);
 }
 
+// The layer's attention entry (the module built from it), forward and backward.
 AttentionSample TimeAttention(const ModelSpec& spec, const ProbeShape& p, Dtype dt, const torch::Device& dev,
                               bool fused, const Budget& b) {
   ModelSpec one = spec;
   one.layers = 1;
   TorchModel tm = TorchModel::Build(one, p.seq, TorchDtype(dt), dev, fused);
+  const TorchTransformerLayer& l = tm.layers().front();
+  const TorchAttention& at = l.attention;
   auto opts = torch::TensorOptions().dtype(TorchDtype(dt)).device(dev);
-  int64_t heads = spec.heads, kv = spec.kv_heads, hd = tm.head_dim();
-  torch::Tensor q = torch::randn({p.batch, p.seq, heads, hd}, opts).requires_grad_(true);
-  torch::Tensor k = torch::randn({p.batch, p.seq, kv, hd}, opts).requires_grad_(true);
-  torch::Tensor v = torch::randn({p.batch, p.seq, kv, hd}, opts).requires_grad_(true);
-  torch::Tensor g = torch::randn({p.batch, p.seq, heads * hd}, opts);
+  torch::Tensor q = torch::randn({p.batch, p.seq, at.heads, at.head_dim}, opts).requires_grad_(true);
+  torch::Tensor k = torch::randn({p.batch, p.seq, at.kv_heads, at.head_dim}, opts).requires_grad_(true);
+  torch::Tensor v = torch::randn({p.batch, p.seq, at.kv_heads, at.head_dim}, opts).requires_grad_(true);
+  torch::Tensor g = torch::randn({p.batch, p.seq, at.heads * at.head_dim}, opts);
   AttentionSample a;
   a.block = BlockStyle(spec);
   a.dtype = dt;
   a.batch = p.batch;
-  a.heads = heads;
+  a.heads = at.heads;
   a.seq = p.seq;
-  a.head_dim = hd;
-  a.causal = spec.kind == ModelKind::kDecoder;
+  a.head_dim = at.head_dim;
+  a.causal = at.causal;
   {
     torch::NoGradGuard ng;
-    a.fwd_s = TimeMedian([&] { tm.SelfAttention(q, k, v, nullptr, 0); Sync(dev); }, b.min_reps, b.target_s, b.max_reps);
+    a.fwd_s = TimeMedian([&] { tm.SelfAttention(l, q, k, v, nullptr, 0); Sync(dev); }, b.min_reps, b.target_s,
+                         b.max_reps);
   }
-  double both = TimeFwdBwd([&] { return std::vector<torch::Tensor>{tm.SelfAttention(q, k, v, nullptr, 0)}; }, {g},
+  double both = TimeFwdBwd([&] { return std::vector<torch::Tensor>{tm.SelfAttention(l, q, k, v, nullptr, 0)}; }, {g},
                            {q, k, v}, dev, b);
   a.bwd_s = std::max(0.0, both - a.fwd_s);
   return a;
@@ -210,9 +211,7 @@ void RunRound(const MicrobenchPlan& plan, const std::function<void(const std::st
     for (int64_t tokens : ce_tokens) {
       int64_t vocab = 32000;
       double t = TimeCrossEntropy(tokens, vocab, dt, dev, mem_b);
-      // The estimator's charge for the fp32 logits: read, written and read again, forward and
-      // backward (src/perf/training.cc, logits_t).
-      d.memory.push_back({"cross_entropy", dt, 2 * 3 * 4.0 * static_cast<double>(tokens * vocab), t});
+      d.memory.push_back({"cross_entropy", dt, ModelledCrossEntropyBytes(tokens, vocab), t});
     }
     // Parameter tensors of 256 Ki to 16 Mi elements (x64 on GPUs), as in models, where a few
     // large matrices hold most parameters; the same set at 1/16 and 1/4 of the size (and x4 in
@@ -276,8 +275,7 @@ void KeepFaster(MicrobenchData& best, const MicrobenchData& r) {
 
 }  // namespace
 
-Result<MicrobenchData> RunMicrobenchmarks(const MicrobenchPlan& plan,
-                                          const std::function<void(const std::string&)>& progress) {
+Result<MicrobenchData> RunMicrobenchmarks(const MicrobenchPlan& plan, const ProgressFn& progress) {
   try {
     const RunnerInfo& info = RunnerDescription();
     MicrobenchData best;

@@ -201,18 +201,12 @@ LayerCost CostGroup(const Ctx& c, const perf::LayerGroup& grp) {
       hkv = hq;
     }
     bool moe = grp.name == "moe_layer" && m.moe;
-    double ffn_elems;  // FFN intermediate activations per token
-    if (moe) {
-      double mult = m.ffn_act == FfnAct::kGelu ? 2.0 : 3.0;
-      ffn_elems = mult * (c.s->moe_capacity_factor * m.moe->top_k * m.moe->expert_ffn +
-                          m.moe->shared_experts * m.moe->shared_expert_ffn);
-    } else {
-      ffn_elems = (m.ffn_act == FfnAct::kGelu ? 2.0 : 3.0) * m.ffn;
-    }
-    // Elementwise traffic not in the op list: activation function, two residual adds, dropout,
-    // rotary embedding; backward moves about twice as much.
-    double shard_bytes = c.act_elem_bytes * (ffn_elems + (m.position == PositionKind::kRope ? 2 * (hq + hkv) : 0));
-    double repl_bytes = c.act_elem_bytes * (2 * 3 * h + (c.dropout ? 2 * 2.5 * h : 0));
+    // Elementwise traffic not in the op list (activation function, rotary embedding, two
+    // residual adds: perf::LayerElementwiseOf) and dropout; backward moves about twice as much.
+    perf::LayerElementwise ew = perf::LayerElementwiseOf(m, grp, c.s->moe_capacity_factor);
+    double ffn_elems = ew.ffn_elems;  // FFN intermediate activations per token
+    double shard_bytes = c.act_elem_bytes * (ffn_elems + ew.rope_elems);
+    double repl_bytes = c.act_elem_bytes * (ew.residual_elems + (c.dropout ? 2 * 2.5 * h : 0));
     double elem_bytes = rows_local * (shard_bytes / tp + repl_bytes / repl_div);
     double elem_t = MemSeconds(elem_bytes, c.rates) + 4 * c.rates.eff->kernel_overhead_s;
     out.fwd_s += elem_t;

@@ -115,7 +115,7 @@ Result<ServeContext> ResolveServe(const std::string& data_dir, const ServeFlags&
   DLCOST_ASSIGN_OR_RETURN(c.system, MakeSystem(hw, c.gpu, 0, 0));
   std::string eff_path = f.calibration.empty() ? data_dir + "/efficiency/default.json" : f.calibration;
   DLCOST_ASSIGN_OR_RETURN(c.eff, LoadEfficiency(eff_path, c.gpu.id));
-  c.calibration_note = api::CalibrationNote(f.calibration, c.gpu.id);
+  DLCOST_ASSIGN_OR_RETURN(c.calibration_note, api::CalibrationNote(f.calibration, c.gpu.id));
   if (!c.calibration_note.empty()) {
     c.calibration_note += "; the serving estimator reads the profile's scalar efficiencies, not its GEMM curve";
   }
