@@ -72,6 +72,7 @@ struct MeasureInferResult {
 };
 // Times prefill and KV-cache decode steps and puts the serving estimator's static batch beside them.
 Result<MeasureInferResult> MeasureInfer(const Session& session, const MeasureInferRequest& req, const MeasureEnv& env);
+// The record `measure infer` prints: prefill and decode timings, the predictions and errors, notes.
 report::Report MeasureInferReport(const MeasureInferResult& r);
 
 struct MeasureSweepRequest {
@@ -88,6 +89,7 @@ struct MeasureSweepResult {
 // before the runner starts: a non-OK status from it stops the call (the CLI checks --format there).
 Result<MeasureSweepResult> MeasureSweep(const Session& session, const MeasureSweepRequest& req, const MeasureEnv& env,
                                         const std::function<Status()>& ready = {});
+// The record `measure sweep` prints in the human formats: one row per case, the error summary.
 report::Report MeasureSweepReport(const MeasureSweepResult& r);
 // The exact JSON `measure sweep --format json` prints (measure::SweepJson), with a final newline.
 std::string MeasureSweepJson(const MeasureSweepResult& r);
@@ -105,6 +107,7 @@ struct CalibrateResult {
 };
 // Runs the microbenchmarks, fits them and writes the profile to `req.out` (complete or untouched).
 Result<CalibrateResult> Calibrate(const Session& session, const CalibrateRequest& req, const MeasureEnv& env);
+// The record `calibrate` prints: the measured peaks and bandwidth, the fitted figures and curves.
 report::Report CalibrateReport(const CalibrateResult& r);
 
 }  // namespace dlcost::api

@@ -1,4 +1,4 @@
-// The calibration microbenchmarks (runner.h): GEMMs as linear layers train them, copy
+// The calibration microbenchmarks (measure_runner.h): GEMMs as linear layers train them, copy
 // bandwidth, the memory-bound operations of a layer, attention, the optimizer step and the
 // overheads of tiny models. The plan (shapes, models) is torch-free: src/measure/plan.cc.
 #include <malloc.h>
@@ -158,77 +158,74 @@ OptimizerSample TimeOptimizer(const std::vector<int64_t>& sizes, Dtype dt, const
   return o;
 }
 
-// One pass over the whole plan.
-void RunRound(const MicrobenchPlan& plan, const std::function<void(const std::string&)>& say, MicrobenchData& d) {
-  const torch::Device& dev = RunnerDevice();
-  const RunnerInfo& info = RunnerDescription();
-  bool fused = info.fused_attention;
-  Budget gemm_b{3, plan.quick ? 0.03 : 0.1, 200};
-  Budget mem_b{3, plan.quick ? 0.1 : 0.3, 100};
-  torch::manual_seed(0);
-
+// The framework's cost of one tiny GEMM call, and the copy bandwidth of a tensor larger than
+// the caches (the L3 of current server CPUs is up to ~0.5 GB).
+void RunDispatchAndCopy(const MicrobenchPlan& plan, const torch::Device& dev, const Budget& mem_b,
+                        const std::function<void(const std::string&)>& say, MicrobenchData& d) {
   say("dispatch");
-  {
-    torch::Tensor x = torch::randn({8, 8}, torch::TensorOptions().device(dev));
-    torch::Tensor w = torch::randn({8, 8}, torch::TensorOptions().device(dev));
-    d.dispatch_s = TimeMedian([&] { torch::linear(x, w); Sync(dev); }, 50, 0.02, 5000);
-  }
-
+  torch::Tensor x = torch::randn({8, 8}, torch::TensorOptions().device(dev));
+  torch::Tensor w = torch::randn({8, 8}, torch::TensorOptions().device(dev));
+  d.dispatch_s = TimeMedian([&] { torch::linear(x, w); Sync(dev); }, 50, 0.02, 5000);
   say("memory bandwidth");
-  {
-    // Large enough to leave the caches (the L3 of current server CPUs is up to ~0.5 GB).
-    double want = plan.device == Device::kCuda ? 2e9 : (plan.quick ? 512e6 : 1e9);
-    double cap = info.device_memory_bytes > 0 ? info.device_memory_bytes / 8 : want;
-    int64_t n = static_cast<int64_t>(std::min(want, cap) / 4);
-    torch::Tensor src = torch::randn({n}, torch::TensorOptions().device(dev));
-    torch::Tensor dst = torch::empty_like(src);
-    double t = TimeMedian([&] { dst.copy_(src); Sync(dev); }, 3, mem_b.target_s, 50);
-    d.memory.push_back({"copy", Dtype::kFp32, 2.0 * 4.0 * static_cast<double>(n), t});
-  }
+  double want = plan.device == Device::kCuda ? 2e9 : (plan.quick ? 512e6 : 1e9);
+  double memory = RunnerDescription().device_memory_bytes;
+  double cap = memory > 0 ? memory / 8 : want;
+  int64_t n = static_cast<int64_t>(std::min(want, cap) / 4);
+  torch::Tensor src = torch::randn({n}, torch::TensorOptions().device(dev));
+  torch::Tensor dst = torch::empty_like(src);
+  double t = TimeMedian([&] { dst.copy_(src); Sync(dev); }, 3, mem_b.target_s, 50);
+  d.memory.push_back({"copy", Dtype::kFp32, 2.0 * 4.0 * static_cast<double>(n), t});
+}
 
-  say("GEMM shapes");
-  RunGemms(plan, dev, gemm_b, d);
-
-  for (Dtype dt : plan.dtypes) {
-    for (const char* style : {"gelu", "gated"}) {
-      ModelSpec pm = ProbeModel(style, plan.device);
-      say(fmt::format("elementwise and attention ({}, {})", style, DtypeName(dt)));
-      for (const ProbeShape& p : ElementwiseShapes(plan.device)) {
-        double t = TimeLayerElementwise(pm, p, dt, dev, fused, mem_b);
-        double tokens = static_cast<double>(p.batch * p.seq);
-        d.memory.push_back({std::string("layer_elementwise:") + style, dt,
-                            ModelledLayerElementwiseBytes(pm, tokens, DtypeBytes(dt) > 2 ? 4.0 : 2.0), t});
-      }
-      for (const ProbeShape& p : AttentionShapes(plan.device, plan.quick)) {
-        d.attention.push_back(TimeAttention(pm, p, dt, dev, fused, mem_b));
-      }
+// A probe layer's elementwise operators and attention, per block style, in precision `dt`.
+void RunLayerProbes(const MicrobenchPlan& plan, Dtype dt, const torch::Device& dev, const Budget& mem_b,
+                    const std::function<void(const std::string&)>& say, MicrobenchData& d) {
+  bool fused = RunnerDescription().fused_attention;
+  for (const char* style : {"gelu", "gated"}) {
+    ModelSpec pm = ProbeModel(style, plan.device);
+    say(fmt::format("elementwise and attention ({}, {})", style, DtypeName(dt)));
+    for (const ProbeShape& p : ElementwiseShapes(plan.device)) {
+      double t = TimeLayerElementwise(pm, p, dt, dev, fused, mem_b);
+      double tokens = static_cast<double>(p.batch * p.seq);
+      d.memory.push_back({std::string("layer_elementwise:") + style, dt,
+                          ModelledLayerElementwiseBytes(pm, tokens, DtypeBytes(dt) > 2 ? 4.0 : 2.0), t});
     }
-    say(fmt::format("cross-entropy and optimizer ({})", DtypeName(dt)));
-    // Two sizes (the logits of 256 and 1,024 tokens on a CPU: 33 and 131 MB), fitted by their
-    // median, as with the other memory-bound operators.
-    std::vector<int64_t> ce_tokens = plan.device == Device::kCuda ? std::vector<int64_t>{4096, 8192}
-                                                                  : std::vector<int64_t>{256, 1024};
-    for (int64_t tokens : ce_tokens) {
-      int64_t vocab = 32000;
-      double t = TimeCrossEntropy(tokens, vocab, dt, dev, mem_b);
-      d.memory.push_back({"cross_entropy", dt, ModelledCrossEntropyBytes(tokens, vocab), t});
-    }
-    // Parameter tensors of 256 Ki to 16 Mi elements (x64 on GPUs), as in models, where a few
-    // large matrices hold most parameters; the same set at 1/16 and 1/4 of the size (and x4 in
-    // the full plan on a CPU): AdamW's cost per parameter grows as the optimizer state outgrows
-    // the caches, and the fit keeps it as a curve over the parameter count.
-    int64_t scale = plan.device == Device::kCuda ? 64 : 1;
-    std::vector<int64_t> shrink = {4, 2, 0};
-    for (int64_t sh : shrink) {
-      int64_t base = (scale << 24) >> sh;
-      d.optimizer.push_back(TimeOptimizer({base, base >> 2, base >> 4, base >> 6}, dt, dev, mem_b));
-    }
-    if (!plan.quick && plan.device == Device::kCpu) {
-      d.optimizer.push_back(TimeOptimizer({scale << 26, scale << 24, scale << 22, scale << 20}, dt, dev, mem_b));
+    for (const ProbeShape& p : AttentionShapes(plan.device, plan.quick)) {
+      d.attention.push_back(TimeAttention(pm, p, dt, dev, fused, mem_b));
     }
   }
+}
 
-  say("overheads (tiny models)");
+// The cross-entropy over fp32 logits and AdamW steps, in precision `dt`.
+void RunLossAndOptimizer(const MicrobenchPlan& plan, Dtype dt, const torch::Device& dev, const Budget& mem_b,
+                         MicrobenchData& d) {
+  // Two sizes (the logits of 256 and 1,024 tokens on a CPU: 33 and 131 MB), fitted by their
+  // median, as with the other memory-bound operators.
+  std::vector<int64_t> ce_tokens = plan.device == Device::kCuda ? std::vector<int64_t>{4096, 8192}
+                                                                : std::vector<int64_t>{256, 1024};
+  for (int64_t tokens : ce_tokens) {
+    int64_t vocab = 32000;
+    double t = TimeCrossEntropy(tokens, vocab, dt, dev, mem_b);
+    d.memory.push_back({"cross_entropy", dt, ModelledCrossEntropyBytes(tokens, vocab), t});
+  }
+  // Parameter tensors of 256 Ki to 16 Mi elements (x64 on GPUs), as in models, where a few
+  // large matrices hold most parameters; the same set at 1/16 and 1/4 of the size (and x4 in
+  // the full plan on a CPU): AdamW's cost per parameter grows as the optimizer state outgrows
+  // the caches, and the fit keeps it as a curve over the parameter count.
+  int64_t scale = plan.device == Device::kCuda ? 64 : 1;
+  std::vector<int64_t> shrink = {4, 2, 0};
+  for (int64_t sh : shrink) {
+    int64_t base = (scale << 24) >> sh;
+    d.optimizer.push_back(TimeOptimizer({base, base >> 2, base >> 4, base >> 6}, dt, dev, mem_b));
+  }
+  if (!plan.quick && plan.device == Device::kCpu) {
+    d.optimizer.push_back(TimeOptimizer({scale << 26, scale << 24, scale << 22, scale << 20}, dt, dev, mem_b));
+  }
+}
+
+// Training steps of tiny models per block style and layer count, in the first precision.
+void RunOverheads(const MicrobenchPlan& plan, const torch::Device& dev, MicrobenchData& d) {
+  bool fused = RunnerDescription().fused_attention;
   Dtype dt = plan.dtypes.front();
   std::vector<int64_t> layers = plan.quick ? std::vector<int64_t>{1, 3} : std::vector<int64_t>{1, 2, 4};
   struct Style {
@@ -247,6 +244,24 @@ void RunRound(const MicrobenchPlan& plan, const std::function<void(const std::st
       d.overhead.push_back({st.name, l, st.experts, t});
     }
   }
+}
+
+// One pass over the whole plan.
+void RunRound(const MicrobenchPlan& plan, const std::function<void(const std::string&)>& say, MicrobenchData& d) {
+  const torch::Device& dev = RunnerDevice();
+  Budget gemm_b{3, plan.quick ? 0.03 : 0.1, 200};
+  Budget mem_b{3, plan.quick ? 0.1 : 0.3, 100};
+  torch::manual_seed(0);
+  RunDispatchAndCopy(plan, dev, mem_b, say, d);
+  say("GEMM shapes");
+  RunGemms(plan, dev, gemm_b, d);
+  for (Dtype dt : plan.dtypes) {
+    RunLayerProbes(plan, dt, dev, mem_b, say, d);
+    say(fmt::format("cross-entropy and optimizer ({})", DtypeName(dt)));
+    RunLossAndOptimizer(plan, dt, dev, mem_b, d);
+  }
+  say("overheads (tiny models)");
+  RunOverheads(plan, dev, d);
 }
 
 // Keeps, point by point, the faster of two rounds: other processes can only slow a timing down.

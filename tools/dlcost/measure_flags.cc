@@ -1,3 +1,4 @@
+// The flags and the runner shared by cmd_measure.cc and cmd_calibrate.cc (measure_flags.h).
 #include "measure_flags.h"
 
 #include <unistd.h>
