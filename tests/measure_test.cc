@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dlcost/measure.h"
+#include "dlcost/measure_record.h"
 #include "dlcost/op_graph.h"
 #include "dlcost/units.h"
 #include "temp_dir.h"
@@ -19,6 +20,16 @@ namespace {
 using testing_util::TempDir;
 
 const std::string kData = DLCOST_TEST_DATA_DIR;
+
+// The local CPU's device model on 2 threads, with the profile at `calibration` when not empty.
+Result<DeviceModel> LocalCpuModel(const std::string& calibration, const LocalCpu& cpu) {
+  DLCOST_ASSIGN_OR_RETURN(HardwareCatalog hw, HardwareCatalog::Load(kData));
+  DLCOST_ASSIGN_OR_RETURN(Accelerator ref, hw.Resolve("cpu"));
+  DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile eff, LoadEfficiency(kData + "/efficiency/default.json", "local-cpu"));
+  if (calibration.empty()) return CpuDeviceModel(ref, eff, nullptr, 2, cpu);
+  DLCOST_ASSIGN_OR_RETURN(CalibrationProfile p, LoadCalibrationProfile(calibration));
+  return CpuDeviceModel(ref, eff, &p, 2, cpu);
+}
 
 TEST(MeasureStats, ParseDevice) {
   EXPECT_EQ(*ParseDevice("cpu"), Device::kCpu);
@@ -114,6 +125,28 @@ TEST(MeasureFit, ModelledLayerBytesByHand) {
   EXPECT_DOUBLE_EQ(ModelledLayerElementwiseBytes(m, t, a), 3 * t * (norms + elem));
 }
 
+TEST(MeasureFit, ModelledLayerBytesReadTheOpGraphEntries) {
+  // The fit's charge is the estimator's: the layer's norm entries plus perf::LayerElementwiseOf,
+  // the function CostGroup charges; an extra norm entry (4 norms per layer) adds its traffic.
+  for (const char* style : {"gelu", "gated"}) {
+    ModelSpec m = ProbeModel(style, Device::kCpu);
+    Result<perf::OpGraph> g = perf::BuildOpGraph(m, 128);
+    ASSERT_TRUE(g.ok());
+    const perf::LayerGroup& layer = g->groups[1];
+    ASSERT_EQ(layer.name, "decoder_layer");
+    perf::LayerElementwise ew = perf::LayerElementwiseOf(m, layer, 1.0);
+    double norms = 0;
+    for (const perf::Op& op : layer.ops) norms += op.kind == perf::OpKind::kNorm ? 2 * 2.0 * op.act_out_elems : 0;
+    EXPECT_DOUBLE_EQ(ModelledLayerElementwiseBytes(m, 10, 2),
+                     3 * 10 * (norms + 2 * (ew.ffn_elems + ew.rope_elems + ew.residual_elems)));
+    ModelSpec four = m;
+    four.norms_per_layer = 4;
+    EXPECT_DOUBLE_EQ(ModelledLayerElementwiseBytes(four, 10, 2) - ModelledLayerElementwiseBytes(m, 10, 2),
+                     3 * 10 * 2 * (2 * 2.0 * m.hidden));
+  }
+  EXPECT_DOUBLE_EQ(ModelledCrossEntropyBytes(1024, 32000), 2 * 3 * 4.0 * 1024 * 32000);
+}
+
 // Microbenchmarks of an invented device whose true figures are known, generated with the same
 // equations the fit inverts: the fit must give them back.
 struct Truth {
@@ -170,7 +203,7 @@ TEST(MeasureFit, RecoversAKnownDevice) {
   LocalCpu cpu;
   cpu.usable_cpus = 2;
   cpu.memory_total_bytes = 16 * kGiB;
-  Result<DeviceModel> dm = CpuDeviceModel(kData, p1, 2, cpu);
+  Result<DeviceModel> dm = LocalCpuModel(p1, cpu);
   ASSERT_TRUE(dm.ok()) << dm.status().message();
   // Attention samples at a known multiple of the fitted model's attention term.
   constexpr double kAttentionFactor = 1.7;
@@ -250,13 +283,16 @@ TEST(MeasureProfile, RoundTripThroughDisk) {
   EXPECT_TRUE(e->gemm_curve[static_cast<int>(Dtype::kBf16)].empty());
   EXPECT_TRUE(e->host_overhead_serial);
   EXPECT_GT(e->adamw_bytes_per_param, 0);
-  Result<MeasuredDevice> md = LoadMeasuredDevice(path);
-  ASSERT_TRUE(md.ok()) << md.status().message();
-  EXPECT_EQ(md->device, Device::kCpu);
-  EXPECT_NEAR(*md->peak_flops[static_cast<int>(Dtype::kFp32)], 100e9, 2e9);
-  Result<CalibratedFigures> f = LoadCalibratedFigures(path);
-  ASSERT_TRUE(f.ok());
-  EXPECT_EQ(f->memory_fraction.at("fp32").size(), 2u);
+  Result<CalibrationProfile> p = LoadCalibrationProfile(path);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  ASSERT_TRUE(p->device.has_value());
+  EXPECT_EQ(p->device->device, Device::kCpu);
+  EXPECT_NEAR(*p->device->peak_flops[static_cast<int>(Dtype::kFp32)], 100e9, 2e9);
+  EXPECT_EQ(p->figures.memory_fraction.at("fp32").size(), 2u);
+  // The typed profile holds the estimator's own reading of the file.
+  EXPECT_EQ(p->efficiency.adamw_bytes_per_param, e->adamw_bytes_per_param);
+  EXPECT_EQ(p->efficiency.gemm_curve[static_cast<int>(Dtype::kFp32)].y,
+            e->gemm_curve[static_cast<int>(Dtype::kFp32)].y);
   // Nothing but the profile is left in the folder.
   int files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(tmp.path())) {
@@ -272,44 +308,57 @@ TEST(MeasureProfile, DefaultProfileStillLoadsWithoutCalibration) {
   for (const EfficiencyCurve& c : e->gemm_curve) EXPECT_TRUE(c.empty());
   EXPECT_FALSE(e->host_overhead_serial);
   EXPECT_EQ(e->step_overhead_s, 0);
-  Result<MeasuredDevice> md = LoadMeasuredDevice(kData + "/efficiency/default.json");
+  Result<CalibrationProfile> p = LoadCalibrationProfile(kData + "/efficiency/default.json");
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_FALSE(p->device.has_value());
+  Result<MeasuredDevice> md = RequireMeasuredDevice(*p);
   ASSERT_FALSE(md.ok());
-  EXPECT_EQ(md.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(md.status().code(), StatusCode::kInvalidInput);
+  EXPECT_NE(md.status().message().find("--calibration: "), std::string::npos);
+  EXPECT_NE(md.status().message().find("no 'device' section"), std::string::npos);
+}
+
+// The message of loading `j` (written to `name` in `tmp`) as a profile; "" when it loads.
+std::string LoadError(TempDir& tmp, const std::string& name, const nlohmann::json& j) {
+  Result<CalibrationProfile> p = LoadCalibrationProfile(tmp.Write(name, j.dump()));
+  return p.ok() ? "" : p.status().message();
 }
 
 TEST(MeasureProfile, BadFilesAreClearErrors) {
   TempDir tmp;
-  Result<MeasuredDevice> missing = LoadMeasuredDevice((tmp.path() / "nope.json").string());
+  Result<CalibrationProfile> missing = LoadCalibrationProfile((tmp.path() / "nope.json").string());
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("cannot open"), std::string::npos);
   std::string corrupt = tmp.Write("c.json", "{\"device\": {\"kind\": \"cpu\"");
-  EXPECT_NE(LoadMeasuredDevice(corrupt).status().message().find("invalid JSON"), std::string::npos);
+  EXPECT_NE(LoadCalibrationProfile(corrupt).status().message().find("invalid JSON"), std::string::npos);
   nlohmann::json p = FittedProfile();
   p["gemm_efficiency_curve"]["fp32"]["flops_per_element"] = {10, 5};
   p["gemm_efficiency_curve"]["fp32"]["fraction"] = {0.5, 0.6};
-  std::string desc = tmp.Write("d.json", p.dump());
-  Result<EfficiencyProfile> e = LoadEfficiency(desc, "");
-  ASSERT_FALSE(e.ok());
-  EXPECT_NE(e.status().message().find("ascending"), std::string::npos);
+  EXPECT_NE(LoadError(tmp, "d.json", p).find("ascending"), std::string::npos);
+  // Every section fails loudly, naming the file and the field.
   nlohmann::json q = FittedProfile();
   q["device"]["peak_tflops"]["fp32"] = -1;
-  EXPECT_FALSE(LoadMeasuredDevice(tmp.Write("q.json", q.dump())).ok());
+  EXPECT_NE(LoadError(tmp, "q.json", q).find("q.json: device.peak_tflops.fp32: must be a positive number"),
+            std::string::npos);
+  nlohmann::json n = FittedProfile();
+  n["device"]["name"] = 5;
+  EXPECT_NE(LoadError(tmp, "n.json", n).find("device: name must be a string"), std::string::npos);
   nlohmann::json r = FittedProfile();
   r["calibrated"]["fp32"]["memory_fraction"]["gated"] = 3;
-  EXPECT_FALSE(LoadCalibratedFigures(tmp.Write("r.json", r.dump())).ok());
+  EXPECT_NE(LoadError(tmp, "r.json", r).find("calibrated.fp32.memory_fraction.gated"), std::string::npos);
   nlohmann::json a = FittedProfile();
   a["attention_time_factor"] = 50;
-  Result<EfficiencyProfile> ea = LoadEfficiency(tmp.Write("a.json", a.dump()), "");
-  ASSERT_FALSE(ea.ok());
-  EXPECT_NE(ea.status().message().find("attention_time_factor"), std::string::npos);
+  EXPECT_NE(LoadError(tmp, "a.json", a).find("attention_time_factor"), std::string::npos);
   nlohmann::json b = FittedProfile();
   b["calibrated"]["fp32"]["adamw_bytes_per_param_curve"]["params"] = {4e6, 1e6, 16e6};
-  Result<CalibratedFigures> fb = LoadCalibratedFigures(tmp.Write("b.json", b.dump()));
-  ASSERT_FALSE(fb.ok());
-  EXPECT_NE(fb.status().message().find("adamw_bytes_per_param_curve"), std::string::npos);
+  EXPECT_NE(LoadError(tmp, "b.json", b).find("adamw_bytes_per_param_curve"), std::string::npos);
   nlohmann::json c = FittedProfile();
   c["adamw_bytes_per_param_curve"]["bytes_per_param"] = {32, "x", 64};
-  EXPECT_FALSE(LoadEfficiency(tmp.Write("c2.json", c.dump()), "").ok());
+  EXPECT_NE(LoadError(tmp, "c2.json", c), "");
+  nlohmann::json o = FittedProfile();
+  o["overheads"]["expert_overhead_s"] = 1;
+  EXPECT_NE(LoadError(tmp, "o.json", o).find("overheads.expert_overhead_s: must be between 0 and 0.1 s"),
+            std::string::npos);
 }
 
 TEST(MeasureProfile, AtomicWriteLeavesOldFileOnFailure) {
@@ -333,7 +382,7 @@ TEST(MeasureDevice, UncalibratedCpuUsesStatedAssumptions) {
   EXPECT_TRUE(cpu.avx512f);
   EXPECT_FALSE(cpu.avx512_bf16);
   EXPECT_DOUBLE_EQ(cpu.memory_total_bytes, 16 * kGiB);
-  Result<DeviceModel> dm = CpuDeviceModel(kData, "", 2, cpu);
+  Result<DeviceModel> dm = LocalCpuModel("", cpu);
   ASSERT_TRUE(dm.ok()) << dm.status().message();
   // 2 cores x 2 GHz x (2 FMA units x 16 lanes x 2) = 256 GFLOP/s; bf16 at the fp32 rate.
   EXPECT_NEAR(dm->acc.PeakFlops(Dtype::kFp32).value(), 256e9, 1);
@@ -351,7 +400,7 @@ TEST(MeasureDevice, CalibratedProfileMustMatchTheDevice) {
   ASSERT_TRUE(WriteProfile(p, path).ok());
   LocalCpu cpu;
   cpu.usable_cpus = 2;
-  Result<DeviceModel> dm = CpuDeviceModel(kData, path, 2, cpu);
+  Result<DeviceModel> dm = LocalCpuModel(path, cpu);
   ASSERT_FALSE(dm.ok());
   EXPECT_NE(dm.status().message().find("not on the cpu"), std::string::npos);
 }
@@ -373,7 +422,7 @@ TEST(MeasurePredict, CalibratedFiguresDrivePredictions) {
   LocalCpu cpu;
   cpu.usable_cpus = 2;
   cpu.memory_total_bytes = 16 * kGiB;
-  Result<DeviceModel> dm = CpuDeviceModel(kData, path, 2, cpu);
+  Result<DeviceModel> dm = LocalCpuModel(path, cpu);
   ASSERT_TRUE(dm.ok()) << dm.status().message();
   for (const SweepCase& c : SweepGrid(Device::kCpu, Dtype::kFp32, false)) {
     Result<TrainingEstimate> e = PredictTrain(c.model, {c.batch, c.seq, c.dtype, false}, *dm);
@@ -516,6 +565,68 @@ TEST(MeasureEnergy, NvmlAbsentIsNotAnError) {
   }
   (void)NvmlDriverVersion();
   EXPECT_EQ(OpenNvml(-1), nullptr);
+}
+
+TEST(MeasureRecord, TrainAndSweepJsonKeepTheirKeysInOrder) {
+  TrainMeasurement m;
+  m.model_id = "gpt2";
+  m.layers = 1;
+  m.batch = 2;
+  m.seq = 16;
+  m.warmup = 1;
+  m.steps = 2;
+  m.samples.step_s = {0.2, 0.1};
+  m.stats = Summarize(m.samples.step_s);
+  m.predicted.time_step_s = 0.12;
+  m.rel_error = RelativeError(0.12, m.stats.median_s);
+  m.profile = "uncalibrated";
+  m.energy = {3.5, "measured: rapl (package-0)"};
+  nlohmann::ordered_json t = TrainRecordJson(m);
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : t.items()) keys.push_back(k);
+  EXPECT_EQ(keys, (std::vector<std::string>{"command", "config", "samples_s", "stats", "predicted_s", "rel_error",
+                                            "profile", "peak_memory_bytes", "other_cpu_pct", "energy_j_per_step",
+                                            "energy_source"}));
+  EXPECT_EQ(t["config"].begin().key(), "model");
+  EXPECT_EQ(t["stats"]["median_s"], m.stats.median_s);
+
+  SweepMeasurement s;
+  s.grid = "tiny";
+  s.rounds = 1;
+  s.profile = "uncalibrated";
+  SweepCaseResult c;
+  c.config = SweepGrid(Device::kCpu, Dtype::kFp32, true).front();
+  c.best.step_s = {0.01};
+  c.stats = Summarize(c.best.step_s);
+  c.rounds.push_back({c.best.step_s, 0.01, 0, 0});
+  s.cases.push_back(c);
+  nlohmann::ordered_json out = SweepJson(s);
+  EXPECT_FALSE(out.contains("summary_uncalibrated"));
+  EXPECT_FALSE(out["cases"][0].contains("predicted_uncalibrated_s"));
+  s.calibrated = true;
+  out = SweepJson(s);
+  EXPECT_TRUE(out.contains("summary_uncalibrated"));
+  EXPECT_TRUE(out["cases"][0].contains("rel_error_uncalibrated"));
+  nlohmann::ordered_json rec = SweepRecordJson(s);
+  EXPECT_EQ(rec["command"], "measure sweep");
+  EXPECT_EQ(rec["cases"][0]["rounds"].size(), 1u);
+  EXPECT_TRUE(rec["cases"][0].contains("predicted_breakdown_s"));
+}
+
+TEST(MeasureRecord, WritesTheRecordAndTheEnvironment) {
+  TempDir tmp;
+  RecordPlace place;
+  place.runner.device_name = "cpu";
+  Result<std::string> dir = WriteRecord(tmp.path().string(), "train", {{"command", "measure train"}}, place);
+  ASSERT_TRUE(dir.ok()) << dir.status().message();
+  int records = 0, environments = 0;
+  for (const auto& e : std::filesystem::directory_iterator(*dir)) {
+    std::string name = e.path().filename().string();
+    records += name.rfind("train-", 0) == 0 && name.find(':') == std::string::npos ? 1 : 0;
+    environments += name == "environment.json" ? 1 : 0;
+  }
+  EXPECT_EQ(records, 1);
+  EXPECT_EQ(environments, 1);
 }
 
 TEST(MeasureRecord, FolderPerDeviceAndDate) {

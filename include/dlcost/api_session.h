@@ -93,8 +93,9 @@ class Session {
 // For estimates that read `--calibration path`: when the file is a profile written by
 // `dlcost calibrate` (it has a "device" section), a note naming the device it was measured on
 // and saying that only its efficiencies and overheads carry over to `target`'s catalog peaks;
-// empty for a plain efficiency profile or no path.
-std::string CalibrationNote(const std::string& path, const std::string& target);
+// empty for a plain efficiency profile or no path. A profile it cannot read (any section) is
+// InvalidInput naming the file and the field.
+Result<std::string> CalibrationNote(const std::string& path, const std::string& target);
 
 // Optional flag values: empty text is "not given".
 Result<std::optional<int64_t>> OptionalPositiveInt(const std::string& text, const char* flag);

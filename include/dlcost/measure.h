@@ -1,15 +1,18 @@
 // Measurement and calibration on real hardware: the torch-free half.
 //
 // `dlcost measure` runs real training and inference steps with libtorch (src/measure/torch_*,
-// optional) and `dlcost calibrate` runs microbenchmarks; everything that does not need
-// libtorch lives here so that it is built and tested everywhere: timing statistics, energy
-// counters (RAPL, NVML through dlopen), the local CPU's description, fitting microbenchmarks
-// into a calibration profile, reading and writing profiles, the device model the estimator
-// uses for a measured device, the sweep grid and its error summary, and the environment record.
+// optional, behind the Runner interface below) and `dlcost calibrate` runs microbenchmarks;
+// everything that does not need libtorch lives here so that it is built and tested everywhere:
+// timing statistics, energy counters (RAPL, NVML through dlopen), the local CPU's description,
+// fitting microbenchmarks into a calibration profile, reading (once, into CalibrationProfile)
+// and writing profiles, the device model the estimator uses for a measured device, the sweep
+// grid and its error summary. What a measurement produced and its record on disk:
+// measure_record.h. The commands themselves: api_measure.h.
 //
 //   DLCOST_ASSIGN_OR_RETURN(nlohmann::json profile, measure::FitProfile(microbench, meta));
 //   DLCOST_RETURN_IF_ERROR(measure::WriteProfile(profile, "profile.json"));
-//   DLCOST_ASSIGN_OR_RETURN(measure::DeviceModel dm, measure::CpuDeviceModel(data_dir, "profile.json", threads));
+//   DLCOST_ASSIGN_OR_RETURN(measure::CalibrationProfile p, measure::LoadCalibrationProfile("profile.json"));
+//   DLCOST_ASSIGN_OR_RETURN(measure::DeviceModel dm, measure::CpuDeviceModel(catalog_cpu, default_eff, &p, threads, cpu));
 //   DLCOST_ASSIGN_OR_RETURN(TrainingEstimate e, measure::PredictTrain(cut_model, config, dm));
 //
 // Method, equations and the profile format: docs/measure.md.
@@ -17,6 +20,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -28,6 +32,7 @@
 
 #include "dlcost/hardware.h"
 #include "dlcost/model.h"
+#include "dlcost/serving.h"
 #include "dlcost/status.h"
 #include "dlcost/training.h"
 
@@ -159,6 +164,52 @@ struct RunnerInfo {
   std::vector<std::string> warnings;  // conditions that make timings unrepresentative
 };
 
+// A training run: `model` (already cut to the layers to run) trained on random tokens.
+struct TrainRun {
+  ModelSpec model;
+  int64_t batch = 1;
+  int64_t seq = 128;
+  Dtype dtype = Dtype::kFp32;
+  int warmup = 2;
+  int steps = 5;
+};
+
+// An inference run: prefill `prompt` tokens for `batch` sequences, then decode `generate`
+// tokens one at a time against a KV cache.
+struct InferRun {
+  ModelSpec model;
+  int64_t batch = 1;
+  int64_t prompt = 128;
+  int64_t generate = 16;
+  Dtype dtype = Dtype::kFp32;
+  int warmup = 1;
+  int reps = 3;
+};
+
+struct MicrobenchPlan;
+struct MicrobenchData;
+
+// Called with a short label before each stage of long work (may be empty).
+using ProgressFn = std::function<void(const std::string&)>;
+
+// The libtorch runner as torch-free code drives it. dlcost_measure_torch implements it
+// (measure_runner.h, TorchRunner()); a program built without libtorch has none, and the
+// measure commands then stop with Unavailable after checking their input.
+class Runner {
+ public:
+  virtual ~Runner() = default;
+  // Selects the device and the threads for every later call (InitRunner in measure_runner.h);
+  // Unavailable when the device is not usable.
+  virtual Result<RunnerInfo> Init(Device device, int threads, int intra_op_threads) = 0;
+  // `run.warmup` untimed and `run.steps` timed training steps; `meter` (may be null) is read
+  // around the timed steps.
+  virtual Result<StepSamples> TrainSteps(const TrainRun& run, EnergyMeter* meter) = 0;
+  // Prefill and decode repetitions of `run`, timed the same way.
+  virtual Result<InferSamples> InferSteps(const InferRun& run, EnergyMeter* meter) = 0;
+  // The calibration microbenchmarks of `plan`.
+  virtual Result<MicrobenchData> Microbenchmarks(const MicrobenchPlan& plan, const ProgressFn& progress) = 0;
+};
+
 // ---------------------------------------------------------------------------------------------
 // Microbenchmarks and the fit.
 
@@ -221,7 +272,6 @@ struct MicrobenchData {
   std::vector<OverheadSample> overhead;
   std::vector<OptimizerSample> optimizer;
 };
-nlohmann::json MicrobenchToJson(const MicrobenchData& d);
 
 // The microbenchmark plan: GEMM shapes, the tiny models whose steps measure overheads and the
 // layer shape of the elementwise and attention microbenchmarks (docs/measure.md).
@@ -245,9 +295,15 @@ std::vector<ProbeShape> ElementwiseShapes(Device device);  // the same in the qu
 std::vector<ProbeShape> AttentionShapes(Device device, bool quick);
 
 // The memory-bound traffic the estimator charges for one transformer layer's norms and
-// elementwise operations (forward + backward), bytes, with act_bytes per element: used to
-// turn the elementwise microbenchmark into a memory efficiency (docs/measure.md).
+// elementwise operations (forward + backward) over `tokens` tokens, bytes, with act_bytes per
+// element: read from the entries of the layer in the op graph of `m` (its norm ops and
+// perf::LayerElementwiseOf), the same entries the runner's layer is built from. Turns the
+// elementwise microbenchmark into a memory efficiency (docs/measure.md).
 double ModelledLayerElementwiseBytes(const ModelSpec& m, double tokens, double act_bytes);
+// The traffic the estimator charges for the cross-entropy over fp32 logits of `tokens` tokens
+// and a `vocab`-wide LM head, forward + backward: the logits read, written and read again, each
+// way (src/perf/training.cc, the head's loss term), bytes.
+double ModelledCrossEntropyBytes(int64_t tokens, int64_t vocab);
 
 // Extra information written into a profile.
 struct ProfileMeta {
@@ -275,12 +331,12 @@ EfficiencyCurve FitCurve(std::vector<std::pair<double, double>> xy, int bins);
 // `path` is either untouched or complete.
 Status WriteFileAtomically(const std::string& path, const std::string& text, const char* flag);
 
-// Validates `profile` (by loading it as an efficiency profile and a measured device) and
+// Validates `profile` (by reading it back as LoadCalibrationProfile does, device included) and
 // writes it atomically to `path`.
 Status WriteProfile(const nlohmann::json& profile, const std::string& path);
 
 // ---------------------------------------------------------------------------------------------
-// The device model the estimator uses for a measured device.
+// A calibration profile, read once.
 
 // Figures measured by `dlcost calibrate` for the device itself.
 struct MeasuredDevice {
@@ -292,9 +348,6 @@ struct MeasuredDevice {
   double memory_bytes = 0;
   double power_w = 0;
 };
-// The "device" section of a calibration profile; NotFound when the file has none (a plain
-// efficiency profile such as data/efficiency/default.json).
-Result<MeasuredDevice> LoadMeasuredDevice(const std::string& path);
 
 // Figures a calibration profile measures per precision and block style (docs/measure.md).
 struct CalibratedFigures {
@@ -309,8 +362,23 @@ struct CalibratedFigures {
   std::map<std::string, double> step_overhead_s;
   double expert_overhead_s = 0;  // per routed expert and MoE layer, forward (backward twice)
 };
-// The "calibrated" and "overheads" sections of a profile (empty when absent).
-Result<CalibratedFigures> LoadCalibratedFigures(const std::string& path);
+
+// Everything a profile file holds, typed: the estimator's efficiency figures, the measured
+// device and the per-precision and per-block figures.
+struct CalibrationProfile {
+  std::string path;
+  // The top-level efficiency figures (LoadEfficiency with no GPU-specific override: a
+  // calibration profile describes one device).
+  EfficiencyProfile efficiency;
+  std::optional<MeasuredDevice> device;  // the "device" section; absent in a plain efficiency profile
+  CalibratedFigures figures;             // the "calibrated" and "overheads" sections (empty when absent)
+};
+// Reads the profile at `path`: InvalidInput naming the file and the field for anything it
+// cannot read (a missing file, bad JSON, a field out of range, a malformed device section).
+Result<CalibrationProfile> LoadCalibrationProfile(const std::string& path);
+// The measured device of `p`, or InvalidInput naming --calibration when `p` is a plain
+// efficiency profile (no "device" section, such as data/efficiency/default.json).
+Result<MeasuredDevice> RequireMeasuredDevice(const CalibrationProfile& p);
 
 // The accelerator a measured device stands for in the estimator.
 Accelerator MeasuredAccelerator(const MeasuredDevice& d);
@@ -326,15 +394,18 @@ struct DeviceModel {
   std::vector<std::string> notes;  // where each figure came from
 };
 
-// The local CPU as an accelerator. With a calibration profile: its measured peaks, bandwidth
-// and curves. Without: peaks from the CPU's vector units and clock, and the per-core bandwidth
-// and power of the catalog's `cpu` entry (stated assumptions, docs/measure.md), with the
-// default efficiency profile.
-Result<DeviceModel> CpuDeviceModel(const std::string& data_dir, const std::string& calibration, int threads,
-                                   const LocalCpu& cpu);
-// A CUDA GPU: the catalog entry `gpu_id` (or, with a calibration profile, its measured peaks).
-Result<DeviceModel> GpuDeviceModel(const std::string& data_dir, const std::string& calibration,
-                                   const std::string& gpu_id);
+// The local CPU as an accelerator: `threads` cores (0: every usable CPU). With a calibration
+// profile: its measured peaks, bandwidth and curves. Without: peaks from the CPU's vector units
+// and clock, and the per-core bandwidth and power of `catalog_cpu` (the catalog's `cpu` entry;
+// stated assumptions, docs/measure.md), with `default_eff` (the shipped default profile).
+// InvalidInput naming --calibration when the profile was measured on a GPU.
+Result<DeviceModel> CpuDeviceModel(const Accelerator& catalog_cpu, const EfficiencyProfile& default_eff,
+                                   const CalibrationProfile* calibration, int threads, const LocalCpu& cpu);
+// A CUDA GPU: the catalog entry `catalog_gpu` with `default_eff`, or, with a calibration
+// profile, its measured peaks (memory size and power from the catalog entry when given).
+// InvalidInput naming --gpu when neither is given, --calibration when the profile is a CPU's.
+Result<DeviceModel> GpuDeviceModel(const std::optional<Accelerator>& catalog_gpu, const EfficiencyProfile& default_eff,
+                                   const CalibrationProfile* calibration);
 // The catalog id of a CUDA device name ("NVIDIA H100 80GB HBM3" -> h100-sxm-80gb), or "".
 std::string MatchCatalogGpu(const HardwareCatalog& hw, const std::string& device_name);
 
@@ -359,6 +430,24 @@ Result<TrainingEstimate> PredictTrain(const ModelSpec& model, const TrainConfig&
 // Infeasible, naming both figures, when it exceeds `available_bytes`.
 Status CheckFits(const TrainingEstimate& e, double available_bytes, const std::string& what);
 
+struct InferConfig {
+  int64_t batch = 1;
+  int64_t prompt = 128;
+  int64_t generate = 16;
+  Dtype dtype = Dtype::kFp32;
+};
+// What an inference run holds in memory: the weights in the runner's precision and the KV
+// cache of every sequence at its full length, bytes.
+struct InferMemory {
+  double weights_bytes = 0;
+  double kv_cache_bytes = 0;
+  double need_bytes = 0;  // both plus the 20% margin of CheckFits
+};
+Result<InferMemory> InferMemoryNeed(const ModelSpec& model, const InferConfig& c);
+// The serving estimator's prediction for one static batch of `c` on the device of `dm` (prefill =
+// its time to first token, decode = its decode step), or the estimator's error.
+Result<ServingEstimate> PredictInfer(const ModelSpec& model, const InferConfig& c, const DeviceModel& dm);
+
 // ---------------------------------------------------------------------------------------------
 // The sweep.
 
@@ -373,19 +462,6 @@ struct SweepCase {
 // The standard grid (>= 10 cases spanning compute- and memory-bound regimes) or, with `tiny`,
 // three small cases for tests. CUDA grids use larger shapes.
 std::vector<SweepCase> SweepGrid(Device device, Dtype dtype, bool tiny);
-nlohmann::json SweepCaseConfig(const SweepCase& c);
-
-// ---------------------------------------------------------------------------------------------
-// The record.
-
-// The environment of a measurement: host, CPU, memory, threads, OS, libtorch, BLAS, driver.
-nlohmann::json CollectEnvironment(Device device, const RunnerInfo& runner, const LocalCpu& cpu);
-// `root`/<device label>/<date YYYY-MM-DD>/, created; the label is "cpu" or the GPU's name in
-// lower case with non-alphanumerics as '-'.
-Result<std::string> RecordFolder(const std::string& root, Device device, const std::string& device_name,
-                                 const std::string& date);
-std::string TodayUtc();   // YYYY-MM-DD
-std::string NowUtcIso();  // YYYY-MM-DDTHH:MM:SSZ
 
 }  // namespace measure
 }  // namespace dlcost

@@ -1,12 +1,13 @@
-// The libtorch runner: builds a model's transformer blocks with libtorch, runs and times real
+// The libtorch runner: builds a model from its op graph with libtorch, runs and times real
 // training and inference steps, and runs the calibration microbenchmarks.
 //
 // This header is torch-free so that the CLI compiles without libtorch; the definitions live in
-// src/measure/torch_*.cc, which are built (into dlcost_measure) only when libtorch is found,
-// and are called only where DLCOST_HAVE_TORCH is defined.
+// src/measure/torch_*.cc, which are built (into dlcost_measure_torch) only when libtorch is
+// found, and are linked only into dlcost-measure (where DLCOST_HAVE_TORCH is defined).
 //
 //   DLCOST_ASSIGN_OR_RETURN(measure::RunnerInfo info, measure::InitRunner(Device::kCpu, 0));
 //   DLCOST_ASSIGN_OR_RETURN(measure::StepSamples s, measure::RunTrainSteps(run, &meter));
+//   api::MeasureTrain(session, request, {&measure::TorchRunner(), progress});
 #pragma once
 
 #include <cstdint>
@@ -34,36 +35,20 @@ std::string BetterBlasKernels();
 // Debian's libtorch does by default; else `threads`). Unavailable when the device is not usable.
 Result<RunnerInfo> InitRunner(Device device, int threads, int intra_op_threads = 0);
 
-// A training run: `model` (already cut to the layers to run) trained on random tokens.
-struct TrainRun {
-  ModelSpec model;
-  int64_t batch = 1;
-  int64_t seq = 128;
-  Dtype dtype = Dtype::kFp32;
-  int warmup = 2;
-  int steps = 5;
-};
-
 // Runs `run.warmup` untimed and `run.steps` timed forward + backward + AdamW steps; `meter`
 // (may be null) is read around the timed steps.
 Result<StepSamples> RunTrainSteps(const TrainRun& run, EnergyMeter* meter);
 
-// An inference run: prefill `prompt` tokens for `batch` sequences, then decode `generate`
-// tokens one at a time against a KV cache.
-struct InferRun {
-  ModelSpec model;
-  int64_t batch = 1;
-  int64_t prompt = 128;
-  int64_t generate = 16;
-  Dtype dtype = Dtype::kFp32;
-  int warmup = 1;
-  int reps = 3;
-};
+// Prefills `run.prompt` tokens and decodes `run.generate` tokens against a KV cache,
+// `run.warmup` untimed and `run.reps` timed repetitions.
 Result<InferSamples> RunInferSteps(const InferRun& run, EnergyMeter* meter);
 
 // Runs the calibration microbenchmarks of `plan`; `progress` (may be empty) is called with a
 // short label before each group.
-Result<MicrobenchData> RunMicrobenchmarks(const MicrobenchPlan& plan,
-                                          const std::function<void(const std::string&)>& progress);
+Result<MicrobenchData> RunMicrobenchmarks(const MicrobenchPlan& plan, const ProgressFn& progress);
+
+// These functions as the Runner that api::MeasureTrain and the other measure calls drive; one per
+// process (libtorch's device and thread settings are global).
+Runner& TorchRunner();
 
 }  // namespace dlcost::measure

@@ -73,4 +73,21 @@ struct OpGraph {
 // max_seq capped at 4096 for language models, the patch count for ViT/DiT).
 Result<OpGraph> BuildOpGraph(const ModelSpec& spec, int64_t seq_len);
 
+// The memory-bound work of one transformer layer that has no op of its own, in activation
+// elements moved per sample unit in the forward pass. The training estimator charges it and the
+// calibration fit (src/measure) inverts it, so both read it from here.
+struct LayerElementwise {
+  // The FFN activation: reads the gate/up outputs and writes the down projection's input (MoE:
+  // every routed expert slot, and the shared experts). Split by tensor parallelism.
+  double ffn_elems = 0;
+  // RoPE on q and k (read and write); 0 without rotary positions. Split by tensor parallelism.
+  double rope_elems = 0;
+  // The two residual adds over the hidden width (two reads and one write each); replicated
+  // across tensor-parallel ranks unless sequence parallelism splits them.
+  double residual_elems = 0;
+};
+// The elementwise work of the transformer layer group `layer` of `m` with
+// `moe_capacity_factor` expert slots per routed token (1: dropless).
+LayerElementwise LayerElementwiseOf(const ModelSpec& m, const LayerGroup& layer, double moe_capacity_factor);
+
 }  // namespace dlcost::perf

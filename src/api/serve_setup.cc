@@ -172,7 +172,7 @@ Result<ServeContext> ResolveServe(const Session& session, const ServeRequest& f)
   c.catalog = hw->accelerators();
   DLCOST_ASSIGN_OR_RETURN(c.system, session.ResolveSystem(c.gpu, {}));
   DLCOST_ASSIGN_OR_RETURN(c.eff, session.Efficiency(f.calibration, c.gpu.id));
-  c.calibration_note = CalibrationNote(f.calibration, c.gpu.id);
+  DLCOST_ASSIGN_OR_RETURN(c.calibration_note, CalibrationNote(f.calibration, c.gpu.id));
   if (!c.calibration_note.empty()) {
     c.calibration_note += "; the serving estimator reads the profile's scalar efficiencies, not its GEMM curve";
   }

@@ -150,22 +150,23 @@ Result<CostContext> Session::ResolveCost(const Accelerator& gpu, const CostReque
   return c;
 }
 
-std::string CalibrationNote(const std::string& path, const std::string& target) {
-  if (path.empty()) return "";
-  Result<measure::MeasuredDevice> md = measure::LoadMeasuredDevice(path);
-  if (!md.ok()) return "";
+Result<std::string> CalibrationNote(const std::string& path, const std::string& target) {
+  if (path.empty()) return std::string();
+  DLCOST_ASSIGN_OR_RETURN(measure::CalibrationProfile profile, measure::LoadCalibrationProfile(path));
+  if (!profile.device) return std::string();
+  const measure::MeasuredDevice& md = *profile.device;
   std::string peaks;
   for (int i = 0; i < kNumDtypes; ++i) {
-    if (!md->peak_flops[i]) continue;
+    if (!md.peak_flops[i]) continue;
     peaks += fmt::format("{}{} {:.3g} TFLOP/s", peaks.empty() ? "" : ", ", DtypeName(static_cast<Dtype>(i)),
-                         *md->peak_flops[i] / 1e12);
+                         *md.peak_flops[i] / 1e12);
   }
   return fmt::format("calibration profile {} was measured on {} ({} threads; best GEMM {}; copy bandwidth {:.1f} GB/s): "
                      "its efficiency curves, memory fractions, AdamW and attention figures and overheads are applied to the "
                      "catalog peaks of {}; "
                      "dlcost measure --calibration predicts with the measured peaks themselves",
-                     path, md->name.empty() ? "an unnamed device" : md->name, md->threads, peaks.empty() ? "-" : peaks,
-                     md->memory_bandwidth_bytes_s / 1e9, target);
+                     path, md.name.empty() ? "an unnamed device" : md.name, md.threads, peaks.empty() ? "-" : peaks,
+                     md.memory_bandwidth_bytes_s / 1e9, target);
 }
 
 Result<std::optional<int64_t>> OptionalPositiveInt(const std::string& text, const char* flag) {

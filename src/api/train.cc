@@ -118,7 +118,7 @@ Result<TrainResult> Train(const Session& session, const TrainRequest& a) {
     DLCOST_ASSIGN_OR_RETURN(r.run.host_power_w_per_gpu, ParseCount(a.host_power_w, "--host-power-w"));
   }
   DLCOST_ASSIGN_OR_RETURN(r.cost, ComputeRunCost(r.estimate, r.setup.num_gpus, r.gpu.tdp_w, r.run));
-  r.calibration_note = CalibrationNote(a.calibration, r.gpu.id);
+  DLCOST_ASSIGN_OR_RETURN(r.calibration_note, CalibrationNote(a.calibration, r.gpu.id));
   return r;
 }
 

@@ -214,26 +214,4 @@ std::vector<SweepCase> SweepGrid(Device device, Dtype dtype, bool tiny) {
   return out;
 }
 
-nlohmann::json SweepCaseConfig(const SweepCase& c) {
-  nlohmann::json j;
-  j["name"] = c.name;
-  j["regime"] = c.regime;
-  j["model"] = c.model.id;
-  j["block"] = BlockStyle(c.model);
-  j["hidden"] = c.model.hidden;
-  j["layers"] = c.model.layers;
-  j["heads"] = c.model.heads;
-  j["kv_heads"] = c.model.kv_heads;
-  j["ffn"] = c.model.moe ? c.model.moe->expert_ffn : c.model.ffn;
-  if (c.model.moe) {
-    j["experts"] = c.model.moe->experts;
-    j["top_k"] = c.model.moe->top_k;
-  }
-  j["vocab"] = c.model.vocab;
-  j["batch"] = c.batch;
-  j["seq"] = c.seq;
-  j["dtype"] = DtypeName(c.dtype);
-  return j;
-}
-
 }  // namespace dlcost::measure

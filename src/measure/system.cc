@@ -14,7 +14,7 @@
 #include <fmt/format.h>
 
 #include "dlcost/strings.h"
-#include "dlcost/measure.h"
+#include "dlcost/measure_record.h"
 
 namespace dlcost::measure {
 namespace {

@@ -1,4 +1,4 @@
-// The calibration microbenchmarks (runner.h): GEMMs as linear layers train them, copy
+// The calibration microbenchmarks (measure_runner.h): GEMMs as linear layers train them, copy
 // bandwidth, the memory-bound operations of a layer, attention, the optimizer step and the
 // overheads of tiny models. The plan (shapes, models) is torch-free: src/measure/plan.cc.
 #include <malloc.h>
@@ -55,39 +55,37 @@ void RunGemms(const MicrobenchPlan& plan, const torch::Device& dev, const Budget
   at::globalContext().setAllowTF32CuBLAS(false);
 }
 
-// The norms, RoPE, activation and residual adds of one layer, forward and backward, with the
-// GEMM outputs they consume given as leaves (so no GEMM runs).
+// The norms, RoPE, activation and residual adds of one layer, forward and backward: the layer's
+// norm entries (the modules built from them) and the glue perf::LayerElementwiseOf charges,
+// with the GEMM and attention outputs they consume given as leaves (so no GEMM runs).
 double TimeLayerElementwise(const ModelSpec& spec, const ProbeShape& p, Dtype dt, const torch::Device& dev,
                             bool fused, const Budget& b) {
   ModelSpec one = spec;
   one.layers = 1;
   TorchModel tm = TorchModel::Build(one, p.seq, TorchDtype(dt), dev, fused);
+  const TorchTransformerLayer& l = tm.layers().front();
   auto opts = torch::TensorOptions().dtype(TorchDtype(dt)).device(dev);
-  int64_t h = spec.hidden, heads = spec.heads, kv = spec.kv_heads, hd = tm.head_dim(), f = spec.ffn;
+  int64_t h = l.o.w.size(0), f = l.up.w.size(0);
+  const TorchAttention& at = l.attention;
   auto leaf = [&](std::vector<int64_t> shape) { return torch::randn(shape, opts).requires_grad_(true); };
   torch::Tensor x = leaf({p.batch, p.seq, h});
-  torch::Tensor q = leaf({p.batch, p.seq, heads, hd});
-  torch::Tensor k = leaf({p.batch, p.seq, kv, hd});
+  torch::Tensor q = leaf({p.batch, p.seq, at.heads, at.head_dim});
+  torch::Tensor k = leaf({p.batch, p.seq, at.kv_heads, at.head_dim});
   torch::Tensor attn_out = leaf({p.batch, p.seq, h});
   torch::Tensor gate = leaf({p.batch, p.seq, f});
   torch::Tensor up = leaf({p.batch, p.seq, f});
   torch::Tensor mlp_out = leaf({p.batch, p.seq, h});
-  TorchBlock blk;
-  blk.attn_norm.layer_norm = blk.mlp_norm.layer_norm = spec.norm == NormKind::kLayerNorm;
-  blk.attn_norm.w = blk.mlp_norm.w = torch::ones({h}, opts).requires_grad_(true);
-  if (spec.norm == NormKind::kLayerNorm) blk.attn_norm.b = blk.mlp_norm.b = torch::zeros({h}, opts).requires_grad_(true);
   bool rope = spec.position == PositionKind::kRope;
-  bool gated = spec.ffn_act != FfnAct::kGelu;
   auto fn = [&]() -> std::vector<torch::Tensor> {
     std::vector<torch::Tensor> out;
-    out.push_back(tm.Norm(blk.attn_norm, x));
+    out.push_back(l.attn_norm.Forward(x));
     if (rope) {
       out.push_back(tm.ApplyRope(q, 0));
       out.push_back(tm.ApplyRope(k, 0));
     }
     torch::Tensor x2 = x + attn_out;
-    out.push_back(tm.Norm(blk.mlp_norm, x2));
-    out.push_back(gated ? torch::silu(gate) * up : torch::gelu(up, "tanh"));
+    out.push_back(l.mlp_norm.Forward(x2));
+    out.push_back(tm.Activation(gate, up));
     out.push_back(x2 + mlp_out);
     return out;
   };
@@ -99,30 +97,33 @@ double TimeLayerElementwise(const ModelSpec& spec, const ProbeShape& p, Dtype dt
   return TimeFwdBwd(fn, grads, {x, q, k, attn_out, gate, up, mlp_out}, dev, b);
 }
 
+// The layer's attention entry (the module built from it), forward and backward.
 AttentionSample TimeAttention(const ModelSpec& spec, const ProbeShape& p, Dtype dt, const torch::Device& dev,
                               bool fused, const Budget& b) {
   ModelSpec one = spec;
   one.layers = 1;
   TorchModel tm = TorchModel::Build(one, p.seq, TorchDtype(dt), dev, fused);
+  const TorchTransformerLayer& l = tm.layers().front();
+  const TorchAttention& at = l.attention;
   auto opts = torch::TensorOptions().dtype(TorchDtype(dt)).device(dev);
-  int64_t heads = spec.heads, kv = spec.kv_heads, hd = tm.head_dim();
-  torch::Tensor q = torch::randn({p.batch, p.seq, heads, hd}, opts).requires_grad_(true);
-  torch::Tensor k = torch::randn({p.batch, p.seq, kv, hd}, opts).requires_grad_(true);
-  torch::Tensor v = torch::randn({p.batch, p.seq, kv, hd}, opts).requires_grad_(true);
-  torch::Tensor g = torch::randn({p.batch, p.seq, heads * hd}, opts);
+  torch::Tensor q = torch::randn({p.batch, p.seq, at.heads, at.head_dim}, opts).requires_grad_(true);
+  torch::Tensor k = torch::randn({p.batch, p.seq, at.kv_heads, at.head_dim}, opts).requires_grad_(true);
+  torch::Tensor v = torch::randn({p.batch, p.seq, at.kv_heads, at.head_dim}, opts).requires_grad_(true);
+  torch::Tensor g = torch::randn({p.batch, p.seq, at.heads * at.head_dim}, opts);
   AttentionSample a;
   a.block = BlockStyle(spec);
   a.dtype = dt;
   a.batch = p.batch;
-  a.heads = heads;
+  a.heads = at.heads;
   a.seq = p.seq;
-  a.head_dim = hd;
-  a.causal = spec.kind == ModelKind::kDecoder;
+  a.head_dim = at.head_dim;
+  a.causal = at.causal;
   {
     torch::NoGradGuard ng;
-    a.fwd_s = TimeMedian([&] { tm.SelfAttention(q, k, v, nullptr, 0); Sync(dev); }, b.min_reps, b.target_s, b.max_reps);
+    a.fwd_s = TimeMedian([&] { tm.SelfAttention(l, q, k, v, nullptr, 0); Sync(dev); }, b.min_reps, b.target_s,
+                         b.max_reps);
   }
-  double both = TimeFwdBwd([&] { return std::vector<torch::Tensor>{tm.SelfAttention(q, k, v, nullptr, 0)}; }, {g},
+  double both = TimeFwdBwd([&] { return std::vector<torch::Tensor>{tm.SelfAttention(l, q, k, v, nullptr, 0)}; }, {g},
                            {q, k, v}, dev, b);
   a.bwd_s = std::max(0.0, both - a.fwd_s);
   return a;
@@ -157,79 +158,74 @@ OptimizerSample TimeOptimizer(const std::vector<int64_t>& sizes, Dtype dt, const
   return o;
 }
 
-// One pass over the whole plan.
-void RunRound(const MicrobenchPlan& plan, const std::function<void(const std::string&)>& say, MicrobenchData& d) {
-  const torch::Device& dev = RunnerDevice();
-  const RunnerInfo& info = RunnerDescription();
-  bool fused = info.fused_attention;
-  Budget gemm_b{3, plan.quick ? 0.03 : 0.1, 200};
-  Budget mem_b{3, plan.quick ? 0.1 : 0.3, 100};
-  torch::manual_seed(0);
-
+// The framework's cost of one tiny GEMM call, and the copy bandwidth of a tensor larger than
+// the caches (the L3 of current server CPUs is up to ~0.5 GB).
+void RunDispatchAndCopy(const MicrobenchPlan& plan, const torch::Device& dev, const Budget& mem_b,
+                        const std::function<void(const std::string&)>& say, MicrobenchData& d) {
   say("dispatch");
-  {
-    torch::Tensor x = torch::randn({8, 8}, torch::TensorOptions().device(dev));
-    torch::Tensor w = torch::randn({8, 8}, torch::TensorOptions().device(dev));
-    d.dispatch_s = TimeMedian([&] { torch::linear(x, w); Sync(dev); }, 50, 0.02, 5000);
-  }
-
+  torch::Tensor x = torch::randn({8, 8}, torch::TensorOptions().device(dev));
+  torch::Tensor w = torch::randn({8, 8}, torch::TensorOptions().device(dev));
+  d.dispatch_s = TimeMedian([&] { torch::linear(x, w); Sync(dev); }, 50, 0.02, 5000);
   say("memory bandwidth");
-  {
-    // Large enough to leave the caches (the L3 of current server CPUs is up to ~0.5 GB).
-    double want = plan.device == Device::kCuda ? 2e9 : (plan.quick ? 512e6 : 1e9);
-    double cap = info.device_memory_bytes > 0 ? info.device_memory_bytes / 8 : want;
-    int64_t n = static_cast<int64_t>(std::min(want, cap) / 4);
-    torch::Tensor src = torch::randn({n}, torch::TensorOptions().device(dev));
-    torch::Tensor dst = torch::empty_like(src);
-    double t = TimeMedian([&] { dst.copy_(src); Sync(dev); }, 3, mem_b.target_s, 50);
-    d.memory.push_back({"copy", Dtype::kFp32, 2.0 * 4.0 * static_cast<double>(n), t});
-  }
+  double want = plan.device == Device::kCuda ? 2e9 : (plan.quick ? 512e6 : 1e9);
+  double memory = RunnerDescription().device_memory_bytes;
+  double cap = memory > 0 ? memory / 8 : want;
+  int64_t n = static_cast<int64_t>(std::min(want, cap) / 4);
+  torch::Tensor src = torch::randn({n}, torch::TensorOptions().device(dev));
+  torch::Tensor dst = torch::empty_like(src);
+  double t = TimeMedian([&] { dst.copy_(src); Sync(dev); }, 3, mem_b.target_s, 50);
+  d.memory.push_back({"copy", Dtype::kFp32, 2.0 * 4.0 * static_cast<double>(n), t});
+}
 
-  say("GEMM shapes");
-  RunGemms(plan, dev, gemm_b, d);
-
-  for (Dtype dt : plan.dtypes) {
-    for (const char* style : {"gelu", "gated"}) {
-      ModelSpec pm = ProbeModel(style, plan.device);
-      say(fmt::format("elementwise and attention ({}, {})", style, DtypeName(dt)));
-      for (const ProbeShape& p : ElementwiseShapes(plan.device)) {
-        double t = TimeLayerElementwise(pm, p, dt, dev, fused, mem_b);
-        double tokens = static_cast<double>(p.batch * p.seq);
-        d.memory.push_back({std::string("layer_elementwise:") + style, dt,
-                            ModelledLayerElementwiseBytes(pm, tokens, DtypeBytes(dt) > 2 ? 4.0 : 2.0), t});
-      }
-      for (const ProbeShape& p : AttentionShapes(plan.device, plan.quick)) {
-        d.attention.push_back(TimeAttention(pm, p, dt, dev, fused, mem_b));
-      }
+// A probe layer's elementwise operators and attention, per block style, in precision `dt`.
+void RunLayerProbes(const MicrobenchPlan& plan, Dtype dt, const torch::Device& dev, const Budget& mem_b,
+                    const std::function<void(const std::string&)>& say, MicrobenchData& d) {
+  bool fused = RunnerDescription().fused_attention;
+  for (const char* style : {"gelu", "gated"}) {
+    ModelSpec pm = ProbeModel(style, plan.device);
+    say(fmt::format("elementwise and attention ({}, {})", style, DtypeName(dt)));
+    for (const ProbeShape& p : ElementwiseShapes(plan.device)) {
+      double t = TimeLayerElementwise(pm, p, dt, dev, fused, mem_b);
+      double tokens = static_cast<double>(p.batch * p.seq);
+      d.memory.push_back({std::string("layer_elementwise:") + style, dt,
+                          ModelledLayerElementwiseBytes(pm, tokens, DtypeBytes(dt) > 2 ? 4.0 : 2.0), t});
     }
-    say(fmt::format("cross-entropy and optimizer ({})", DtypeName(dt)));
-    // Two sizes (the logits of 256 and 1,024 tokens on a CPU: 33 and 131 MB), fitted by their
-    // median, as with the other memory-bound operators.
-    std::vector<int64_t> ce_tokens = plan.device == Device::kCuda ? std::vector<int64_t>{4096, 8192}
-                                                                  : std::vector<int64_t>{256, 1024};
-    for (int64_t tokens : ce_tokens) {
-      int64_t vocab = 32000;
-      double t = TimeCrossEntropy(tokens, vocab, dt, dev, mem_b);
-      // The estimator's charge for the fp32 logits: read, written and read again, forward and
-      // backward (src/perf/training.cc, logits_t).
-      d.memory.push_back({"cross_entropy", dt, 2 * 3 * 4.0 * static_cast<double>(tokens * vocab), t});
-    }
-    // Parameter tensors of 256 Ki to 16 Mi elements (x64 on GPUs), as in models, where a few
-    // large matrices hold most parameters; the same set at 1/16 and 1/4 of the size (and x4 in
-    // the full plan on a CPU): AdamW's cost per parameter grows as the optimizer state outgrows
-    // the caches, and the fit keeps it as a curve over the parameter count.
-    int64_t scale = plan.device == Device::kCuda ? 64 : 1;
-    std::vector<int64_t> shrink = {4, 2, 0};
-    for (int64_t sh : shrink) {
-      int64_t base = (scale << 24) >> sh;
-      d.optimizer.push_back(TimeOptimizer({base, base >> 2, base >> 4, base >> 6}, dt, dev, mem_b));
-    }
-    if (!plan.quick && plan.device == Device::kCpu) {
-      d.optimizer.push_back(TimeOptimizer({scale << 26, scale << 24, scale << 22, scale << 20}, dt, dev, mem_b));
+    for (const ProbeShape& p : AttentionShapes(plan.device, plan.quick)) {
+      d.attention.push_back(TimeAttention(pm, p, dt, dev, fused, mem_b));
     }
   }
+}
 
-  say("overheads (tiny models)");
+// The cross-entropy over fp32 logits and AdamW steps, in precision `dt`.
+void RunLossAndOptimizer(const MicrobenchPlan& plan, Dtype dt, const torch::Device& dev, const Budget& mem_b,
+                         MicrobenchData& d) {
+  // Two sizes (the logits of 256 and 1,024 tokens on a CPU: 33 and 131 MB), fitted by their
+  // median, as with the other memory-bound operators.
+  std::vector<int64_t> ce_tokens = plan.device == Device::kCuda ? std::vector<int64_t>{4096, 8192}
+                                                                : std::vector<int64_t>{256, 1024};
+  for (int64_t tokens : ce_tokens) {
+    int64_t vocab = 32000;
+    double t = TimeCrossEntropy(tokens, vocab, dt, dev, mem_b);
+    d.memory.push_back({"cross_entropy", dt, ModelledCrossEntropyBytes(tokens, vocab), t});
+  }
+  // Parameter tensors of 256 Ki to 16 Mi elements (x64 on GPUs), as in models, where a few
+  // large matrices hold most parameters; the same set at 1/16 and 1/4 of the size (and x4 in
+  // the full plan on a CPU): AdamW's cost per parameter grows as the optimizer state outgrows
+  // the caches, and the fit keeps it as a curve over the parameter count.
+  int64_t scale = plan.device == Device::kCuda ? 64 : 1;
+  std::vector<int64_t> shrink = {4, 2, 0};
+  for (int64_t sh : shrink) {
+    int64_t base = (scale << 24) >> sh;
+    d.optimizer.push_back(TimeOptimizer({base, base >> 2, base >> 4, base >> 6}, dt, dev, mem_b));
+  }
+  if (!plan.quick && plan.device == Device::kCpu) {
+    d.optimizer.push_back(TimeOptimizer({scale << 26, scale << 24, scale << 22, scale << 20}, dt, dev, mem_b));
+  }
+}
+
+// Training steps of tiny models per block style and layer count, in the first precision.
+void RunOverheads(const MicrobenchPlan& plan, const torch::Device& dev, MicrobenchData& d) {
+  bool fused = RunnerDescription().fused_attention;
   Dtype dt = plan.dtypes.front();
   std::vector<int64_t> layers = plan.quick ? std::vector<int64_t>{1, 3} : std::vector<int64_t>{1, 2, 4};
   struct Style {
@@ -248,6 +244,24 @@ void RunRound(const MicrobenchPlan& plan, const std::function<void(const std::st
       d.overhead.push_back({st.name, l, st.experts, t});
     }
   }
+}
+
+// One pass over the whole plan.
+void RunRound(const MicrobenchPlan& plan, const std::function<void(const std::string&)>& say, MicrobenchData& d) {
+  const torch::Device& dev = RunnerDevice();
+  Budget gemm_b{3, plan.quick ? 0.03 : 0.1, 200};
+  Budget mem_b{3, plan.quick ? 0.1 : 0.3, 100};
+  torch::manual_seed(0);
+  RunDispatchAndCopy(plan, dev, mem_b, say, d);
+  say("GEMM shapes");
+  RunGemms(plan, dev, gemm_b, d);
+  for (Dtype dt : plan.dtypes) {
+    RunLayerProbes(plan, dt, dev, mem_b, say, d);
+    say(fmt::format("cross-entropy and optimizer ({})", DtypeName(dt)));
+    RunLossAndOptimizer(plan, dt, dev, mem_b, d);
+  }
+  say("overheads (tiny models)");
+  RunOverheads(plan, dev, d);
 }
 
 // Keeps, point by point, the faster of two rounds: other processes can only slow a timing down.
@@ -276,8 +290,7 @@ void KeepFaster(MicrobenchData& best, const MicrobenchData& r) {
 
 }  // namespace
 
-Result<MicrobenchData> RunMicrobenchmarks(const MicrobenchPlan& plan,
-                                          const std::function<void(const std::string&)>& progress) {
+Result<MicrobenchData> RunMicrobenchmarks(const MicrobenchPlan& plan, const ProgressFn& progress) {
   try {
     const RunnerInfo& info = RunnerDescription();
     MicrobenchData best;

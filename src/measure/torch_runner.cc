@@ -1,4 +1,4 @@
-// The libtorch runner (runner.h): device set-up, timed training and inference steps.
+// The libtorch runner (measure_runner.h): device set-up, timed training and inference steps.
 #include "dlcost/measure_runner.h"
 
 #include <dlfcn.h>
@@ -333,6 +333,27 @@ Result<InferSamples> RunInferSteps(const InferRun& run, EnergyMeter* meter) {
   } catch (const std::exception& e) {
     return FromException(e, "measure infer");
   }
+}
+
+namespace {
+
+class TorchRunnerImpl : public Runner {
+ public:
+  Result<RunnerInfo> Init(Device device, int threads, int intra_op_threads) override {
+    return InitRunner(device, threads, intra_op_threads);
+  }
+  Result<StepSamples> TrainSteps(const TrainRun& run, EnergyMeter* meter) override { return RunTrainSteps(run, meter); }
+  Result<InferSamples> InferSteps(const InferRun& run, EnergyMeter* meter) override { return RunInferSteps(run, meter); }
+  Result<MicrobenchData> Microbenchmarks(const MicrobenchPlan& plan, const ProgressFn& progress) override {
+    return RunMicrobenchmarks(plan, progress);
+  }
+};
+
+}  // namespace
+
+Runner& TorchRunner() {
+  static TorchRunnerImpl runner;
+  return runner;
 }
 
 }  // namespace dlcost::measure

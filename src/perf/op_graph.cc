@@ -494,6 +494,27 @@ int64_t OpGraph::TransformerLayers() const {
   return n;
 }
 
+LayerElementwise LayerElementwiseOf(const ModelSpec& m, const LayerGroup& layer, double moe_capacity_factor) {
+  LayerElementwise out;
+  double h = static_cast<double>(m.hidden);
+  double hq = static_cast<double>(m.heads * m.head_dim);
+  double hkv = static_cast<double>(m.kv_heads * m.head_dim);
+  if (m.mla) {
+    hq = static_cast<double>(m.heads) * (m.mla->qk_nope_head_dim + m.mla->qk_rope_head_dim);
+    hkv = hq;
+  }
+  double mult = m.ffn_act == FfnAct::kGelu ? 2.0 : 3.0;
+  if (layer.name == "moe_layer" && m.moe) {
+    out.ffn_elems = mult * (moe_capacity_factor * m.moe->top_k * m.moe->expert_ffn +
+                            m.moe->shared_experts * m.moe->shared_expert_ffn);
+  } else {
+    out.ffn_elems = mult * m.ffn;
+  }
+  out.rope_elems = m.position == PositionKind::kRope ? 2 * (hq + hkv) : 0;
+  out.residual_elems = 2 * 3 * h;
+  return out;
+}
+
 Result<OpGraph> BuildOpGraph(const ModelSpec& spec, int64_t seq_len) {
   if (seq_len < 0 || seq_len > (int64_t{1} << 30)) {
     return InvalidInput(fmt::format("--seq: {} is out of range (1 to 2^30 tokens)", seq_len));

@@ -156,6 +156,7 @@ struct BlockWidths {
   double hkv = 0;        // key (or value) width, all key/value heads
   bool moe = false;      // a mixture-of-experts layer
   double ffn_elems = 0;  // FFN intermediate activations per token
+  LayerElementwise elementwise;  // the layer's memory-bound work without an op of its own
 };
 
 BlockWidths WidthsOf(const LayoutCostInputs& in, const LayerGroup& grp) {
@@ -169,23 +170,19 @@ BlockWidths WidthsOf(const LayoutCostInputs& in, const LayerGroup& grp) {
     w.hkv = w.hq;
   }
   w.moe = grp.name == "moe_layer" && m.moe;
-  if (w.moe) {
-    double mult = m.ffn_act == FfnAct::kGelu ? 2.0 : 3.0;
-    w.ffn_elems = mult * (in.setup->moe_capacity_factor * m.moe->top_k * m.moe->expert_ffn +
-                          m.moe->shared_experts * m.moe->shared_expert_ffn);
-  } else {
-    w.ffn_elems = (m.ffn_act == FfnAct::kGelu ? 2.0 : 3.0) * m.ffn;
-  }
+  w.elementwise = LayerElementwiseOf(m, grp, in.setup->moe_capacity_factor);
+  w.ffn_elems = w.elementwise.ffn_elems;
   return w;
 }
 
-// Elementwise traffic not in the op list: activation function, two residual adds, dropout,
-// rotary embedding; backward moves about twice as much. MoE layers also permute tokens.
+// Elementwise traffic not in the op list (activation function, rotary embedding, two residual
+// adds: LayerElementwiseOf, which the calibration fit inverts) and dropout; backward moves about
+// twice as much. MoE layers also permute tokens.
 void AddElementwise(const LayoutCostInputs& in, const MicroBatchShape& sh, const BlockWidths& w, LayerCost& out) {
   const ModelSpec& m = *in.model;
   double h = w.h;
-  double shard_bytes = in.act_elem_bytes * (w.ffn_elems + (m.position == PositionKind::kRope ? 2 * (w.hq + w.hkv) : 0));
-  double repl_bytes = in.act_elem_bytes * (2 * 3 * h + (in.dropout ? 2 * 2.5 * h : 0));
+  double shard_bytes = in.act_elem_bytes * (w.elementwise.ffn_elems + w.elementwise.rope_elems);
+  double repl_bytes = in.act_elem_bytes * (w.elementwise.residual_elems + (in.dropout ? 2 * 2.5 * h : 0));
   double elem_bytes = sh.rows_local * (shard_bytes / sh.tp + repl_bytes / sh.repl_div);
   double elem_t = MemSeconds(elem_bytes, in.rates) + 4 * in.rates.eff->kernel_overhead_s;
   out.fwd_s += elem_t;

@@ -51,7 +51,8 @@ void RegisterBudget(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterDrift(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterInfer(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterTco(CLI::App& app, GlobalOptions& g, int* exit_code);
-// measure train|infer|sweep and calibrate (cmd_measure.cc).
+// measure train|infer|sweep (cmd_measure.cc) and calibrate (cmd_calibrate.cc).
 void RegisterMeasure(CLI::App& app, GlobalOptions& g, int* exit_code);
+void RegisterCalibrate(CLI::App& app, GlobalOptions& g, int* exit_code);
 
 }  // namespace dlcost::cli

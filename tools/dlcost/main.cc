@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   RegisterInfer(app, g, &exit_code);
   RegisterTco(app, g, &exit_code);
   RegisterMeasure(app, g, &exit_code);
+  RegisterCalibrate(app, g, &exit_code);
   // Name an unknown command instead of CLI11's generic "a subcommand is required".
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];

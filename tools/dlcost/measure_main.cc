@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", g.data_dir, "Folder with the catalogs (default: the shipped data/)");
   int exit_code = 0;
   RegisterMeasure(app, g, &exit_code);
+  RegisterCalibrate(app, g, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
