@@ -40,6 +40,29 @@ TEST(ParseDuration, Units) {
   EXPECT_EQ(*ParseDurationSeconds("90", "--deadline"), 90.0);
   EXPECT_FALSE(ParseDurationSeconds("0d", "--deadline").ok());
   EXPECT_FALSE(ParseDurationSeconds("-3h", "--deadline").ok());
+  // --deadline's number takes count suffixes; its unit is one lower-case letter.
+  EXPECT_EQ(*ParseDurationSeconds("1k", "--deadline"), 1000.0);
+  EXPECT_EQ(*ParseDurationSeconds("1M", "--deadline"), 1e6);
+  EXPECT_EQ(ParseDurationSeconds("1H", "--deadline").status().message(),
+            "--deadline: unknown suffix 'H' in '1H' (use k, M, B, T, P or Ki, Mi, Gi, Ti)");
+  EXPECT_EQ(ParseDurationSeconds("0d", "--deadline").status().message(), "--deadline: duration '0d' must be positive");
+  EXPECT_EQ(ParseDurationSeconds("", "--deadline").status().code(), StatusCode::kInvalidInput);
+}
+
+TEST(ParseDuration, WindowSyntax) {
+  auto window = [](std::string_view text) { return ParseDurationSeconds(text, "--window", DurationSyntax::kWindow); };
+  EXPECT_EQ(*window("1d"), 86400.0);
+  EXPECT_EQ(*window("12h"), 43200.0);
+  EXPECT_EQ(*window("90"), 90.0);
+  EXPECT_EQ(*window("30 min"), 1800.0);
+  EXPECT_EQ(*window("1M"), 60.0);  // units in any case: minutes, not a count suffix
+  EXPECT_EQ(*window("2W"), 2 * 7 * 86400.0);
+  EXPECT_EQ(window("1x").status().code(), StatusCode::kUsage);
+  EXPECT_EQ(window("1x").status().message(), "--window: unknown unit 'x' in '1x' (s, m, h, d, w)");
+  EXPECT_EQ(window("0s").status().message(), "--window: '0s' must be at least 1 second");
+  EXPECT_EQ(window("0.5").status().message(), "--window: '0.5' must be at least 1 second");
+  EXPECT_EQ(window("+5").status().message(), "--window: '+5' is not a duration (for example 1d, 12h, 30m, 3600)");
+  EXPECT_FALSE(window("1k").ok());
 }
 
 TEST(CheckPositive, NanAndNegatives) {

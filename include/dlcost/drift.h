@@ -175,8 +175,6 @@ struct Window {
   int64_t end_s = 0;     // exclusive
   std::vector<int64_t> rows;
 };
-// Parses "1d", "12h", "30m", "45s", "2w" or plain seconds into seconds (> 0).
-Result<int64_t> ParseDurationSeconds(const std::string& text);
 // Parses an ISO 8601 date or date-time ("2024-05-01", "2024-05-01T12:00:00Z", "+02:00" offsets)
 // or Unix seconds into Unix seconds.
 Result<int64_t> ParseTimestampSeconds(const std::string& text);

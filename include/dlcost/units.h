@@ -38,8 +38,22 @@ Result<double> ParseCount(std::string_view text, std::string_view field);
 // Like ParseCount but the result must be a positive integer that fits in int64.
 Result<int64_t> ParsePositiveInt(std::string_view text, std::string_view field);
 
-// Parses a duration "90s", "30m", "12h", "30d", "2w" (a bare number means seconds).
-Result<double> ParseDurationSeconds(std::string_view text, std::string_view field);
+// How a flag spells a duration. Both read a number and a unit (s, m, h, d, w; none means
+// seconds); they differ in what else they accept and in their errors, which each flag's users
+// rely on.
+enum class DurationSyntax {
+  // --deadline: the number may carry ParseCount's suffixes ("1ks" = 1000 s), the unit is one
+  // lower-case letter at the end, any positive value; errors are InvalidInput.
+  kCount,
+  // --window: a plain number, then blanks and a unit in any case, "min" too ("30 min", "12H");
+  // 1 s to 1e12 s; errors are UsageError with an example.
+  kWindow,
+};
+
+// Parses a duration "90s", "30m", "12h", "30d", "2w" (a bare number means seconds) into
+// seconds; errors name `field`.
+Result<double> ParseDurationSeconds(std::string_view text, std::string_view field,
+                                    DurationSyntax syntax = DurationSyntax::kCount);
 
 // Checks that `value` is finite and > 0 (or >= 0 when allow_zero); error names `field`.
 Status CheckPositive(double value, std::string_view field, bool allow_zero = false);

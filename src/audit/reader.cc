@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "audit/internal.h"
+#include "common/csv.h"
 #include "dlcost/strings.h"
 #include "dlcost/audit.h"
 
@@ -19,21 +20,57 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Lines of a (possibly gzip-compressed) file.
-class LineReader {
+// A (possibly gzip-compressed) file, read in blocks. A broken stream ends it: the bytes zlib
+// gave before the error are still handed out, then error() says why.
+class GzFile : public CsvSource {
  public:
-  LineReader(gzFile f, std::string path, int64_t max_bytes) : f_(f), path_(std::move(path)), max_(max_bytes) {
-    buf_.resize(1 << 18);
-  }
-  ~LineReader() { gzclose(f_); }
-  LineReader(const LineReader&) = delete;
-  LineReader& operator=(const LineReader&) = delete;
+  GzFile(gzFile f, std::string path) : f_(f), path_(std::move(path)) {}
+  ~GzFile() override { gzclose(f_); }
+  GzFile(const GzFile&) = delete;
+  GzFile& operator=(const GzFile&) = delete;
 
-  static Result<std::unique_ptr<LineReader>> Open(const std::string& path, int64_t max_bytes) {
+  static Result<std::unique_ptr<GzFile>> Open(const std::string& path) {
     gzFile f = gzopen(path.c_str(), "rb");
     if (f == nullptr) return InvalidInput(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
     gzbuffer(f, 1 << 17);
-    return std::make_unique<LineReader>(f, path, max_bytes);
+    return std::make_unique<GzFile>(f, path);
+  }
+
+  size_t Read(char* buffer, size_t capacity) override {
+    if (eof_) return 0;
+    int n = gzread(f_, buffer, static_cast<unsigned>(capacity));
+    int err = 0;
+    const char* msg = gzerror(f_, &err);
+    if (n < 0 || (err != Z_OK && err != Z_STREAM_END)) {
+      std::string why = msg ? msg : "unknown error";
+      if (why.rfind(path_ + ": ", 0) == 0) why.erase(0, path_.size() + 2);
+      error_ = fmt::format("broken gzip stream ({})", why);
+      eof_ = true;
+      return n > 0 ? static_cast<size_t>(n) : 0;
+    }
+    if (n == 0) eof_ = true;
+    return static_cast<size_t>(n);
+  }
+  bool failed() const override { return !error_.empty(); }
+  const std::string& error() const { return error_; }
+
+ private:
+  gzFile f_;
+  std::string path_;
+  bool eof_ = false;
+  std::string error_;
+};
+
+// Lines of a GzFile.
+class LineReader {
+ public:
+  LineReader(std::unique_ptr<GzFile> file, int64_t max_bytes) : file_(std::move(file)), max_(max_bytes) {
+    buf_.resize(1 << 18);
+  }
+
+  static Result<std::unique_ptr<LineReader>> Open(const std::string& path, int64_t max_bytes) {
+    DLCOST_ASSIGN_OR_RETURN(std::unique_ptr<GzFile> f, GzFile::Open(path));
+    return std::make_unique<LineReader>(std::move(f), max_bytes);
   }
 
   // Next line without its "\n" (and a "\r" before it). False at the end or on a broken stream
@@ -45,8 +82,8 @@ class LineReader {
     while (true) {
       if (pos_ == len_) {
         if (!Fill()) {
-          if (any && error_.empty()) break;  // the last line, without a newline
-          return false;                      // a line cut by a broken stream is dropped
+          if (any && error().empty()) break;  // the last line, without a newline
+          return false;                       // a line cut by a broken stream is dropped
         }
       }
       any = true;
@@ -77,7 +114,7 @@ class LineReader {
   }
 
   int64_t line_no() const { return line_no_; }
-  const std::string& error() const { return error_; }
+  const std::string& error() const { return file_->error(); }
 
  private:
   void Append(std::string* s, const char* p, size_t n, bool* too_long) {
@@ -90,34 +127,18 @@ class LineReader {
   }
 
   bool Fill() {
-    if (eof_) return false;
-    int n = gzread(f_, buf_.data(), static_cast<unsigned>(buf_.size()));
-    int err = 0;
-    const char* msg = gzerror(f_, &err);
-    if (n < 0 || (err != Z_OK && err != Z_STREAM_END)) {
-      std::string why = msg ? msg : "unknown error";
-      if (why.rfind(path_ + ": ", 0) == 0) why.erase(0, path_.size() + 2);
-      error_ = fmt::format("broken gzip stream ({})", why);
-      eof_ = true;
-      if (n <= 0) return false;
-    }
-    if (n == 0) {
-      eof_ = true;
-      return false;
-    }
+    size_t n = file_->Read(buf_.data(), buf_.size());
+    if (n == 0) return false;
     pos_ = 0;
-    len_ = static_cast<size_t>(n);
+    len_ = n;
     return true;
   }
 
-  gzFile f_;
-  std::string path_;
+  std::unique_ptr<GzFile> file_;
   int64_t max_;
   std::vector<char> buf_;
   size_t pos_ = 0, len_ = 0;
-  bool eof_ = false;
   int64_t line_no_ = 0;
-  std::string error_;
 };
 
 bool EndsWith(const std::string& s, const std::string& suffix) {
@@ -257,71 +278,70 @@ Status ReadJsonl(const InputSpec& in, const ReadFilter& filter, const std::funct
   return Status::Ok();
 }
 
-// Splits one RFC 4180 record into fields. False when a quote is left open.
-bool SplitCsv(const std::string& rec, std::vector<std::string>* fields) {
-  fields->assign(1, std::string());
-  bool quoted = false;
-  for (size_t i = 0; i < rec.size(); ++i) {
-    char c = rec[i];
-    if (quoted) {
-      if (c == '"') {
-        if (i + 1 < rec.size() && rec[i + 1] == '"') {
-          fields->back().push_back('"');
-          ++i;
-        } else {
-          quoted = false;
-        }
-      } else {
-        fields->back().push_back(c);
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields->emplace_back();
-    } else {
-      fields->back().push_back(c);
-    }
+// CSV text as the audit stores and hashes it: line ends inside a record (quoted fields, the raw
+// record) are "\n" whatever the file uses, so a CRLF copy of a corpus reads the same.
+void AssignLf(std::string* out, std::string_view text) {
+  out->assign(text);
+  if (out->find('\r') == std::string::npos) return;
+  size_t w = 0;
+  for (size_t r = 0; r < out->size(); ++r) {
+    if ((*out)[r] == '\r' && r + 1 < out->size() && (*out)[r + 1] == '\n') continue;
+    (*out)[w++] = (*out)[r];
   }
-  return !quoted;
+  out->resize(w);
 }
 
-// Reads one CSV record, which may span lines inside quotes.
-bool NextCsvRecord(LineReader* lr, std::string* rec, int64_t* start_line, bool* too_long) {
-  std::string line;
-  bool long_line = false;
-  if (!lr->Next(&line, &long_line)) return false;
-  *start_line = lr->line_no();
-  *too_long = long_line;
-  *rec = std::move(line);
-  auto quotes = [](const std::string& s) { return std::count(s.begin(), s.end(), '"'); };
-  int64_t q = quotes(*rec);
-  while (q % 2 == 1) {
-    if (!lr->Next(&line, &long_line)) break;
-    *too_long = *too_long || long_line;
-    q += quotes(line);
-    rec->push_back('\n');
-    rec->append(line);
+// The header of a CSV input: its column names and its raw line (st->csv_header).
+Result<std::vector<std::string>> ReadCsvHeader(const InputSpec& in, CsvStreamReader* csv, const GzFile& file,
+                                               InputStats* st) {
+  CsvRecordView rec;
+  if (!csv->Next(&rec)) {
+    if (file.failed()) return InvalidInput(fmt::format("{}: {}", in.path, file.error()));
+    return InvalidInput(fmt::format("{}: empty CSV file (no header)", in.path));
   }
-  return true;
+  if (rec.too_long || rec.open_quote || !ValidUtf8(rec.raw)) {
+    return InvalidInput(fmt::format("{}:1: unreadable CSV header", in.path));
+  }
+  AssignLf(&st->csv_header, rec.raw);
+  std::vector<std::string> header(rec.fields.size());
+  for (size_t i = 0; i < header.size(); ++i) AssignLf(&header[i], rec.fields[i]);
+  return header;
+}
+
+// Why a CSV record cannot be used, or nullopt; fills `rec` when it can.
+std::optional<std::string> CsvRecord(const InputSpec& in, const CsvRecordView& v, size_t text_col,
+                                     std::optional<size_t> id_col, std::optional<size_t> label_col, Record* rec) {
+  if (v.too_long) return fmt::format("record larger than {} bytes", in.max_record_bytes);
+  if (v.raw.empty()) return std::string("empty line");
+  if (!ValidUtf8(v.raw)) return std::string("invalid UTF-8");
+  if (v.open_quote) return std::string("unterminated quoted field");
+  auto field = [&](size_t c) -> const std::string_view* { return c < v.fields.size() ? &v.fields[c] : nullptr; };
+  const std::string_view* text = field(text_col);
+  if (text == nullptr) return fmt::format("missing field '{}'", in.text_field);
+  AssignLf(&rec->text, *text);
+  if (auto bad = CheckText(rec->text)) return bad;
+  if (id_col) {
+    const std::string_view* id = field(*id_col);
+    if (id == nullptr || TrimView(*id).empty()) return fmt::format("missing field '{}'", in.id_field);
+    AssignLf(&rec->id, *id);
+  }
+  rec->label.reset();
+  if (label_col) {
+    const std::string_view* label = field(*label_col);
+    if (label == nullptr || TrimView(*label).empty()) return fmt::format("missing field '{}'", in.label_field);
+    rec->label.emplace();
+    AssignLf(&*rec->label, *label);
+  }
+  AssignLf(&rec->raw, v.raw);
+  return std::nullopt;
 }
 
 Status ReadCsv(const InputSpec& in, const ReadFilter& filter, const std::function<Status(Record&)>& fn,
                  InputStats* st) {
-  DLCOST_ASSIGN_OR_RETURN(std::unique_ptr<LineReader> lr, LineReader::Open(in.path, in.max_record_bytes));
-  Skipper skip(st, filter);
-  std::string raw;
-  int64_t line_no = 0;
-  bool too_long = false;
-  if (!NextCsvRecord(lr.get(), &raw, &line_no, &too_long)) {
-    if (!lr->error().empty()) return InvalidInput(fmt::format("{}: {}", in.path, lr->error()));
-    return InvalidInput(fmt::format("{}: empty CSV file (no header)", in.path));
-  }
-  std::vector<std::string> header;
-  if (!raw.empty() && raw.compare(0, 3, "\xEF\xBB\xBF") == 0) raw.erase(0, 3);  // UTF-8 byte order mark
-  if (too_long || !ValidUtf8(raw) || !SplitCsv(raw, &header)) {
-    return InvalidInput(fmt::format("{}:1: unreadable CSV header", in.path));
-  }
-  st->csv_header = raw;
+  DLCOST_ASSIGN_OR_RETURN(std::unique_ptr<GzFile> file, GzFile::Open(in.path));
+  // Blank lines are records here: a corpus line that holds nothing is reported, not dropped.
+  CsvStreamReader csv(file.get(), in.max_record_bytes, /*skip_blank_lines=*/false);
+  DLCOST_ASSIGN_OR_RETURN(std::vector<std::string> header, ReadCsvHeader(in, &csv, *file, st));
   auto column = [&](const std::string& name) -> std::optional<size_t> {
     std::string want = ToLower(TrimView(name));
     for (size_t i = 0; i < header.size(); ++i) {
@@ -342,67 +362,26 @@ Status ReadCsv(const InputSpec& in, const ReadFilter& filter, const std::functio
   if (!in.label_field.empty()) {
     DLCOST_ASSIGN_OR_RETURN(label_col, require(in.label_field, "--label-field"));
   }
+  Skipper skip(st, filter);
   int64_t number = 0;
   Record rec;
   rec.file = in.path;
-  std::vector<std::string> fields;
-  while (NextCsvRecord(lr.get(), &raw, &line_no, &too_long)) {
+  CsvRecordView v;
+  while (csv.Next(&v)) {
     int64_t this_number = number++;
-    if (!filter.Keeps(this_number)) continue;  // another slice's record: not parsed, not counted
-    if (too_long) {
-      skip.Skip(in.path, line_no, this_number, fmt::format("record larger than {} bytes", in.max_record_bytes));
+    if (!filter.Keeps(this_number)) continue;  // another slice's record: not used, not counted
+    if (auto bad = CsvRecord(in, v, text_col, id_col, label_col, &rec)) {
+      skip.Skip(in.path, v.line, this_number, std::move(*bad));
       continue;
     }
-    if (raw.empty()) {
-      skip.Skip(in.path, line_no, this_number, "empty line");
-      continue;
-    }
-    if (!ValidUtf8(raw)) {
-      skip.Skip(in.path, line_no, this_number, "invalid UTF-8");
-      continue;
-    }
-    if (!SplitCsv(raw, &fields)) {
-      skip.Skip(in.path, line_no, this_number, "unterminated quoted field");
-      continue;
-    }
-    auto field = [&](size_t c) -> const std::string* { return c < fields.size() ? &fields[c] : nullptr; };
-    const std::string* text = field(text_col);
-    if (text == nullptr) {
-      skip.Skip(in.path, line_no, this_number, fmt::format("missing field '{}'", in.text_field));
-      continue;
-    }
-    if (auto bad = CheckText(*text)) {
-      skip.Skip(in.path, line_no, this_number, *bad);
-      continue;
-    }
-    rec.text = *text;
-    if (id_col) {
-      const std::string* id = field(*id_col);
-      if (id == nullptr || TrimView(*id).empty()) {
-        skip.Skip(in.path, line_no, this_number, fmt::format("missing field '{}'", in.id_field));
-        continue;
-      }
-      rec.id = *id;
-    } else {
-      rec.id = std::to_string(this_number);
-    }
-    rec.label.reset();
-    if (label_col) {
-      const std::string* label = field(*label_col);
-      if (label == nullptr || TrimView(*label).empty()) {
-        skip.Skip(in.path, line_no, this_number, fmt::format("missing field '{}'", in.label_field));
-        continue;
-      }
-      rec.label = *label;
-    }
+    if (!id_col) rec.id = std::to_string(this_number);
     rec.number = this_number;
-    rec.line = line_no;
-    rec.raw = raw;
+    rec.line = v.line;
     ++st->records;
     ++st->valid;
     DLCOST_RETURN_IF_ERROR(fn(rec));
   }
-  if (!lr->error().empty()) skip.BrokenStream(in.path, lr->line_no() + 1, number, lr->error());
+  if (file->failed()) skip.BrokenStream(in.path, csv.next_line(), number, file->error());
   return Status::Ok();
 }
 

@@ -2,11 +2,15 @@
 
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include <fmt/format.h>
+
+#include "dlcost/strings.h"
 
 namespace dlcost {
 namespace {
@@ -43,6 +47,32 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
+}
+
+// Seconds in one duration unit (exact spelling), or nullopt.
+std::optional<double> UnitSeconds(std::string_view unit) {
+  if (unit == "s") return 1.0;
+  if (unit == "m" || unit == "min") return 60.0;
+  if (unit == "h") return 3600.0;
+  if (unit == "d") return kSecondsPerDay;
+  if (unit == "w") return 7 * kSecondsPerDay;
+  return std::nullopt;
+}
+
+// DurationSyntax::kWindow.
+Result<double> ParseWindowDuration(std::string_view text, std::string_view field) {
+  std::string_view s = TrimView(text);
+  double n = 0;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), n);
+  if (r.ec != std::errc() || !std::isfinite(n)) {
+    return UsageError(fmt::format("{}: '{}' is not a duration (for example 1d, 12h, 30m, 3600)", field, text));
+  }
+  std::string unit = ToLower(TrimView(std::string_view(r.ptr, static_cast<size_t>(s.data() + s.size() - r.ptr))));
+  std::optional<double> scale = unit.empty() ? std::optional<double>(1.0) : UnitSeconds(unit);
+  if (!scale) return UsageError(fmt::format("{}: unknown unit '{}' in '{}' (s, m, h, d, w)", field, unit, text));
+  double secs = n * *scale;
+  if (!(secs >= 1) || secs > 1e12) return UsageError(fmt::format("{}: '{}' must be at least 1 second", field, text));
+  return secs;
 }
 
 }  // namespace
@@ -98,22 +128,20 @@ Result<int64_t> ParsePositiveInt(std::string_view text, std::string_view field) 
   return static_cast<int64_t>(v);
 }
 
-Result<double> ParseDurationSeconds(std::string_view text, std::string_view field) {
+Result<double> ParseDurationSeconds(std::string_view text, std::string_view field, DurationSyntax syntax) {
+  if (syntax == DurationSyntax::kWindow) return ParseWindowDuration(text, field);
   text = Trim(text);
   if (text.empty()) return InvalidInput(fmt::format("{}: empty duration", field));
-  double factor = 1.0;
   std::string_view num = text;
-  switch (text.back()) {
-    case 's': factor = 1.0; num.remove_suffix(1); break;
-    case 'm': factor = 60.0; num.remove_suffix(1); break;
-    case 'h': factor = 3600.0; num.remove_suffix(1); break;
-    case 'd': factor = kSecondsPerDay; num.remove_suffix(1); break;
-    case 'w': factor = 7 * kSecondsPerDay; num.remove_suffix(1); break;
-    default: break;
+  std::optional<double> factor = UnitSeconds(text.substr(text.size() - 1));
+  if (factor) {
+    num.remove_suffix(1);
+  } else {
+    factor = 1.0;
   }
   DLCOST_ASSIGN_OR_RETURN(double v, ParseCount(num, field));
   if (v <= 0) return InvalidInput(fmt::format("{}: duration '{}' must be positive", field, text));
-  return v * factor;
+  return v * *factor;
 }
 
 Status CheckPositive(double value, std::string_view field, bool allow_zero) {

@@ -1,4 +1,4 @@
-// Time windows: durations, timestamps and the split of a frame into windows.
+// Time windows: timestamps and the split of a frame into windows.
 #include <charconv>
 #include <cmath>
 #include <map>
@@ -55,28 +55,6 @@ std::string FormatUtc(int64_t t) {
   int64_t y, m, d;
   CivilFromDays(days, &y, &m, &d);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", y, m, d, secs / 3600, secs / 60 % 60, secs % 60);
-}
-
-Result<int64_t> ParseDurationSeconds(const std::string& text) {
-  std::string_view s = TrimView(text);
-  double n = 0;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), n);
-  if (r.ec != std::errc() || !std::isfinite(n)) {
-    return UsageError(fmt::format("--window: '{}' is not a duration (for example 1d, 12h, 30m, 3600)", text));
-  }
-  std::string unit = ToLower(std::string(TrimView(std::string_view(r.ptr, s.data() + s.size() - r.ptr))));
-  double scale = 0;
-  if (unit.empty() || unit == "s") scale = 1;
-  else if (unit == "m" || unit == "min") scale = 60;
-  else if (unit == "h") scale = 3600;
-  else if (unit == "d") scale = 86400;
-  else if (unit == "w") scale = 7 * 86400;
-  else return UsageError(fmt::format("--window: unknown unit '{}' in '{}' (s, m, h, d, w)", unit, text));
-  double secs = n * scale;
-  if (!(secs >= 1) || secs > 1e12) {
-    return UsageError(fmt::format("--window: '{}' must be at least 1 second", text));
-  }
-  return static_cast<int64_t>(std::llround(secs));
 }
 
 Result<int64_t> ParseTimestampSeconds(const std::string& text) {

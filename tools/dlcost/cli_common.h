@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -29,6 +30,25 @@ int EmitText(const std::string& text, const GlobalOptions& g);
 
 // Writes `text` to the file `path`; errors name `flag`.
 Status WriteTextFile(const std::string& path, const std::string& text, const char* flag);
+
+// For a flag held as text in a library request but once read as a T: shows T's name in --help
+// and rejects text CLI11 cannot convert to T with the message a T flag gave, so the command line
+// accepts and refuses exactly what it did. Call it after the flag's other checks (they run first).
+template <typename T>
+CLI::Option* TypedAs(CLI::Option* opt) {
+  std::string name = opt->get_name();
+  opt->type_name(CLI::detail::type_name<T>());
+  opt->check(CLI::Validator(
+      [name](std::string& text) {
+        T value{};
+        if (!CLI::detail::lexical_conversion<T, T>({text}, value)) {
+          throw CLI::ConversionError(name, std::vector<std::string>{text});
+        }
+        return std::string();
+      },
+      ""));
+  return opt;
+}
 
 // Adds --format and --out to a subcommand.
 void AddOutputOptions(CLI::App* cmd, GlobalOptions& g);
