@@ -187,19 +187,20 @@ Result<ServeContext> ResolveServe(const Session& session, const ServeRequest& f)
 Result<ServingEstimate> RunServing(const ServeContext& c, const ServingSetup& s) {
   Result<ServingEstimate> e = EstimateServing(c.model, c.system, s, c.eff, c.engine, c.draft ? &*c.draft : nullptr);
   if (e.ok() || e.status().code() != StatusCode::kInvalidInput) return e;
-  const std::string& msg = e.status().message();
+  // The estimator records which input it could not serve; the hint lists the GPUs that can.
+  const std::string& field = e.status().field();
   std::vector<std::string> ok;
-  if (msg.rfind("--activations", 0) == 0 && s.activations) {
+  if (field == "--activations" && s.activations) {
     for (const Accelerator& a : c.catalog) {
       if (a.PeakFlops(s.activations->compute)) ok.push_back(a.id);
     }
-  } else if (msg.rfind("--sparsity", 0) == 0) {
+  } else if (field == "--sparsity") {
     for (const Accelerator& a : c.catalog) {
       if (a.sparse_2_4) ok.push_back(a.id);
     }
   }
   if (ok.empty()) return e;
-  return InvalidInput(fmt::format("{} (supported on: {})", msg, fmt::join(ok, ", ")));
+  return InvalidInput(fmt::format("{} (supported on: {})", e.status().message(), fmt::join(ok, ", "))).WithField(field);
 }
 
 }  // namespace dlcost::api

@@ -205,23 +205,12 @@ std::vector<ColumnSample> SampleColumns(const char* p, const char* end, size_t n
   return samples;
 }
 
-}  // namespace
-
-Result<Frame> ReadCsv(std::string_view text, const std::string& path, const ReadOptions& opts, const Frame* schema) {
-  text = SkipUtf8Bom(text);
-  const char* p = text.data();
-  const char* end = p + text.size();
-  int64_t header_newlines = 0;
-  DLCOST_ASSIGN_OR_RETURN(std::vector<std::string> names, ReadHeader(p, end, path, &header_newlines));
+// Which columns to read and how: a slot per file column, and its index among the frame's columns.
+void PlanColumns(const std::vector<std::string>& names, std::vector<ColumnSample>& samples, const ReadOptions& opts,
+                 const Frame* schema, Frame& f, std::vector<Slot>& slots, std::vector<size_t>& out_index) {
   const size_t ncols = names.size();
-
-  int64_t bytes_per_row = 0;
-  std::vector<ColumnSample> samples = SampleColumns(p, end, ncols, opts.inference_rows, &bytes_per_row);
-
-  Frame f;
-  f.path = path;
-  std::vector<Slot> slots(ncols, Slot::kSkip);
-  std::vector<size_t> out_index(ncols, SIZE_MAX);
+  slots.assign(ncols, Slot::kSkip);
+  out_index.assign(ncols, SIZE_MAX);
   for (size_t c = 0; c < ncols; ++c) {
     bool keep = true;
     std::string problem;
@@ -239,34 +228,35 @@ Result<Frame> ReadCsv(std::string_view text, const std::string& path, const Read
     out_index[c] = f.columns.size();
     f.columns.push_back(std::move(col));
   }
-  NoteAbsentColumns(opts, &f);
+}
 
-  // Cut the data rows into ranges at line starts; only when no field can hold a newline.
-  const int threads = std::max(1, opts.threads);
+// The data rows cut into ranges at line starts, one per thread; one range when a quoted field
+// could hold a newline or the data is small.
+std::vector<std::pair<const char*, const char*>> SplitRanges(const char* p, const char* end, int threads) {
   std::vector<std::pair<const char*, const char*>> ranges;
   const bool has_quotes = std::memchr(p, '"', static_cast<size_t>(end - p)) != nullptr;
   const size_t kMinChunkBytes = 1 << 20;
-  if (!has_quotes && threads > 1 && static_cast<size_t>(end - p) >= 2 * kMinChunkBytes) {
-    const char* start = p;
-    for (int t = 1; t < threads; ++t) {
-      const char* cut = p + (end - p) * t / threads;
-      if (cut < start) cut = start;
-      const void* nl = std::memchr(cut, '\n', static_cast<size_t>(end - cut));
-      const char* next = nl ? static_cast<const char*>(nl) + 1 : end;
-      ranges.emplace_back(start, next);
-      start = next;
-    }
-    ranges.emplace_back(start, end);
-  } else {
+  if (has_quotes || threads <= 1 || static_cast<size_t>(end - p) < 2 * kMinChunkBytes) {
     ranges.emplace_back(p, end);
+    return ranges;
   }
-  std::vector<Chunk> chunks(ranges.size());
-  ParallelFor(ranges.size(), threads, [&](size_t i) {
-    ParseChunk(ranges[i].first, ranges[i].second, slots, bytes_per_row, &chunks[i]);
-  });
+  const char* start = p;
+  for (int t = 1; t < threads; ++t) {
+    const char* cut = p + (end - p) * t / threads;
+    if (cut < start) cut = start;
+    const void* nl = std::memchr(cut, '\n', static_cast<size_t>(end - cut));
+    const char* next = nl ? static_cast<const char*>(nl) + 1 : end;
+    ranges.emplace_back(start, next);
+    start = next;
+  }
+  ranges.emplace_back(start, end);
+  return ranges;
+}
 
-  // Line numbers: each chunk counted its own newlines from 0.
-  std::vector<int64_t> base(chunks.size());
+// Row counts, ragged rows and line numbers: each chunk counted its own newlines from 0, so
+// `base` gets the file line each chunk starts after.
+void CollectRows(std::vector<Chunk>& chunks, int64_t header_newlines, size_t ncols, Frame& f, std::vector<int64_t>& base) {
+  base.resize(chunks.size());
   int64_t b = header_newlines;
   for (size_t i = 0; i < chunks.size(); ++i) {
     base[i] = b;
@@ -287,58 +277,103 @@ Result<Frame> ReadCsv(std::string_view text, const std::string& path, const Read
     for (int64_t l : chunks[i].row_lines) f.row_lines.push_back(base[i] + l);
     std::vector<int64_t>().swap(chunks[i].row_lines);
   }
+}
+
+// Joins the chunks' codes of categorical file column `c` under one dictionary.
+void MergeCategorical(std::vector<Chunk>& chunks, size_t c, Column& col) {
+  Dictionary global;
+  size_t total = 0;
+  for (const Chunk& ch : chunks) total += ch.cat[c].size();
+  col.codes.reserve(total);
+  for (Chunk& ch : chunks) {
+    const std::vector<std::string>& local = ch.dict[c].names();
+    std::vector<uint32_t> remap(local.size());
+    for (size_t k = 0; k < local.size(); ++k) remap[k] = global.Code(local[k]);
+    for (uint32_t code : ch.cat[c]) {
+      if (code == kMissingCode) {
+        ++col.missing;
+        col.codes.push_back(kMissingCode);
+      } else {
+        col.codes.push_back(remap[code]);
+      }
+    }
+    std::vector<uint32_t>().swap(ch.cat[c]);
+  }
+  col.categories = global.names();
+}
+
+// Joins the chunks' values of numeric file column `c` and counts the missing ones.
+void MergeNumeric(std::vector<Chunk>& chunks, size_t c, Column& col) {
+  if (chunks.size() == 1) {
+    col.values = std::move(chunks[0].num[c]);
+  } else {
+    size_t total = 0;
+    for (const Chunk& ch : chunks) total += ch.num[c].size();
+    col.values.reserve(total);
+    for (Chunk& ch : chunks) {
+      col.values.insert(col.values.end(), ch.num[c].begin(), ch.num[c].end());
+      std::vector<double>().swap(ch.num[c]);
+    }
+  }
+  int64_t missing = 0;
+  for (double v : col.values) missing += std::isnan(v);
+  col.missing = missing;
+}
+
+// The first bad cell of file column `c` across the chunks, as the column's problem.
+void NoteBadCells(const std::vector<Chunk>& chunks, const std::vector<int64_t>& base, size_t c, const std::string& path,
+                  Column& col) {
+  int64_t bad = 0;
+  size_t first = chunks.size();
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (chunks[i].bad[c] > 0 && first == chunks.size()) first = i;
+    bad += chunks[i].bad[c];
+  }
+  if (bad == 0) return;
+  col.bad_cells = bad;
+  col.problem = fmt::format("{}: column '{}': line {}: '{}' is not a finite number ({} such {})", path, col.name,
+                            base[first] + chunks[first].first_bad_line[c], chunks[first].first_bad_text[c], bad,
+                            bad == 1 ? "cell" : "cells");
+}
+
+}  // namespace
+
+Result<Frame> ReadCsv(std::string_view text, const std::string& path, const ReadOptions& opts, const Frame* schema) {
+  text = SkipUtf8Bom(text);
+  const char* p = text.data();
+  const char* end = p + text.size();
+  int64_t header_newlines = 0;
+  DLCOST_ASSIGN_OR_RETURN(std::vector<std::string> names, ReadHeader(p, end, path, &header_newlines));
+  const size_t ncols = names.size();
+
+  int64_t bytes_per_row = 0;
+  std::vector<ColumnSample> samples = SampleColumns(p, end, ncols, opts.inference_rows, &bytes_per_row);
+
+  Frame f;
+  f.path = path;
+  std::vector<Slot> slots;
+  std::vector<size_t> out_index;
+  PlanColumns(names, samples, opts, schema, f, slots, out_index);
+  NoteAbsentColumns(opts, &f);
+
+  const int threads = std::max(1, opts.threads);
+  std::vector<std::pair<const char*, const char*>> ranges = SplitRanges(p, end, threads);
+  std::vector<Chunk> chunks(ranges.size());
+  ParallelFor(ranges.size(), threads, [&](size_t i) {
+    ParseChunk(ranges[i].first, ranges[i].second, slots, bytes_per_row, &chunks[i]);
+  });
+  std::vector<int64_t> base;
+  CollectRows(chunks, header_newlines, ncols, f, base);
 
   // Merge the chunks column by column (two threads across columns).
   ParallelFor(ncols, threads, [&](size_t c) {
     if (slots[c] == Slot::kSkip) return;
     Column& col = f.columns[out_index[c]];
-    int64_t bad = 0;
-    size_t first = chunks.size();
-    for (size_t i = 0; i < chunks.size(); ++i) {
-      if (chunks[i].bad[c] > 0 && first == chunks.size()) first = i;
-      bad += chunks[i].bad[c];
-    }
-    if (bad > 0) {
-      col.bad_cells = bad;
-      col.problem = fmt::format("{}: column '{}': line {}: '{}' is not a finite number ({} such {})", path, col.name,
-                                base[first] + chunks[first].first_bad_line[c], chunks[first].first_bad_text[c], bad,
-                                bad == 1 ? "cell" : "cells");
-    }
+    NoteBadCells(chunks, base, c, path, col);
     if (slots[c] == Slot::kCategorical) {
-      Dictionary global;
-      size_t total = 0;
-      for (const Chunk& ch : chunks) total += ch.cat[c].size();
-      col.codes.reserve(total);
-      for (Chunk& ch : chunks) {
-        const std::vector<std::string>& local = ch.dict[c].names();
-        std::vector<uint32_t> remap(local.size());
-        for (size_t k = 0; k < local.size(); ++k) remap[k] = global.Code(local[k]);
-        for (uint32_t code : ch.cat[c]) {
-          if (code == kMissingCode) {
-            ++col.missing;
-            col.codes.push_back(kMissingCode);
-          } else {
-            col.codes.push_back(remap[code]);
-          }
-        }
-        std::vector<uint32_t>().swap(ch.cat[c]);
-      }
-      col.categories = global.names();
+      MergeCategorical(chunks, c, col);
     } else {
-      if (chunks.size() == 1) {
-        col.values = std::move(chunks[0].num[c]);
-      } else {
-        size_t total = 0;
-        for (const Chunk& ch : chunks) total += ch.num[c].size();
-        col.values.reserve(total);
-        for (Chunk& ch : chunks) {
-          col.values.insert(col.values.end(), ch.num[c].begin(), ch.num[c].end());
-          std::vector<double>().swap(ch.num[c]);
-        }
-      }
-      int64_t missing = 0;
-      for (double v : col.values) missing += std::isnan(v);
-      col.missing = missing;
+      MergeNumeric(chunks, c, col);
     }
   });
   return f;

@@ -55,7 +55,7 @@ Status CheckServingSetup(const ModelSpec& model, const Accelerator& gpu, const S
     return InvalidInput("--unstructured-sparsity: must be in [0, 1)");
   }
   if (s.sparsity_2_4 && !gpu.sparse_2_4) {
-    return InvalidInput(fmt::format("--sparsity: {} has no 2:4 sparse tensor cores", gpu.id));
+    return InvalidInput(fmt::format("--sparsity: {} has no 2:4 sparse tensor cores", gpu.id)).WithField("--sparsity");
   }
   if (s.spec) {
     if (!(s.spec->accept > 0 && s.spec->accept < 1)) {
@@ -100,7 +100,8 @@ Result<Dtype> PickComputeType(const Accelerator& gpu, const NumberFormat& w, con
     Dtype d = act->compute;
     if (!gpu.PeakFlops(d) && d == Dtype::kBf16 && gpu.PeakFlops(Dtype::kFp16)) return Dtype::kFp16;
     if (!gpu.PeakFlops(d)) {
-      return InvalidInput(fmt::format("--activations: {} has no {} compute mode in the catalog", gpu.id, act->name));
+      return InvalidInput(fmt::format("--activations: {} has no {} compute mode in the catalog", gpu.id, act->name))
+          .WithField("--activations");
     }
     return d;
   }
