@@ -302,7 +302,7 @@ std::vector<ProbeShape> AttentionShapes(Device device, bool quick);
 double ModelledLayerElementwiseBytes(const ModelSpec& m, double tokens, double act_bytes);
 // The traffic the estimator charges for the cross-entropy over fp32 logits of `tokens` tokens
 // and a `vocab`-wide LM head, forward + backward: the logits read, written and read again, each
-// way (src/perf/training.cc, the head's loss term), bytes.
+// way (src/perf/training.cc, GroupCosts::logits_s), bytes.
 double ModelledCrossEntropyBytes(int64_t tokens, int64_t vocab);
 
 // Extra information written into a profile.

@@ -127,8 +127,8 @@ EfficiencyCurve FitCurve(std::vector<std::pair<double, double>> xy, int bins) {
 }
 
 double ModelledLayerElementwiseBytes(const ModelSpec& m, double tokens, double act_bytes) {
-  // The estimator's memory-bound charge for one transformer layer (src/perf/training.cc,
-  // CostGroup), read from the layer's entries: each norm op moves 2 x act_bytes per output
+  // The estimator's memory-bound charge for one transformer layer (src/perf/training_layer_cost.cc,
+  // AddElementwise), read from the layer's entries: each norm op moves 2 x act_bytes per output
   // element forward, the layer's elementwise work (perf::LayerElementwiseOf) act_bytes per
   // element; backward moves twice the forward.
   Result<perf::OpGraph> graph = perf::BuildOpGraph(m, 0);
