@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "dlcost/api_drift.h"
+#include "dlcost/api.h"  // the umbrella header compiles on its own
 
 namespace dlcost {
 namespace {
