@@ -9,6 +9,7 @@
 #pragma once
 
 #include "dlcost/api_audit.h"
+#include "dlcost/api_bands.h"
 #include "dlcost/api_catalog.h"
 #include "dlcost/api_drift.h"
 #include "dlcost/api_measure.h"

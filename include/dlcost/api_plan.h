@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "dlcost/api_bands.h"
 #include "dlcost/api_session.h"
 #include "dlcost/plan.h"
 #include "dlcost/report.h"
@@ -24,6 +25,7 @@ struct PlanSearchRequest {
   std::string model, tokens, steps, gpu = "any", gpus_max = "4096", deadline, budget, objective = "cost";
   std::string top = "5", threads = "0", seq, global_batch, vms, price, region, pue, goodput, gpu_power_w;
   std::string gpus, precision, optimizer = "adamw", finetune = "none", lora_rank = "16", calibration;
+  std::string bands;  // --bands: a band table instead of the shipped data/bands/training.json
   bool no_flash = false;
   bool progress = false;  // progress on stderr (the CLI sets it when stderr is a terminal)
 };
@@ -34,6 +36,8 @@ struct PlanSearchResult {
   PlanResult result;    // no plans: nothing is feasible, result.binding says why
   GridInfo grid;
   bool prices_given = false;  // --vms or --price-usd-per-gpu-hour instead of the shipped table
+  std::vector<EstimateBands> plan_bands;    // 80% error bands of result.plans, index by index
+  std::vector<EstimateBands> pareto_bands;  // of result.pareto
 };
 
 Result<PlanSearchResult> PlanSearch(const Session& session, const PlanSearchRequest& req);
@@ -47,6 +51,7 @@ std::string PlanJson(const PlanSearchResult& r);
 struct BudgetRequest {
   std::string usd, deadline, gpu = "any", gpus_max = "4096", seq = "4096", finetune, tokens, method = "lora";
   std::string tokens_per_param, region, calibration;
+  std::string bands;  // --bands: a band table instead of the shipped data/bands/training.json
 };
 
 struct BudgetResult {
@@ -64,6 +69,7 @@ struct BudgetResult {
   Finetune method = Finetune::kLora;
   int64_t layouts_evaluated = 0;
   double search_s = 0;
+  EstimateBands bands;  // 80% error bands of the plan's GPU-hours, wall time and cost
 };
 
 // The largest compute-optimal model `req.usd` buys (Hoffmann et al. 2022) and the plan that

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "dlcost/carbon.h"
+#include "dlcost/error_bands.h"
 #include "dlcost/hardware.h"
 #include "dlcost/model.h"
 #include "dlcost/prices.h"
@@ -66,6 +67,10 @@ class Session {
   Result<const ModelCatalog*> Models() const;
   Result<const PriceTable*> Prices() const;
   Result<const CarbonData*> Carbon() const;
+  // The error-band table at `path` (--bands), or when empty the shipped <data>/bands/training.json
+  // (loaded once); nullptr when the shipped file is absent. A malformed file is InvalidInput
+  // naming the file and the field.
+  Result<std::shared_ptr<const ErrorBandTable>> ErrorBands(const std::string& path) const;
 
   // A zoo id, a model JSON or a Hugging Face config.json path.
   Result<ModelSpec> ResolveModel(const std::string& ref) const;

@@ -5,12 +5,14 @@
 //   req.model = "llama-3-8b"; req.gpu = "h100"; req.gpus = "64"; req.tokens = "1T";
 //   DLCOST_ASSIGN_OR_RETURN(api::TrainResult r, api::Train(session, req));
 //   r.estimate.time_step_s, r.cost.gpu_hours, r.estimate.fits ...
+//   r.bands.wall_days->low, r.bands.wall_days->high   // the 80% error band, when the table has one
 //   std::string json = report::Render(api::TrainReport(r), report::Format::kJson);
 #pragma once
 
 #include <string>
 #include <vector>
 
+#include "dlcost/api_bands.h"
 #include "dlcost/api_session.h"
 #include "dlcost/report.h"
 #include "dlcost/training.h"
@@ -27,6 +29,7 @@ struct TrainRequest {
   SystemRequest system;
   std::string goodput, host_power_w;
   std::string calibration, overhead_gib, moe_capacity_factor, epochs, dataset_tokens;
+  std::string bands;  // --bands: a band table instead of the shipped data/bands/training.json
   bool no_flash = false;
 };
 
@@ -39,6 +42,7 @@ struct TrainResult {
   RunCost cost;
   CostContext cost_context;
   std::string calibration_note;  // CalibrationNote of --calibration, or empty
+  EstimateBands bands;           // 80% error bands of step time, throughput, GPU-hours, days, cost
 };
 
 // Estimates the training job of `req`. Bad input is InvalidInput or UsageError naming the flag.

@@ -20,8 +20,11 @@ struct ValidateRequest {
   std::string calibration;  // --calibration (empty: the shipped efficiency profile)
   bool no_flash = false;          // --no-flash (training only)
   bool compare_planner = false;   // --compare-planner (training only)
+  std::string write_bands;        // --write-bands PATH (training only): the band table, as data/bands/training.json
 };
 
+// Predicts every case of `req.file` with its error band; with `req.write_bands`, also writes the
+// band table there (atomically; InvalidInput when it names the cases file or cannot be written).
 Result<ValidationReport> Validate(const Session& session, const ValidateRequest& req);
 
 // The JSON of `dlcost validate --format json`: every case and the summary per metric.

@@ -43,6 +43,7 @@ struct Accelerator {
   std::string name;
   std::string vendor;
   std::string kind;               // gpu, tpu, cpu, npu, soc
+  std::string architecture;       // generation ("ampere", "hopper", "cdna3" ...); "" when not given
   std::vector<std::string> aliases;
   std::string release_date;
   // Dense peak per dtype in TFLOP/s (TOPS for int); nullopt where the hardware has no such mode.

@@ -35,11 +35,19 @@ struct Table {
   std::vector<std::vector<Value>> rows;
 };
 
+// Where a field is printed: in every format, only in the machine formats (JSON, CSV), or only
+// in the human ones (table, Markdown, HTML). A pair of machine fields (x_low, x_high) and one
+// human line ("15.1-24.9") show the same band to a program and to a reader.
+enum class Shown { kAll, kMachine, kHuman };
+
 struct Field {
   std::string key;
   std::string label;
   Value value;
   int precision = -1;
+  Shown shown = Shown::kAll;
+  bool InHuman() const { return shown != Shown::kMachine; }
+  bool InMachine() const { return shown != Shown::kHuman; }
 };
 
 struct Report {
@@ -48,7 +56,7 @@ struct Report {
   std::vector<Table> tables;
   std::vector<std::string> notes;  // assumptions and sources, printed after the tables
 
-  void AddField(std::string key, std::string label, Value value, int precision = -1);
+  void AddField(std::string key, std::string label, Value value, int precision = -1, Shown shown = Shown::kAll);
   Table& AddTable(std::string key, std::string title, std::vector<Column> columns);
 };
 

@@ -1,13 +1,18 @@
 // The validator: predicts every row of a measured-cases CSV (schema:
-// validation/published/README.md) and reports the error per case and per metric.
+// validation/published/README.md) and reports the error per case and per metric, with an 80%
+// error band per case from the other sources' residuals (docs/training.md, "Error bands").
 //
-//   DLCOST_ASSIGN_OR_RETURN(ValidationReport v, ValidateTraining(path, hw, eff_path));
+//   DLCOST_ASSIGN_OR_RETURN(ValidationReport v, ValidateTraining(path, data_dir, eff_path));
+//   v.cases[0].predicted_low, v.cases[0].predicted_high   // its leave-one-source-out band
+//   ErrorBandTable t = BandTableFromReport(v, path);       // the bands `train` prints
 #pragma once
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "dlcost/error_bands.h"
 #include "dlcost/hardware.h"
 #include "dlcost/status.h"
 
@@ -27,6 +32,13 @@ struct ValidationCase {
   std::optional<double> authors_step_s;
   std::optional<double> planner_step_s;
   std::string planner_layout;
+  // Error bands: the row's source (NormalizeSource) and regime (set by the predictor; an empty
+  // family: no band), and the 80% band from other sources' residuals with the key it used.
+  std::string source;
+  BandRegime regime;
+  std::optional<double> predicted_low;
+  std::optional<double> predicted_high;
+  std::string band_key;
 };
 
 struct MetricSummary {
@@ -39,13 +51,34 @@ struct MetricSummary {
   double max_ape_pct = 0;
   std::string max_case;
   double bias_pct = 0;  // mean signed rel_error, %
+  int banded = 0;       // predicted cases with a band
+  std::optional<double> band_coverage_pct;          // share of measured values inside their band
+  std::optional<double> band_median_halfwidth_pct;  // median of (high - low) / 2 / predicted
+};
+
+// The bands of one metric family, leave-one-source-out beside in-sample (a case's own source
+// included), to show how much of the in-sample coverage is the model seeing its own data.
+struct BandFamilySummary {
+  std::string family;
+  int predicted = 0;
+  int banded_loso = 0;
+  std::optional<double> loso_coverage_pct;
+  std::optional<double> loso_median_halfwidth_pct;
+  int banded_in_sample = 0;
+  std::optional<double> in_sample_coverage_pct;
+  std::optional<double> in_sample_median_halfwidth_pct;
 };
 
 struct ValidationReport {
   std::vector<ValidationCase> cases;
   std::vector<MetricSummary> summary;
   int skipped = 0;
+  std::vector<BandFamilySummary> band_families;  // empty when no case has a regime
 };
+
+// Residuals a regime key needs, from sources other than the case's own, before its quantiles
+// are used; below it the next coarser key is tried (docs/training.md, "Error bands").
+inline constexpr int kBandMinResiduals = 8;
 
 // Assumptions applied to every row for what the schema does not record.
 struct ValidationOptions {
@@ -65,5 +98,30 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
 
 // Fills report->summary (per metric: n, MAPE, median, max, bias) from report->cases.
 void SummarizeValidation(ValidationReport* report);
+
+// The source a `source` column names, so that rows of one paper or repository count as one:
+// the text before the first ';'; "owner/repo:path..." -> "owner/repo"; "Name et al. ... YEAR"
+// -> "name et al. year" (the first 4-digit year, or 20YY from a venue's 'YY); otherwise the
+// trimmed text. Lower case.
+std::string NormalizeSource(std::string_view source);
+
+// The p-th quantile (0 <= p <= 1) of `values` by linear interpolation between order statistics
+// (Hyndman and Fan type 7, numpy's default); 0 for no values.
+double Quantile(std::vector<double> values, double p);
+
+// The time-oriented log residual of a predicted case: ln(predicted / measured), negated for rate
+// metrics (IsRateMetric).
+double BandResidual(const ValidationCase& c);
+
+// Sets predicted_low/high of every predicted case with a regime from the 10th and 90th
+// percentiles of the residuals of other sources (leave one source out), at the finest regime
+// key with at least `min_residuals` of them; fills the band figures of the summary and
+// report->band_families. Call after SummarizeValidation.
+void AddErrorBands(ValidationReport* report, int min_residuals = kBandMinResiduals);
+
+// The band table of all predicted cases (every source): each regime key with at least
+// `min_residuals` residuals; `source` names the cases file.
+ErrorBandTable BandTableFromReport(const ValidationReport& report, const std::string& source,
+                                   int min_residuals = kBandMinResiduals);
 
 }  // namespace dlcost

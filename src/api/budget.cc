@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "api/bands.h"
 #include "dlcost/api_plan.h"
 #include "dlcost/op_graph.h"
 #include "dlcost/units.h"
@@ -152,7 +153,7 @@ Status LargestModel(const PlanRequest& base, int64_t seq, BudgetResult& out) {
   return Status::Ok();
 }
 
-void AddPlanFields(const Plan& p, report::Report& r) {
+void AddPlanFields(const Plan& p, const EstimateBands& bands, report::Report& r) {
   const Layout& L = p.estimate.layout;
   r.AddField("gpu", "GPU", p.gpu);
   r.AddField("offer", "offer", p.offer ? fmt::format("{}:{} ({}) ${:.3f}/GPU-hour", p.offer->provider, p.offer->instance,
@@ -164,8 +165,11 @@ void AddPlanFields(const Plan& p, report::Report& r) {
                                              DtypeName(p.precision)));
   r.AddField("mfu_pct", "MFU (%)", 100 * p.estimate.mfu, 1);
   r.AddField("wall_days", "wall time (days)", p.cost.wall_s / kSecondsPerDay, 2);
+  AddBandFields(r, "wall_days", bands.wall_days);
   r.AddField("gpu_hours", "GPU-hours", p.cost.gpu_hours, 0);
+  AddBandFields(r, "gpu_hours", bands.gpu_hours);
   r.AddField("usd", "cost ($)", p.cost.usd ? report::Value(*p.cost.usd) : report::Value(), 0);
+  AddBandFields(r, "usd", bands.usd);
   r.AddField("energy_kwh", "energy (kWh)", p.cost.energy_kwh, 0);
   r.AddField("co2_kg", "CO2e (kg)", p.cost.co2_kg, 0);
 }
@@ -184,11 +188,13 @@ Result<BudgetResult> Budget(const Session& session, const BudgetRequest& a) {
     if (out.tokens_per_param <= 0) return InvalidInput("--tokens-per-param: must be positive");
   }
   DLCOST_RETURN_IF_ERROR(AddContext(session, a, base));
+  DLCOST_ASSIGN_OR_RETURN(std::shared_ptr<const ErrorBandTable> table, session.ErrorBands(a.bands));
   if (!a.finetune.empty()) {
     DLCOST_RETURN_IF_ERROR(CheapestFinetune(session, a, base, seq, out));
   } else {
     DLCOST_RETURN_IF_ERROR(LargestModel(base, seq, out));
   }
+  if (out.plan) out.bands = PlanBands(table.get(), base.candidates, {*out.plan}).front();
   return out;
 }
 
@@ -198,9 +204,10 @@ report::Report BudgetReport(const BudgetResult& x) {
   if (x.finetune) {
     r.title = fmt::format("Cheapest {} fine-tune of {} on {} tokens within ${:.0f}", FinetuneName(x.method), x.model.id,
                           HumanCount(x.tokens), x.usd);
-    AddPlanFields(*x.plan, r);
+    AddPlanFields(*x.plan, x.bands, r);
     r.notes.push_back("fine-tuning batch 256k tokens per step (an assumption; dlcost plan --global-batch to change it)");
     r.notes.push_back(fmt::format("searched {} layouts in {:.2f} s", x.layouts_evaluated, x.search_s));
+    if (!x.bands.run_note.empty()) r.notes.push_back(x.bands.run_note);
     return r;
   }
   const ModelSpec& m = x.model;
@@ -212,12 +219,13 @@ report::Report BudgetReport(const BudgetResult& x) {
   r.AddField("architecture", "architecture",
              fmt::format("hidden {} layers {} heads {} kv-heads {} ffn {} (SwiGLU) vocab {}", m.hidden, m.layers, m.heads,
                          m.kv_heads, m.ffn, m.vocab));
-  AddPlanFields(*x.plan, r);
+  AddPlanFields(*x.plan, x.bands, r);
   r.notes.push_back(fmt::format("compute-optimal allocation: {:.0f} tokens per parameter, C = 6ND (Hoffmann et al. 2022, "
                                 "'Training Compute-Optimal Large Language Models', Table 3)", x.tokens_per_param));
   r.notes.push_back("architecture: Llama-style shape for that size (head dim 128, FFN 8/3 x hidden, one layer per 128 "
                     "of width; Touvron et al. 2023b) — an assumption, not a recommendation of a specific recipe");
   r.notes.push_back("prices: dated snapshot of public on-demand list prices; goodput 0.9 (Dubey et al. 2024)");
+  if (!x.bands.run_note.empty()) r.notes.push_back(x.bands.run_note);
   return r;
 }
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "api/bands.h"
 #include "dlcost/api_plan.h"
 #include "dlcost/strings.h"
 #include "dlcost/units.h"
@@ -102,7 +103,17 @@ Status ParseRunContext(const Session& session, const PlanSearchRequest& a, PlanR
   return Status::Ok();
 }
 
-nlohmann::ordered_json PlanEntryJson(const Plan& p, int rank) {
+// The bands of plan `i`, or none when `bands` does not reach it (a result built without them).
+const EstimateBands& BandsAt(const std::vector<EstimateBands>& bands, size_t i) {
+  static const EstimateBands kNone;
+  return i < bands.size() ? bands[i] : kNone;
+}
+
+nlohmann::ordered_json BandEnd(const std::optional<Band>& b, bool high) {
+  return b ? nlohmann::ordered_json(high ? b->high : b->low) : nlohmann::ordered_json(nullptr);
+}
+
+nlohmann::ordered_json PlanEntryJson(const Plan& p, int rank, const EstimateBands& bands) {
   const TrainingEstimate& e = p.estimate;
   const Layout& L = e.layout;
   nlohmann::ordered_json o;
@@ -130,22 +141,29 @@ nlohmann::ordered_json PlanEntryJson(const Plan& p, int rank) {
   o["step_s"] = e.time_step_s;
   o["mfu"] = e.mfu;
   o["wall_days"] = p.cost.wall_s / kSecondsPerDay;
+  o["wall_days_low"] = BandEnd(bands.wall_days, false);
+  o["wall_days_high"] = BandEnd(bands.wall_days, true);
   o["gpu_hours"] = p.cost.gpu_hours;
   o["usd"] = p.cost.usd ? nlohmann::ordered_json(*p.cost.usd) : nlohmann::ordered_json(nullptr);
+  o["usd_low"] = BandEnd(bands.usd, false);
+  o["usd_high"] = BandEnd(bands.usd, true);
   o["energy_kwh"] = p.cost.energy_kwh;
   o["co2_kg"] = p.cost.co2_kg;
   return o;
 }
 
-void PlanTable(report::Report& r, const std::string& key, const std::string& title, const std::vector<Plan>& plans) {
+void PlanTable(report::Report& r, const std::string& key, const std::string& title, const std::vector<Plan>& plans,
+               const std::vector<EstimateBands>& bands) {
   report::Table& t = r.AddTable(key, title,
                                 {{"rank", "#"}, {"gpu", "GPU"}, {"offer", "offer"}, {"num_gpus", "GPUs"},
                                  {"layout", "tp/pp/dp/cp/ep/vpp mb zero rc prec"}, {"memory_gib", "mem GiB", 1},
                                  {"headroom_gib", "free GiB", 1}, {"step_s", "step s", 3}, {"mfu_pct", "MFU %", 1},
                                  {"wall_days", "days", 1}, {"gpu_hours", "GPU-h", 0}, {"usd", "$", 0},
-                                 {"energy_kwh", "kWh", 0}, {"co2_kg", "CO2 kg", 0}});
+                                 {"energy_kwh", "kWh", 0}, {"co2_kg", "CO2 kg", 0},
+                                 {"wall_days_band", "days 80% band"}, {"usd_band", "$ 80% band"}});
   int rank = 0;
   for (const Plan& p : plans) {
+    const EstimateBands& b = BandsAt(bands, static_cast<size_t>(rank));
     const Layout& L = p.estimate.layout;
     std::string offer = p.offer ? fmt::format("{}:{} ${:.2f}", p.offer->provider, p.offer->instance,
                                               p.offer->OnDemandUsdPerGpuHour())
@@ -156,7 +174,9 @@ void PlanTable(report::Report& r, const std::string& key, const std::string& tit
                       p.estimate.memory_total_bytes / kGiB,
                       (p.estimate.memory_capacity_bytes - p.estimate.memory_total_bytes) / kGiB, p.estimate.time_step_s,
                       100 * p.estimate.mfu, p.cost.wall_s / kSecondsPerDay, p.cost.gpu_hours,
-                      p.cost.usd ? report::Value(*p.cost.usd) : report::Value(), p.cost.energy_kwh, p.cost.co2_kg});
+                      p.cost.usd ? report::Value(*p.cost.usd) : report::Value(), p.cost.energy_kwh, p.cost.co2_kg,
+                      b.wall_days ? BandText(*b.wall_days) : std::string("-"),
+                      b.usd ? BandText(*b.usd) : std::string("-")});
   }
 }
 
@@ -169,6 +189,7 @@ Result<PlanSearchResult> PlanSearch(const Session& session, const PlanSearchRequ
   DLCOST_RETURN_IF_ERROR(ParseJob(a, out.model, req));
   DLCOST_RETURN_IF_ERROR(ParseSearch(a, req));
   DLCOST_RETURN_IF_ERROR(ParseRunContext(session, a, req, out.grid));
+  DLCOST_ASSIGN_OR_RETURN(std::shared_ptr<const ErrorBandTable> table, session.ErrorBands(a.bands));
 
   // Candidates: GPU types and their offers.
   VmsImportReport imported;
@@ -189,6 +210,8 @@ Result<PlanSearchResult> PlanSearch(const Session& session, const PlanSearchRequ
   out.prices_given = !a.vms.empty() || flat_price;
   DLCOST_ASSIGN_OR_RETURN(req.candidates, BuildCandidates(session, *prices, a.gpu, flat_price, a.calibration, req.run.gpu_power_w));
   DLCOST_ASSIGN_OR_RETURN(out.result, RunPlan(req));
+  out.plan_bands = PlanBands(table.get(), req.candidates, out.result.plans);
+  out.pareto_bands = PlanBands(table.get(), req.candidates, out.result.pareto);
   return out;
 }
 
@@ -197,10 +220,16 @@ std::string PlanJson(const PlanSearchResult& r) {
   nlohmann::ordered_json j;
   j["plans"] = nlohmann::ordered_json::array();
   int i = 0;
-  for (const Plan& p : pr.plans) j["plans"].push_back(PlanEntryJson(p, ++i));
+  for (const Plan& p : pr.plans) {
+    j["plans"].push_back(PlanEntryJson(p, i + 1, BandsAt(r.plan_bands, i)));
+    ++i;
+  }
   j["pareto"] = nlohmann::ordered_json::array();
   i = 0;
-  for (const Plan& p : pr.pareto) j["pareto"].push_back(PlanEntryJson(p, ++i));
+  for (const Plan& p : pr.pareto) {
+    j["pareto"].push_back(PlanEntryJson(p, i + 1, BandsAt(r.pareto_bands, i)));
+    ++i;
+  }
   nlohmann::ordered_json st;
   st["evaluated"] = pr.stats.evaluated;
   st["feasible"] = pr.stats.feasible;
@@ -218,8 +247,8 @@ report::Report PlanReport(const PlanSearchResult& x, bool pareto, bool stats) {
   const PlanResult& pr = x.result;
   report::Report r;
   r.title = fmt::format("Plans for {} ({} objective)", x.model.id, ObjectiveName(x.request.objective));
-  PlanTable(r, "plans", "Best plans", pr.plans);
-  if (pareto) PlanTable(r, "pareto", "Cost vs time Pareto front (cheapest first)", pr.pareto);
+  PlanTable(r, "plans", "Best plans", pr.plans, x.plan_bands);
+  if (pareto) PlanTable(r, "pareto", "Cost vs time Pareto front (cheapest first)", pr.pareto, x.pareto_bands);
   if (stats) {
     r.AddField("evaluated", "layouts evaluated", pr.stats.evaluated);
     r.AddField("feasible", "feasible (layout x offer)", pr.stats.feasible);
@@ -237,6 +266,9 @@ report::Report PlanReport(const PlanSearchResult& x, bool pareto, bool stats) {
                                     : "prices: as given");
   r.notes.push_back(fmt::format("goodput {:.2f}, PUE {:.2f}, grid {} {:.0f} gCO2e/kWh; model and assumptions: docs/training.md",
                                 x.request.run.goodput, x.request.run.pue, x.grid.location, x.grid.carbon_g_per_kwh));
+  std::vector<EstimateBands> shown = x.plan_bands;
+  if (pareto) shown.insert(shown.end(), x.pareto_bands.begin(), x.pareto_bands.end());
+  for (const std::string& n : RunBandNotes(shown)) r.notes.push_back(n);
   return r;
 }
 

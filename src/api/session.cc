@@ -1,6 +1,7 @@
 #include "dlcost/api_session.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -19,6 +20,7 @@ struct Session::State {
   std::optional<Result<ModelCatalog>> models;
   std::optional<Result<PriceTable>> prices;
   std::optional<Result<CarbonData>> carbon;
+  std::optional<Result<std::shared_ptr<const ErrorBandTable>>> bands;
 };
 
 namespace {
@@ -56,6 +58,24 @@ Result<const PriceTable*> Session::Prices() const {
 
 Result<const CarbonData*> Session::Carbon() const {
   return Cached(state_->mu, state_->carbon, [&] { return CarbonData::Load(state_->data_dir); });
+}
+
+Result<std::shared_ptr<const ErrorBandTable>> Session::ErrorBands(const std::string& path) const {
+  if (!path.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(ErrorBandTable t, ErrorBandTable::Load(path));
+    return std::make_shared<const ErrorBandTable>(std::move(t));
+  }
+  Result<const std::shared_ptr<const ErrorBandTable>*> shipped =
+      Cached(state_->mu, state_->bands, [&]() -> Result<std::shared_ptr<const ErrorBandTable>> {
+        std::string file = ShippedBandTablePath(state_->data_dir);
+        std::error_code ec;
+        // A data folder from before the bands existed still estimates; the output says it has none.
+        if (!std::filesystem::exists(file, ec)) return std::shared_ptr<const ErrorBandTable>();
+        DLCOST_ASSIGN_OR_RETURN(ErrorBandTable t, ErrorBandTable::Load(file));
+        return std::make_shared<const ErrorBandTable>(std::move(t));
+      });
+  if (!shipped.ok()) return shipped.status();
+  return **shipped;
 }
 
 Result<ModelSpec> Session::ResolveModel(const std::string& ref) const {

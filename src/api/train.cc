@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "api/bands.h"
 #include "dlcost/plan.h"
 #include "dlcost/units.h"
 
@@ -102,6 +103,7 @@ Result<RunInputs> ParseRunAmount(const TrainRequest& a) {
 Result<TrainResult> Train(const Session& session, const TrainRequest& a) {
   TrainResult r;
   DLCOST_ASSIGN_OR_RETURN(r.model, session.ResolveModel(a.model));
+  DLCOST_ASSIGN_OR_RETURN(std::shared_ptr<const ErrorBandTable> table, session.ErrorBands(a.bands));
   DLCOST_ASSIGN_OR_RETURN(r.gpu, session.ResolveGpu(a.gpu));
   DLCOST_ASSIGN_OR_RETURN(r.setup, ParseSetup(a, r.model));
   DLCOST_ASSIGN_OR_RETURN(SystemSpec sys, session.ResolveSystem(r.gpu, a.system));
@@ -119,6 +121,7 @@ Result<TrainResult> Train(const Session& session, const TrainRequest& a) {
   }
   DLCOST_ASSIGN_OR_RETURN(r.cost, ComputeRunCost(r.estimate, r.setup.num_gpus, r.gpu.tdp_w, r.run));
   DLCOST_ASSIGN_OR_RETURN(r.calibration_note, CalibrationNote(a.calibration, r.gpu.id));
+  r.bands = BandsFor(table.get(), r.gpu, r.estimate.layout, r.setup.precision, r.estimate, r.cost);
   return r;
 }
 
@@ -144,7 +147,9 @@ void AddTrainFields(const TrainResult& t, report::Report& r) {
   r.AddField("memory_total_gib", "memory per GPU (GiB)", e.memory_total_bytes / kGiB, 2);
   r.AddField("memory_capacity_gib", "GPU memory (GiB)", e.memory_capacity_bytes / kGiB, 1);
   r.AddField("time_step_s", "step time (s)", e.time_step_s, 4);
+  AddBandFields(r, "time_step_s", t.bands.step_s);
   r.AddField("tokens_per_s", unit + " per second", e.tokens_per_s, 0);
+  AddBandFields(r, "tokens_per_s", t.bands.tokens_per_s);
   r.AddField("tflops_per_gpu", "model TFLOP/s per GPU", e.tflops_per_gpu_model, 1);
   r.AddField("mfu_pct", "MFU (%)", 100 * e.mfu, 1);
   r.AddField("hfu_pct", "HFU (%)", 100 * e.hfu, 1);
@@ -152,10 +157,13 @@ void AddTrainFields(const TrainResult& t, report::Report& r) {
   r.AddField("tokens", unit + " trained", t.cost.tokens);
   r.AddField("goodput", "goodput", t.run.goodput, 2);
   r.AddField("wall_days", "wall time (days)", t.cost.wall_s / kSecondsPerDay, 2);
+  AddBandFields(r, "wall_days", t.bands.wall_days);
   r.AddField("gpu_hours", "GPU-hours", t.cost.gpu_hours, 0);
+  AddBandFields(r, "gpu_hours", t.bands.gpu_hours);
   r.AddField("usd_per_gpu_hour", "$ per GPU-hour",
              t.run.usd_per_gpu_hour ? report::Value(*t.run.usd_per_gpu_hour) : report::Value(), 3);
   r.AddField("usd", "cost ($)", t.cost.usd ? report::Value(*t.cost.usd) : report::Value(), 0);
+  AddBandFields(r, "usd", t.bands.usd);
   r.AddField("energy_kwh", "energy (kWh)", t.cost.energy_kwh, 0);
   r.AddField("pue", "PUE", t.run.pue, 2);
   r.AddField("carbon_g_per_kwh", "grid gCO2e/kWh", t.run.carbon_g_per_kwh, 0);
@@ -210,6 +218,8 @@ report::Report TrainReport(const TrainResult& t) {
                                 t.run.gpu_power_w > 0 ? " (given)" : " (TDP)", t.run.pue, cc.pue_note));
   for (size_t i = 1; i < cc.notes.size(); ++i) r.notes.push_back(cc.notes[i]);
   if (!t.calibration_note.empty()) r.notes.push_back(t.calibration_note);
+  r.notes.push_back(t.bands.time_note);
+  if (t.bands.run_note != t.bands.time_note) r.notes.push_back(t.bands.run_note);
   return r;
 }
 

@@ -1,10 +1,40 @@
+#include <filesystem>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "dlcost/api_validate.h"
+#include "dlcost/measure.h"
 
 namespace dlcost::api {
 namespace {
+
+nlohmann::ordered_json OptJson(const std::optional<double>& v) {
+  return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
+}
+
+// The bands per metric family: leave-one-source-out beside in-sample (docs/training.md).
+nlohmann::ordered_json BandsJson(const ValidationReport& v) {
+  nlohmann::ordered_json fam = nlohmann::ordered_json::object();
+  for (const BandFamilySummary& f : v.band_families) {
+    nlohmann::ordered_json o;
+    o["predicted"] = f.predicted;
+    o["banded"] = f.banded_loso;
+    o["band_coverage_pct"] = OptJson(f.loso_coverage_pct);
+    o["band_median_halfwidth_pct"] = OptJson(f.loso_median_halfwidth_pct);
+    o["in_sample_banded"] = f.banded_in_sample;
+    o["in_sample_band_coverage_pct"] = OptJson(f.in_sample_coverage_pct);
+    o["in_sample_band_median_halfwidth_pct"] = OptJson(f.in_sample_median_halfwidth_pct);
+    fam[f.family] = o;
+  }
+  nlohmann::ordered_json out;
+  out["level_pct"] = 80;
+  out["method"] = "leave-one-source-out: 10th and 90th percentiles of the other sources' log residuals at the "
+                  "case's finest regime key with at least " + std::to_string(kBandMinResiduals) +
+                  " of them (docs/training.md, 'Error bands')";
+  out["families"] = fam;
+  return out;
+}
 
 nlohmann::ordered_json ToJson(const ValidationReport& v) {
   nlohmann::ordered_json cases = nlohmann::ordered_json::array();
@@ -16,6 +46,11 @@ nlohmann::ordered_json ToJson(const ValidationReport& v) {
     if (c.status == "ok") {
       o["predicted"] = *c.predicted;
       o["rel_error"] = *c.rel_error;
+      if (!c.regime.family.empty()) {
+        o["predicted_low"] = OptJson(c.predicted_low);
+        o["predicted_high"] = OptJson(c.predicted_high);
+        if (!c.band_key.empty()) o["band_key"] = c.band_key;
+      }
     }
     o["status"] = c.status;
     if (!c.reason.empty()) o["reason"] = c.reason;
@@ -38,13 +73,30 @@ nlohmann::ordered_json ToJson(const ValidationReport& v) {
     s["max_ape_pct"] = m.max_ape_pct;
     s["max_case"] = m.max_case;
     s["bias_pct"] = m.bias_pct;
+    if (!v.band_families.empty()) {
+      s["band_coverage_pct"] = OptJson(m.band_coverage_pct);
+      s["band_median_halfwidth_pct"] = OptJson(m.band_median_halfwidth_pct);
+    }
     summary[m.metric] = s;
   }
   summary["skipped"] = v.skipped;
   nlohmann::ordered_json out;
   out["cases"] = cases;
   out["summary"] = summary;
+  if (!v.band_families.empty()) out["error_bands"] = BandsJson(v);
   return out;
+}
+
+// --write-bands: the band table of every predicted case, written atomically, never over the
+// cases file itself.
+Status WriteBands(const ValidationReport& v, const ValidateRequest& a) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(a.write_bands, ec) && fs::equivalent(a.write_bands, a.file, ec)) {
+    return InvalidInput(fmt::format("--write-bands: '{}' is the cases file; give another path", a.write_bands));
+  }
+  ErrorBandTable t = BandTableFromReport(v, a.file);
+  return measure::WriteFileAtomically(a.write_bands, t.ToJsonText(), "--write-bands");
 }
 
 }  // namespace
@@ -53,54 +105,118 @@ Result<ValidationReport> Validate(const Session& session, const ValidateRequest&
   if (a.kind != "training" && a.kind != "inference") {
     return UsageError(fmt::format("validate: unknown kind '{}' (training, inference)", a.kind));
   }
-  if (a.kind == "inference" && (a.no_flash || a.compare_planner)) {
-    return UsageError("validate inference: --no-flash and --compare-planner apply to training cases only");
+  if (a.kind == "inference" && (a.no_flash || a.compare_planner || !a.write_bands.empty())) {
+    return UsageError("validate inference: --no-flash, --compare-planner and --write-bands apply to training cases only");
   }
   std::string eff = session.EfficiencyPath(a.calibration);
   ValidationOptions opts;
   opts.flash_attention = !a.no_flash;
   opts.compare_planner = a.compare_planner;
-  return a.kind == "training" ? ValidateTraining(a.file, session.data_dir(), eff, opts)
-                              : ValidateInference(a.file, session.data_dir(), eff);
+  if (a.kind == "inference") return ValidateInference(a.file, session.data_dir(), eff);
+  DLCOST_ASSIGN_OR_RETURN(ValidationReport v, ValidateTraining(a.file, session.data_dir(), eff, opts));
+  if (!a.write_bands.empty()) DLCOST_RETURN_IF_ERROR(WriteBands(v, a));
+  return v;
 }
 
 std::string ValidationJson(const ValidationReport& v) { return ToJson(v).dump(2) + "\n"; }
 
-report::Report ValidationRecord(const ValidationReport& v, const std::string& file) {
-  report::Report r;
-  r.title = fmt::format("Validation of {}", file);
-  report::Table& s = r.AddTable("summary", "Summary per metric",
-                                {{"metric", "metric"}, {"n", "predicted"}, {"skipped", "skipped"},
-                                 {"mape_pct", "MAPE %", 1}, {"median_ape_pct", "median APE %", 1},
-                                 {"max_ape_pct", "max APE %", 1}, {"max_case", "worst case"}, {"bias_pct", "bias %", 1}});
+namespace {
+
+report::Value OptValue(const std::optional<double>& v) { return v ? report::Value(*v) : report::Value(); }
+
+void SummaryTable(const ValidationReport& v, bool bands, report::Report& r) {
+  std::vector<report::Column> cols = {{"metric", "metric"}, {"n", "predicted"}, {"skipped", "skipped"},
+                                      {"mape_pct", "MAPE %", 1}, {"median_ape_pct", "median APE %", 1},
+                                      {"max_ape_pct", "max APE %", 1}, {"max_case", "worst case"}, {"bias_pct", "bias %", 1}};
+  if (bands) {
+    cols.push_back({"band_coverage_pct", "in 80% band %", 1});
+    cols.push_back({"band_median_halfwidth_pct", "band +-% (median)", 1});
+  }
+  report::Table& s = r.AddTable("summary", "Summary per metric", cols);
   for (const MetricSummary& m : v.summary) {
     s.rows.push_back({m.metric, static_cast<int64_t>(m.predicted), static_cast<int64_t>(m.skipped), m.mape_pct,
                       m.median_ape_pct, m.max_ape_pct, m.max_case, m.bias_pct});
-  }
-  report::Table& c = r.AddTable("cases", "Cases",
-                                {{"case_id", "case"}, {"metric", "metric"}, {"measured", "measured"},
-                                 {"predicted", "predicted"}, {"rel_error_pct", "error %", 1}, {"status", "status"},
-                                 {"detail", "chosen / reason"}});
-  for (const ValidationCase& k : v.cases) {
-    c.rows.push_back({k.case_id, k.metric, k.measured, k.predicted ? report::Value(*k.predicted) : report::Value(),
-                      k.rel_error ? report::Value(100 * *k.rel_error) : report::Value(), k.status,
-                      k.status == "ok" ? k.chosen : k.reason});
-  }
-  bool any_plan = false;
-  for (const ValidationCase& k : v.cases) any_plan = any_plan || k.planner_step_s.has_value();
-  if (any_plan) {
-    report::Table& pt = r.AddTable("planner", "Authors' layout vs the planner's fastest (same model, GPUs, batch)",
-                                   {{"case_id", "case"}, {"authors_step_s", "authors s", 3}, {"planner_step_s", "planner s", 3},
-                                    {"speedup", "speed-up", 2}, {"planner_layout", "planner layout"}});
-    for (const ValidationCase& k : v.cases) {
-      if (!k.planner_step_s) continue;
-      pt.rows.push_back({k.case_id, *k.authors_step_s, *k.planner_step_s, *k.authors_step_s / *k.planner_step_s,
-                         k.planner_layout});
+    if (bands) {
+      s.rows.back().push_back(OptValue(m.band_coverage_pct));
+      s.rows.back().push_back(OptValue(m.band_median_halfwidth_pct));
     }
   }
-  r.notes.push_back("rel_error = (predicted - measured) / measured; skipped cases do not count in the error figures.");
-  return r;
 }
 
+void CasesTable(const ValidationReport& v, bool bands, report::Report& r) {
+  std::vector<report::Column> cols = {{"case_id", "case"}, {"metric", "metric"}, {"measured", "measured"},
+                                      {"predicted", "predicted"}};
+  if (bands) {
+    cols.push_back({"predicted_low", "80% band low"});
+    cols.push_back({"predicted_high", "80% band high"});
+  }
+  for (report::Column col : std::vector<report::Column>{
+           {"rel_error_pct", "error %", 1}, {"status", "status"}, {"detail", "chosen / reason"}}) {
+    cols.push_back(col);
+  }
+  report::Table& c = r.AddTable("cases", "Cases", cols);
+  for (const ValidationCase& k : v.cases) {
+    std::vector<report::Value> row = {k.case_id, k.metric, k.measured, OptValue(k.predicted)};
+    if (bands) {
+      row.push_back(OptValue(k.predicted_low));
+      row.push_back(OptValue(k.predicted_high));
+    }
+    row.push_back(k.rel_error ? report::Value(100 * *k.rel_error) : report::Value());
+    row.push_back(k.status);
+    row.push_back(k.status == "ok" ? k.chosen : k.reason);
+    c.rows.push_back(std::move(row));
+  }
+}
+
+void BandFamilyTable(const ValidationReport& v, report::Report& r) {
+  report::Table& t = r.AddTable(
+      "error_bands", "80% error bands per metric family (leave-one-source-out vs in-sample)",
+      {{"family", "family"}, {"predicted", "predicted"}, {"banded", "banded"},
+       {"band_coverage_pct", "in band %", 1}, {"band_median_halfwidth_pct", "band +-% (median)", 1},
+       {"in_sample_band_coverage_pct", "in-sample in band %", 1},
+       {"in_sample_band_median_halfwidth_pct", "in-sample +-% (median)", 1}});
+  for (const BandFamilySummary& f : v.band_families) {
+    t.rows.push_back({f.family, static_cast<int64_t>(f.predicted), static_cast<int64_t>(f.banded_loso),
+                      OptValue(f.loso_coverage_pct), OptValue(f.loso_median_halfwidth_pct),
+                      OptValue(f.in_sample_coverage_pct), OptValue(f.in_sample_median_halfwidth_pct)});
+  }
+}
+
+void PlannerTable(const ValidationReport& v, report::Report& r) {
+  bool any_plan = false;
+  for (const ValidationCase& k : v.cases) any_plan = any_plan || k.planner_step_s.has_value();
+  if (!any_plan) return;
+  report::Table& pt = r.AddTable("planner", "Authors' layout vs the planner's fastest (same model, GPUs, batch)",
+                                 {{"case_id", "case"}, {"authors_step_s", "authors s", 3}, {"planner_step_s", "planner s", 3},
+                                  {"speedup", "speed-up", 2}, {"planner_layout", "planner layout"}});
+  for (const ValidationCase& k : v.cases) {
+    if (!k.planner_step_s) continue;
+    pt.rows.push_back({k.case_id, *k.authors_step_s, *k.planner_step_s, *k.authors_step_s / *k.planner_step_s,
+                       k.planner_layout});
+  }
+}
+
+}  // namespace
+
+report::Report ValidationRecord(const ValidationReport& v, const std::string& file) {
+  report::Report r;
+  r.title = fmt::format("Validation of {}", file);
+  bool bands = !v.band_families.empty();
+  SummaryTable(v, bands, r);
+  CasesTable(v, bands, r);
+  PlannerTable(v, r);
+  if (bands) BandFamilyTable(v, r);
+  r.notes.push_back("rel_error = (predicted - measured) / measured; skipped cases do not count in the error figures.");
+  if (bands) {
+    r.notes.push_back(fmt::format(
+        "80% band: predicted / e^q90 to predicted / e^q10, q10 and q90 the 10th and 90th percentiles of "
+        "ln(predicted/measured) of the other sources' cases (rates and times pooled with their signs aligned) at the "
+        "finest regime key (family/GPU generation/parallelism/precision) with at least {} of them; a source never "
+        "predicts itself. No band: fewer than {} residuals from other sources even for the whole family "
+        "(docs/training.md, 'Error bands').",
+        kBandMinResiduals, kBandMinResiduals));
+  }
+  return r;
+}
 
 }  // namespace dlcost::api

@@ -39,6 +39,7 @@ Result<Accelerator> ParseAcceleratorJson(const nlohmann::json& j, const std::str
   DLCOST_ASSIGN_OR_RETURN(a.name, f.String("name"));
   a.vendor = f.OptString("vendor").value_or("");
   a.kind = f.OptString("kind").value_or("gpu");
+  a.architecture = f.OptString("architecture").value_or("");
   DLCOST_ASSIGN_OR_RETURN(a.aliases, f.OptStringList("aliases"));
   a.release_date = f.OptString("release_date").value_or("");
   if (!f.Has("peak_dense_tflops") || !j.at("peak_dense_tflops").is_object()) {

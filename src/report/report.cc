@@ -95,8 +95,11 @@ std::string RenderText(const Report& r) {
   std::string out;
   if (!r.title.empty()) out += r.title + "\n\n";
   size_t label_w = 0;
-  for (const Field& f : r.fields) label_w = std::max(label_w, Width(f.label));
   for (const Field& f : r.fields) {
+    if (f.InHuman()) label_w = std::max(label_w, Width(f.label));
+  }
+  for (const Field& f : r.fields) {
+    if (!f.InHuman()) continue;
     out += TrimEnd("  " + Pad(f.label, label_w, false) + "  " + FormatValue(f.value, f.precision)) + "\n";
   }
   if (!r.fields.empty()) out += "\n";
@@ -141,7 +144,9 @@ std::string RenderText(const Report& r) {
 
 std::string RenderJson(const Report& r) {
   nlohmann::ordered_json j = nlohmann::ordered_json::object();
-  for (const Field& f : r.fields) j[f.key] = ToJson(f.value);
+  for (const Field& f : r.fields) {
+    if (f.InMachine()) j[f.key] = ToJson(f.value);
+  }
   for (const Table& t : r.tables) {
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
     for (const auto& row : t.rows) {
@@ -164,7 +169,9 @@ std::string RenderCsv(const Report& r) {
   // its own block separated by a blank line, fields first as key,value.
   if (!r.fields.empty()) {
     out += "key,value\n";
-    for (const Field& f : r.fields) out += CsvQuote(f.key) + "," + CsvQuote(RawValue(f.value)) + "\n";
+    for (const Field& f : r.fields) {
+      if (f.InMachine()) out += CsvQuote(f.key) + "," + CsvQuote(RawValue(f.value)) + "\n";
+    }
   }
   for (const Table& t : r.tables) {
     if (!out.empty()) out += "\n";
@@ -186,6 +193,7 @@ std::string RenderMarkdown(const Report& r) {
   if (!r.fields.empty()) {
     out += "| quantity | value |\n| --- | --- |\n";
     for (const Field& f : r.fields) {
+      if (!f.InHuman()) continue;
       out += "| " + MdEscape(f.label) + " | " + MdEscape(FormatValue(f.value, f.precision)) + " |\n";
     }
     out += "\n";
@@ -220,6 +228,7 @@ std::string RenderHtml(const Report& r) {
   if (!r.fields.empty()) {
     out += "<table>\n";
     for (const Field& f : r.fields) {
+      if (!f.InHuman()) continue;
       out += "<tr><th>" + HtmlEscape(f.label) + "</th><td>" + HtmlEscape(FormatValue(f.value, f.precision)) +
              "</td></tr>\n";
     }
@@ -249,8 +258,8 @@ std::string RenderHtml(const Report& r) {
 
 }  // namespace
 
-void Report::AddField(std::string key, std::string label, Value value, int precision) {
-  fields.push_back({std::move(key), std::move(label), std::move(value), precision});
+void Report::AddField(std::string key, std::string label, Value value, int precision, Shown shown) {
+  fields.push_back({std::move(key), std::move(label), std::move(value), precision, shown});
 }
 
 Table& Report::AddTable(std::string key, std::string title, std::vector<Column> columns) {

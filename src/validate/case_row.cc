@@ -116,6 +116,7 @@ Result<ValidationReport> RunCases(const std::string& csv_path, const std::vector
     CaseRow row{&t, &r};
     ValidationCase vc;
     vc.case_id = row.Get("case_id");
+    vc.source = NormalizeSource(row.Get("source"));
     vc.metric = row.Get("metric");
     DLCOST_ASSIGN_OR_RETURN(std::optional<double> measured, row.Num("value"));
     if (!measured || *measured <= 0) {

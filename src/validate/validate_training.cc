@@ -55,7 +55,7 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
   DLCOST_ASSIGN_OR_RETURN(HardwareCatalog hw, HardwareCatalog::Load(data_dir));
   DLCOST_ASSIGN_OR_RETURN(CarbonData carbon, CarbonData::Load(data_dir));
   std::vector<std::string> metrics(std::begin(kMetrics), std::end(kMetrics));
-  return RunCases(csv_path, metrics, [&](const CaseRow& row, ValidationCase& vc) -> Status {
+  Result<ValidationReport> rep = RunCases(csv_path, metrics, [&](const CaseRow& row, ValidationCase& vc) -> Status {
     Result<Accelerator> gpu = hw.Resolve(row.Get("gpu"));
     if (!gpu.ok()) {
       return Skip(vc, gpu.status().message());
@@ -156,6 +156,9 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
       return Skip(vc, est.status().message());
     }
     vc.chosen = ChosenText(*est, extra);
+    const Layout& lay = est->layout;
+    vc.regime = {MetricFamily(vc.metric), GpuGeneration(*gpu),
+                 ParallelismFamily(lay.tp, lay.pp, lay.cp, lay.ep, lay.zero), PrecisionClass(s.precision)};
     if (!est->fits && vc.metric != "mem_gib_per_gpu") {
       return Skip(vc, fmt::format("configuration does not fit in memory ({:.1f} GiB needed)", est->memory_total_bytes / kGiB));
     }
@@ -231,6 +234,8 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
     vc.predicted = pred;
     return Status::Ok();
   });
+  if (rep.ok()) AddErrorBands(&*rep);
+  return rep;
 }
 
 void SummarizeValidation(ValidationReport* report) {

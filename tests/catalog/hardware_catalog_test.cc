@@ -66,6 +66,7 @@ TEST(HardwareCatalog, ShippedCatalogLoads) {
     EXPECT_GT(a.memory_gib, 0) << a.id;
     EXPECT_GT(a.memory_bandwidth_gb_s, 0) << a.id;
     EXPECT_GE(a.node_size, 1) << a.id;
+    EXPECT_FALSE(a.architecture.empty()) << a.id << ": the error bands group by it";
     if (!a.intra_network.empty()) {
       EXPECT_TRUE(hw.ResolveNetwork(a.intra_network).ok()) << a.id;
     }

@@ -62,6 +62,7 @@ void RegisterTrain(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("--internode-gbps", a->system.internode_gbps, "Network bandwidth per node, Gbit/s (default: catalog NICs)");
   cmd->add_option("--overhead-gib", a->overhead_gib, "Framework memory overhead per GPU in GiB (default 2)");
   cmd->add_option("--calibration", a->calibration, "Efficiency profile JSON (default: data/efficiency/default.json)");
+  cmd->add_option("--bands", a->bands, "Error-band table JSON (default: data/bands/training.json)");
   cmd->add_flag("--no-flash", a->no_flash, "Model unfused attention (stores the s x s scores)");
   AddOutputOptions(cmd, g);
   cmd->callback([&g, exit_code, a] { *exit_code = RunTrain(g, *a); });
