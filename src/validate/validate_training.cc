@@ -48,6 +48,150 @@ std::string ChosenText(const TrainingEstimate& e, const std::vector<std::string>
   return fmt::format("{}", fmt::join(all, " "));
 }
 
+// The row's layout, batch, precision and recompute fields over the defaults; an error is the
+// reason to skip the case. `num_gpus` is empty when the row leaves it to dlcost.
+Result<TrainingSetup> SetupFromRow(const CaseRow& row, const ModelSpec& model, const ValidationOptions& opts,
+                                   std::optional<int64_t>* num_gpus) {
+  TrainingSetup s;
+  s.seq_len = model.max_seq;
+  s.overhead_bytes = -1;
+  s.flash_attention = opts.flash_attention;
+  bool bad = false;
+  auto set_int = [&](const char* col, std::optional<int64_t>* dst) {
+    Result<std::optional<int64_t>> v = row.Int(col);
+    if (!v.ok()) bad = true;
+    else *dst = *v;
+  };
+  set_int("num_gpus", num_gpus);
+  set_int("tp", &s.tp);
+  set_int("pp", &s.pp);
+  set_int("dp", &s.dp);
+  set_int("ep", &s.ep);
+  set_int("cp", &s.cp);
+  set_int("vpp", &s.vpp);
+  set_int("micro_batch", &s.micro_batch);
+  set_int("global_batch", &s.global_batch);
+  if (bad) return InvalidInput("a layout field is not a positive integer");
+  std::string zero = row.Get("zero");
+  if (!zero.empty()) {
+    if (zero.size() != 1 || zero[0] < '0' || zero[0] > '3') return InvalidInput("zero must be 0-3");
+    s.zero = zero[0] - '0';
+  }
+  std::string sp = row.Get("seq_parallel");
+  if (!sp.empty()) s.seq_parallel = sp == "1";
+  std::string rc = row.Get("recompute");
+  if (!rc.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(s.recompute, ParseRecompute(rc));
+  }
+  std::string prec = row.Get("precision");
+  if (!prec.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(s.precision, ParseDtype(prec, "precision"));
+  }
+  return s;
+}
+
+// The estimate of the row's run. Without a GPU count, the count (a multiple of the node, up to
+// 4096) with the fewest GPU-hours among those that fit; `s.num_gpus` is set to the count used
+// and `extra` says it was chosen.
+Result<TrainingEstimate> EstimateRow(const ModelSpec& model, const SystemSpec& sys, const EfficiencyProfile& eff,
+                                     std::optional<int64_t> num_gpus, TrainingSetup& s, std::vector<std::string>& extra) {
+  if (num_gpus) {
+    s.num_gpus = *num_gpus;
+    return EstimateWithChosenLayout(model, sys, s, eff);
+  }
+  std::optional<TrainingEstimate> best;
+  int64_t best_n = 0;
+  for (int64_t cand = std::max(1, sys.gpus_per_node); cand <= 4096; cand *= 2) {
+    s.num_gpus = cand;
+    Result<TrainingEstimate> r2 = EstimateWithChosenLayout(model, sys, s, eff);
+    if (!r2.ok() || !r2->fits) continue;
+    if (!best || r2->time_step_s * cand < best->time_step_s * best_n) {
+      best = *r2;
+      best_n = cand;
+    }
+  }
+  if (!best) return Infeasible("no GPU count up to 4096 fits");
+  s.num_gpus = best_n;
+  extra.push_back(fmt::format("num_gpus={}", best_n));
+  return *best;
+}
+
+// --compare-planner: the authors' layout beside the planner's fastest for the same model, GPUs
+// and batch (the authors' own values join the searched sets, so theirs is one of the candidates).
+void ComparePlanner(const ModelSpec& model, const SystemSpec& sys, const EfficiencyProfile& eff, const TrainingSetup& s,
+                    const TrainingEstimate& e, ValidationCase& vc) {
+  TrainingSetup free = s;
+  free.tp.reset();
+  free.pp.reset();
+  free.dp.reset();
+  free.vpp.reset();
+  free.micro_batch.reset();
+  free.zero.reset();
+  free.recompute.reset();
+  free.seq_parallel.reset();
+  LayoutSpace also;
+  also.tp = {e.layout.tp};
+  also.pp = {e.layout.pp};
+  also.vpp = {e.layout.vpp};
+  also.micro_batch = {e.layout.micro_batch};
+  also.zero = {e.layout.zero};
+  also.recompute = {e.layout.recompute};
+  Result<TrainingEvaluator> ev = TrainingEvaluator::Create(model, sys, free, eff);
+  Result<TrainingEstimate> best = ev.ok() ? FastestLayout(*ev, free, &also) : Result<TrainingEstimate>(ev.status());
+  if (!best.ok() || !best->fits) return;
+  vc.authors_step_s = e.time_step_s;
+  vc.planner_step_s = best->time_step_s;
+  const Layout& B = best->layout;
+  vc.planner_layout = fmt::format("tp={} pp={} dp={} vpp={} mb={} zero={} recompute={}", B.tp, B.pp, B.dp, B.vpp,
+                                  B.micro_batch, B.zero, RecomputeName(B.recompute));
+}
+
+// The whole-run metrics (gpu_hours, days, mwh, usd) from the estimate and the row's tokens; an
+// error is the reason to skip the case.
+Result<double> PredictWholeRun(const CaseRow& row, const std::string& metric, const std::string& note,
+                               const TrainingEstimate& e, int64_t num_gpus, double tdp_w) {
+  Result<std::optional<double>> tokens = row.Num("tokens");
+  if (!tokens.ok() || !*tokens) return InvalidInput("whole-run metric without tokens");
+  RunInputs run;
+  run.tokens = **tokens;
+  run.goodput = kDefaultGoodput;
+  run.pue = 1.0;
+  if (metric == "mwh") EnergyFromNote(note, &run);
+  if (metric == "usd") {
+    run.usd_per_gpu_hour = PriceFromNote(note);
+    if (!run.usd_per_gpu_hour) return InvalidInput("usd case without a price dlcost can read in the note");
+  }
+  DLCOST_ASSIGN_OR_RETURN(RunCost cost, ComputeRunCost(e, num_gpus, tdp_w, run));
+  if (metric == "gpu_hours") return cost.gpu_hours;
+  if (metric == "days") return cost.wall_s / kSecondsPerDay;
+  if (metric == "mwh") return cost.energy_kwh / 1000.0;
+  if (metric == "usd" && cost.usd) return *cost.usd;
+  return InvalidInput(fmt::format("metric '{}' is not predicted", metric));
+}
+
+// The estimate's figure for the row's metric, in the metric's unit. A total memory figure is
+// compared with everything dlcost counts, overhead included; the model_states / activations
+// parts (the note's part= marker) exclude it.
+Result<double> PredictMetric(const CaseRow& row, const std::string& mt, const TrainingEstimate& e, int64_t num_gpus,
+                             double tdp_w) {
+  const std::string note = row.Get("note");
+  if (mt == "sec_per_iter") return e.time_step_s;
+  if (mt == "tflops_per_gpu") {
+    return note.find("flops=hardware") != std::string::npos ? e.tflops_per_gpu_hardware : e.tflops_per_gpu_model;
+  }
+  if (mt == "mfu_pct") return 100 * e.mfu;
+  if (mt == "hfu_pct") return 100 * e.hfu;
+  if (mt == "tokens_per_sec_per_gpu") return e.tokens_per_s / num_gpus;
+  if (mt == "mem_gib_per_gpu") {
+    if (note.find("part=model_states") != std::string::npos) {
+      return (e.memory_weights_bytes + e.memory_grads_bytes + e.memory_optimizer_bytes) / kGiB;
+    }
+    if (note.find("part=activations") != std::string::npos) return e.memory_activations_bytes / kGiB;
+    return e.memory_total_bytes / kGiB;
+  }
+  return PredictWholeRun(row, mt, note, e, num_gpus, tdp_w);
+}
+
 }  // namespace
 
 Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std::string& data_dir,
@@ -57,181 +201,35 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
   std::vector<std::string> metrics(std::begin(kMetrics), std::end(kMetrics));
   Result<ValidationReport> rep = RunCases(csv_path, metrics, [&](const CaseRow& row, ValidationCase& vc) -> Status {
     Result<Accelerator> gpu = hw.Resolve(row.Get("gpu"));
-    if (!gpu.ok()) {
-      return Skip(vc, gpu.status().message());
-    }
+    if (!gpu.ok()) return Skip(vc, gpu.status().message());
     Result<ModelSpec> model = ModelFromRow(row);
-    if (!model.ok()) {
-      return Skip(vc, model.status().message());
-    }
-    std::string note = row.Get("note");
-    std::vector<std::string> extra;
+    if (!model.ok()) return Skip(vc, model.status().message());
     Result<std::optional<int64_t>> gpn = row.Int("gpus_per_node");
     Result<std::optional<double>> inter = row.Num("internode_gbps");
-    if (!gpn.ok() || !inter.ok()) {
-      return Skip(vc, "bad gpus_per_node or internode_gbps");
-    }
+    if (!gpn.ok() || !inter.ok()) return Skip(vc, "bad gpus_per_node or internode_gbps");
     Result<SystemSpec> sys = MakeSystem(hw, *gpu, static_cast<int>(gpn->value_or(0)), inter->value_or(0));
-    if (!sys.ok()) {
-      return Skip(vc, sys.status().message());
-    }
+    if (!sys.ok()) return Skip(vc, sys.status().message());
     Result<EfficiencyProfile> eff = LoadEfficiency(eff_path, gpu->id);
     if (!eff.ok()) return eff.status();
-    TrainingSetup s;
-    s.seq_len = model->max_seq;
-    s.overhead_bytes = -1;
-    s.flash_attention = opts.flash_attention;
-    bool bad = false;
-    auto set_int = [&](const char* col, std::optional<int64_t>* dst) {
-      Result<std::optional<int64_t>> v = row.Int(col);
-      if (!v.ok()) bad = true;
-      else *dst = *v;
-    };
-    std::optional<int64_t> n;
-    set_int("num_gpus", &n);
-    set_int("tp", &s.tp);
-    set_int("pp", &s.pp);
-    set_int("dp", &s.dp);
-    set_int("ep", &s.ep);
-    set_int("cp", &s.cp);
-    set_int("vpp", &s.vpp);
-    set_int("micro_batch", &s.micro_batch);
-    set_int("global_batch", &s.global_batch);
-    if (bad) {
-      return Skip(vc, "a layout field is not a positive integer");
-    }
-    std::string zero = row.Get("zero");
-    if (!zero.empty()) {
-      if (zero.size() != 1 || zero[0] < '0' || zero[0] > '3') {
-        return Skip(vc, "zero must be 0-3");
-      }
-      s.zero = zero[0] - '0';
-    }
-    std::string sp = row.Get("seq_parallel");
-    if (!sp.empty()) s.seq_parallel = sp == "1";
-    std::string rc = row.Get("recompute");
-    if (!rc.empty()) {
-      Result<Recompute> x = ParseRecompute(rc);
-      if (!x.ok()) {
-        return Skip(vc, x.status().message());
-      }
-      s.recompute = *x;
-    }
-    std::string prec = row.Get("precision");
-    if (!prec.empty()) {
-      Result<Dtype> d = ParseDtype(prec, "precision");
-      if (!d.ok()) {
-        return Skip(vc, d.status().message());
-      }
-      s.precision = *d;
-    }
-    // A total memory figure is compared with everything dlcost counts, overhead included;
-    // the model_states / activations parts exclude it.
-    Result<TrainingEstimate> est = Status(StatusCode::kInternal, "not run");
-    if (n) {
-      s.num_gpus = *n;
-      est = EstimateWithChosenLayout(*model, *sys, s, *eff);
-    } else {
-      // Unknown GPU count: the count (a multiple of the node) with the fewest GPU-hours.
-      std::optional<TrainingEstimate> best;
-      int64_t best_n = 0;
-      for (int64_t cand = std::max(1, sys->gpus_per_node); cand <= 4096; cand *= 2) {
-        s.num_gpus = cand;
-        Result<TrainingEstimate> r2 = EstimateWithChosenLayout(*model, *sys, s, *eff);
-        if (!r2.ok() || !r2->fits) continue;
-        if (!best || r2->time_step_s * cand < best->time_step_s * best_n) {
-          best = *r2;
-          best_n = cand;
-        }
-      }
-      if (best) {
-        est = *best;
-        s.num_gpus = best_n;
-        extra.push_back(fmt::format("num_gpus={}", best_n));
-      } else {
-        est = Infeasible("no GPU count up to 4096 fits");
-      }
-    }
-    if (!est.ok()) {
-      return Skip(vc, est.status().message());
-    }
-    vc.chosen = ChosenText(*est, extra);
-    const Layout& lay = est->layout;
+    std::optional<int64_t> num_gpus;
+    Result<TrainingSetup> setup = SetupFromRow(row, *model, opts, &num_gpus);
+    if (!setup.ok()) return Skip(vc, setup.status().message());
+    TrainingSetup& s = *setup;
+    std::vector<std::string> extra;
+    Result<TrainingEstimate> est = EstimateRow(*model, *sys, *eff, num_gpus, s, extra);
+    if (!est.ok()) return Skip(vc, est.status().message());
+    const TrainingEstimate& e = *est;
+    vc.chosen = ChosenText(e, extra);
+    const Layout& lay = e.layout;
     vc.regime = {MetricFamily(vc.metric), GpuGeneration(*gpu),
                  ParallelismFamily(lay.tp, lay.pp, lay.cp, lay.ep, lay.zero), PrecisionClass(s.precision)};
-    if (!est->fits && vc.metric != "mem_gib_per_gpu") {
-      return Skip(vc, fmt::format("configuration does not fit in memory ({:.1f} GiB needed)", est->memory_total_bytes / kGiB));
+    if (!e.fits && vc.metric != "mem_gib_per_gpu") {
+      return Skip(vc, fmt::format("configuration does not fit in memory ({:.1f} GiB needed)", e.memory_total_bytes / kGiB));
     }
-    const TrainingEstimate& e = *est;
-    if (opts.compare_planner && s.tp && s.pp && est->fits) {
-      TrainingSetup free = s;
-      free.tp.reset();
-      free.pp.reset();
-      free.dp.reset();
-      free.vpp.reset();
-      free.micro_batch.reset();
-      free.zero.reset();
-      free.recompute.reset();
-      free.seq_parallel.reset();
-      // The authors' own values join the searched sets, so their layout is one of the candidates.
-      LayoutSpace also;
-      also.tp = {e.layout.tp};
-      also.pp = {e.layout.pp};
-      also.vpp = {e.layout.vpp};
-      also.micro_batch = {e.layout.micro_batch};
-      also.zero = {e.layout.zero};
-      also.recompute = {e.layout.recompute};
-      Result<TrainingEvaluator> ev = TrainingEvaluator::Create(*model, *sys, free, *eff);
-      Result<TrainingEstimate> best = ev.ok() ? FastestLayout(*ev, free, &also) : Result<TrainingEstimate>(ev.status());
-      if (best.ok() && best->fits) {
-        vc.authors_step_s = e.time_step_s;
-        vc.planner_step_s = best->time_step_s;
-        const Layout& B = best->layout;
-        vc.planner_layout = fmt::format("tp={} pp={} dp={} vpp={} mb={} zero={} recompute={}", B.tp, B.pp, B.dp, B.vpp,
-                                        B.micro_batch, B.zero, RecomputeName(B.recompute));
-      }
-    }
-    double pred = 0;
-    const std::string& mt = vc.metric;
-    if (mt == "sec_per_iter") pred = e.time_step_s;
-    else if (mt == "tflops_per_gpu") pred = note.find("flops=hardware") != std::string::npos ? e.tflops_per_gpu_hardware : e.tflops_per_gpu_model;
-    else if (mt == "mfu_pct") pred = 100 * e.mfu;
-    else if (mt == "hfu_pct") pred = 100 * e.hfu;
-    else if (mt == "tokens_per_sec_per_gpu") pred = e.tokens_per_s / s.num_gpus;
-    else if (mt == "mem_gib_per_gpu") {
-      if (note.find("part=model_states") != std::string::npos) {
-        pred = (e.memory_weights_bytes + e.memory_grads_bytes + e.memory_optimizer_bytes) / kGiB;
-      } else if (note.find("part=activations") != std::string::npos) {
-        pred = e.memory_activations_bytes / kGiB;
-      } else {
-        pred = e.memory_total_bytes / kGiB;
-      }
-    } else {
-      Result<std::optional<double>> tokens = row.Num("tokens");
-      if (!tokens.ok() || !*tokens) {
-        return Skip(vc, "whole-run metric without tokens");
-      }
-      RunInputs run;
-      run.tokens = **tokens;
-      run.goodput = kDefaultGoodput;
-      run.pue = 1.0;
-      if (mt == "mwh") EnergyFromNote(note, &run);
-      if (mt == "usd") {
-        run.usd_per_gpu_hour = PriceFromNote(note);
-        if (!run.usd_per_gpu_hour) {
-          return Skip(vc, "usd case without a price dlcost can read in the note");
-        }
-      }
-      Result<RunCost> cost = ComputeRunCost(e, s.num_gpus, gpu->tdp_w, run);
-      if (!cost.ok()) {
-        return Skip(vc, cost.status().message());
-      }
-      if (mt == "gpu_hours") pred = cost->gpu_hours;
-      else if (mt == "days") pred = cost->wall_s / kSecondsPerDay;
-      else if (mt == "mwh") pred = cost->energy_kwh / 1000.0;
-      else if (mt == "usd") pred = *cost->usd;
-    }
-    vc.predicted = pred;
+    if (opts.compare_planner && s.tp && s.pp && e.fits) ComparePlanner(*model, *sys, *eff, s, e, vc);
+    Result<double> pred = PredictMetric(row, vc.metric, e, s.num_gpus, gpu->tdp_w);
+    if (!pred.ok()) return Skip(vc, pred.status().message());
+    vc.predicted = *pred;
     return Status::Ok();
   });
   if (rep.ok()) AddErrorBands(&*rep);
