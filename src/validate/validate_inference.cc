@@ -62,6 +62,105 @@ Result<Accelerator> RowAccelerator(const HardwareCatalog& hw, const std::string&
   return hw.Resolve(gpu);
 }
 
+// The weight, activation and KV-cache formats of the row (fp16 weights when not given).
+Status FormatsFromRow(const CaseRow& row, ServingSetup& s, std::vector<std::string>& chosen) {
+  std::string wd = row.Get("weight_dtype");
+  Result<NumberFormat> w = ParseNumberFormat(wd.empty() ? "fp16" : wd, "weight_dtype");
+  if (wd.empty()) chosen.push_back("weights=fp16");
+  if (!w.ok()) return w.status();
+  s.weights = *w;
+  for (auto [col, dst] : {std::pair<const char*, std::optional<NumberFormat>*>{"act_dtype", &s.activations},
+                          {"kv_dtype", &s.kv_cache}}) {
+    std::string v = row.Get(col);
+    if (v.empty()) continue;
+    Result<NumberFormat> f = ParseNumberFormat(v, col);
+    if (!f.ok()) return InvalidInput("unknown act_dtype or kv_dtype");
+    *dst = *f;
+  }
+  return Status::Ok();
+}
+
+// The batching mode of the row's scenario: fixed_batch is a static batch, single_stream one
+// request at a time, the rest (offline, server, max_throughput, interactive) continuous batching.
+Status ScenarioFromRow(const std::string& scenario, std::optional<int64_t> batch, std::optional<int64_t> conc,
+                       ServingSetup& s) {
+  if (scenario == "fixed_batch") {
+    s.mode = ServingMode::kStaticBatch;
+    s.batch = batch.value_or(1);
+  } else if (scenario == "single_stream") {
+    s.mode = ServingMode::kSingleStream;
+  } else {
+    s.mode = ServingMode::kContinuous;
+    s.batch = batch;
+    s.concurrency = conc;
+    if (scenario == "interactive" && !conc) s.concurrency = 1;
+    if (s.output_len == 0) return InvalidInput("prefill-only row in a continuous-batching scenario");
+  }
+  return Status::Ok();
+}
+
+// The row's layout, lengths, number formats, scenario and speculative decoding as a serving
+// setup; `chosen` gets what dlcost filled in. An error is the reason to skip the case.
+Result<ServingSetup> SetupFromRow(const CaseRow& row, const std::string& note, std::vector<std::string>& chosen) {
+  ServingSetup s;
+  bool bad = false;
+  auto get_int = [&](const char* col) -> std::optional<int64_t> {
+    Result<std::optional<int64_t>> v = row.Int(col);
+    if (!v.ok()) {
+      bad = true;
+      return std::nullopt;
+    }
+    return *v;
+  };
+  // input_len/output_len may be 0: read them as non-negative.
+  auto get_len = [&](const char* col, int64_t def) -> int64_t {
+    std::string v = row.Get(col);
+    if (v.empty()) {
+      chosen.push_back(fmt::format("{}={}", col, def));
+      return def;
+    }
+    if (v == "0") return 0;
+    Result<int64_t> x = ParsePositiveInt(v, col);
+    if (!x.ok()) {
+      bad = true;
+      return 0;
+    }
+    return *x;
+  };
+  s.tp = get_int("tp").value_or(1);
+  s.pp = get_int("pp").value_or(1);
+  s.ep = get_int("ep").value_or(1);
+  s.num_gpus = get_int("num_gpus").value_or(0);
+  s.input_len = get_len("input_len", kDefaultInput);
+  s.output_len = get_len("output_len", kDefaultOutput);
+  std::optional<int64_t> batch = get_int("batch");
+  std::optional<int64_t> conc = get_int("concurrency");
+  if (bad) return InvalidInput("a size field is not a positive integer");
+  DLCOST_RETURN_IF_ERROR(FormatsFromRow(row, s, chosen));
+  DLCOST_RETURN_IF_ERROR(ScenarioFromRow(row.Get("scenario"), batch, conc, s));
+  std::smatch mt;
+  static const std::regex spec_re(R"(spec=([a-z]+))");
+  if (std::regex_search(note, mt, spec_re)) {
+    s.spec = DefaultSpec(mt[1]);
+    chosen.push_back(fmt::format("spec={} k={} accept={}", s.spec->draft, s.spec->k, s.spec->accept));
+    if (s.spec->draft == "draft") return InvalidInput("spec=draft without a named draft model");
+  }
+  s.sparsity_2_4 = note.find("sparsity=2:4") != std::string::npos;
+  return s;
+}
+
+// The estimate's figure for an inference metric; 0 when the metric is not defined for it.
+double PredictServingMetric(const std::string& m, const ServingEstimate& e) {
+  if (m == "output_tok_s") return e.output_tok_s;
+  if (m == "total_tok_s") return e.total_tok_s;
+  if (m == "ttft_ms") return e.ttft_s * 1e3;
+  if (m == "tpot_ms") return e.tpot_s * 1e3;
+  if (m == "req_s") return e.req_s;
+  if (m == "prompt_tok_s") return e.prompt_tok_s;
+  if (m == "gen_tok_s") return e.gen_tok_s;
+  return 0;
+}
+
 }  // namespace
 
 Result<ValidationReport> ValidateInference(const std::string& csv_path, const std::string& data_dir,
@@ -74,13 +173,9 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
     if (vc.metric == "speedup") return Skip(vc, "speedup: the baseline is described in words only");
     std::string note = row.Get("note");
     Result<Accelerator> gpu = RowAccelerator(hw, row.Get("gpu"), note);
-    if (!gpu.ok()) {
-      return Skip(vc, gpu.status().message());
-    }
+    if (!gpu.ok()) return Skip(vc, gpu.status().message());
     Result<ModelSpec> model = ModelFromRow(row);
-    if (!model.ok()) {
-      return Skip(vc, model.status().message());
-    }
+    if (!model.ok()) return Skip(vc, model.status().message());
     std::vector<std::string> chosen;
     Result<EngineProfile> engine = ResolveEngine(engines, row.Get("engine"));
     if (!engine.ok()) {
@@ -89,113 +184,17 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
     }
     if (!engine.ok()) return engine.status();
     Result<SystemSpec> sys = MakeSystem(hw, *gpu, 0, 0);
-    if (!sys.ok()) {
-      return Skip(vc, sys.status().message());
-    }
+    if (!sys.ok()) return Skip(vc, sys.status().message());
     DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile eff, LoadEfficiency(eff_path, gpu->id));
-
-    ServingSetup s;
-    bool bad = false;
-    auto get_int = [&](const char* col) -> std::optional<int64_t> {
-      Result<std::optional<int64_t>> v = row.Int(col);
-      if (!v.ok()) {
-        bad = true;
-        return std::nullopt;
-      }
-      return *v;
-    };
-    // input_len/output_len may be 0: read them as non-negative.
-    auto get_len = [&](const char* col, int64_t def) -> int64_t {
-      std::string v = row.Get(col);
-      if (v.empty()) {
-        chosen.push_back(fmt::format("{}={}", col, def));
-        return def;
-      }
-      if (v == "0") return 0;
-      Result<int64_t> x = ParsePositiveInt(v, col);
-      if (!x.ok()) {
-        bad = true;
-        return 0;
-      }
-      return *x;
-    };
-    s.tp = get_int("tp").value_or(1);
-    s.pp = get_int("pp").value_or(1);
-    s.ep = get_int("ep").value_or(1);
-    s.num_gpus = get_int("num_gpus").value_or(0);
-    s.input_len = get_len("input_len", kDefaultInput);
-    s.output_len = get_len("output_len", kDefaultOutput);
-    std::optional<int64_t> batch = get_int("batch");
-    std::optional<int64_t> conc = get_int("concurrency");
-    if (bad) {
-      return Skip(vc, "a size field is not a positive integer");
-    }
-    std::string wd = row.Get("weight_dtype");
-    Result<NumberFormat> w = ParseNumberFormat(wd.empty() ? "fp16" : wd, "weight_dtype");
-    if (wd.empty()) chosen.push_back("weights=fp16");
-    if (!w.ok()) {
-      return Skip(vc, w.status().message());
-    }
-    s.weights = *w;
-    for (auto [col, dst] : {std::pair<const char*, std::optional<NumberFormat>*>{"act_dtype", &s.activations},
-                            {"kv_dtype", &s.kv_cache}}) {
-      std::string v = row.Get(col);
-      if (v.empty()) continue;
-      Result<NumberFormat> f = ParseNumberFormat(v, col);
-      if (!f.ok()) {
-        bad = true;
-        break;
-      }
-      *dst = *f;
-    }
-    if (bad) {
-      return Skip(vc, "unknown act_dtype or kv_dtype");
-    }
-    std::string scenario = row.Get("scenario");
-    if (scenario == "fixed_batch") {
-      s.mode = ServingMode::kStaticBatch;
-      s.batch = batch.value_or(1);
-    } else if (scenario == "single_stream") {
-      s.mode = ServingMode::kSingleStream;
-    } else {
-      // offline, server, max_throughput, interactive: continuous batching.
-      s.mode = ServingMode::kContinuous;
-      s.batch = batch;
-      s.concurrency = conc;
-      if (scenario == "interactive" && !conc) s.concurrency = 1;
-      if (s.output_len == 0) {
-        return Skip(vc, "prefill-only row in a continuous-batching scenario");
-      }
-    }
-    std::smatch mt;
-    static const std::regex spec_re(R"(spec=([a-z]+))");
-    if (std::regex_search(note, mt, spec_re)) {
-      s.spec = DefaultSpec(mt[1]);
-      chosen.push_back(fmt::format("spec={} k={} accept={}", s.spec->draft, s.spec->k, s.spec->accept));
-      if (s.spec->draft == "draft") {
-        return Skip(vc, "spec=draft without a named draft model");
-      }
-    }
-    s.sparsity_2_4 = note.find("sparsity=2:4") != std::string::npos;
-    Result<ServingEstimate> est = EstimateServing(*model, *sys, s, eff, *engine);
-    if (!est.ok()) {
-      return Skip(vc, est.status().message());
-    }
+    Result<ServingSetup> s = SetupFromRow(row, note, chosen);
+    if (!s.ok()) return Skip(vc, s.status().message());
+    Result<ServingEstimate> est = EstimateServing(*model, *sys, *s, eff, *engine);
+    if (!est.ok()) return Skip(vc, est.status().message());
     const ServingEstimate& e = *est;
     chosen.insert(chosen.end(), e.chosen.begin(), e.chosen.end());
     vc.chosen = fmt::format("{}", fmt::join(chosen, " "));
-    double pred = 0;
-    const std::string& m = vc.metric;
-    if (m == "output_tok_s") pred = e.output_tok_s;
-    else if (m == "total_tok_s") pred = e.total_tok_s;
-    else if (m == "ttft_ms") pred = e.ttft_s * 1e3;
-    else if (m == "tpot_ms") pred = e.tpot_s * 1e3;
-    else if (m == "req_s") pred = e.req_s;
-    else if (m == "prompt_tok_s") pred = e.prompt_tok_s;
-    else if (m == "gen_tok_s") pred = e.gen_tok_s;
-    if (!(pred > 0)) {
-      return Skip(vc, fmt::format("{} is not defined for this row's lengths", m));
-    }
+    double pred = PredictServingMetric(vc.metric, e);
+    if (!(pred > 0)) return Skip(vc, fmt::format("{} is not defined for this row's lengths", vc.metric));
     vc.predicted = pred;
     return Status::Ok();
   });
