@@ -66,14 +66,18 @@ macro(include_owner inc out)
 endmacro()
 
 macro(check_file path module public)
-  file(STRINGS "${path}" incs REGEX "^[ \t]*#[ \t]*include[ \t]*\"")
+  file(STRINGS "${path}" incs REGEX "^[ \t]*#[ \t]*include[ \t]*[\"<]")
   file(RELATIVE_PATH rel "${ROOT}" "${path}")
   foreach(l IN LISTS incs)
-    string(REGEX REPLACE "^[ \t]*#[ \t]*include[ \t]*\"([^\"]+)\".*$" "\\1" inc "${l}")
+    string(REGEX REPLACE "^[ \t]*#[ \t]*include[ \t]*[\"<]([^\">]+)[\">].*$" "\\1" inc "${l}")
     if(NOT inc MATCHES "/")
-      continue()  # a header beside the file
+      continue()  # a header beside the file, or a standard header
     endif()
     include_owner("${inc}" owner)
+    # <...> names a system or library header unless it names dlcost's own ("dlcost/", a module).
+    if(l MATCHES "include[ \t]*<" AND owner STREQUAL "" AND NOT inc MATCHES "^dlcost/")
+      continue()
+    endif()
     if(owner STREQUAL "")
       list(APPEND errors "${rel}: includes \"${inc}\", which belongs to no module in cmake/layers.txt")
     elseif(${public} AND NOT inc MATCHES "^dlcost/")

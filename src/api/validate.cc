@@ -87,16 +87,26 @@ nlohmann::ordered_json ToJson(const ValidationReport& v) {
   return out;
 }
 
-// --write-bands: the band table of every predicted case, written atomically, never over the
-// cases file itself.
-Status WriteBands(const ValidationReport& v, const ValidateRequest& a) {
+// --write-bands: the band table of every predicted case, written atomically, never over a file
+// the run read (the cases file, the efficiency profile), and only when the loader would read it
+// back (a table `train` rejects is never written).
+Status WriteBands(const ValidationReport& v, const ValidateRequest& a, const std::string& eff_path) {
   namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::exists(a.write_bands, ec) && fs::equivalent(a.write_bands, a.file, ec)) {
-    return InvalidInput(fmt::format("--write-bands: '{}' is the cases file; give another path", a.write_bands));
+  for (const std::string& input : {a.file, eff_path}) {
+    std::error_code ec;
+    if (fs::exists(a.write_bands, ec) && fs::equivalent(a.write_bands, input, ec)) {
+      return InvalidInput(fmt::format("--write-bands: '{}' is an input of this run ({}); give another path", a.write_bands,
+                                      input == a.file ? "the cases file" : "the efficiency profile"));
+    }
   }
   ErrorBandTable t = BandTableFromReport(v, a.file);
-  return measure::WriteFileAtomically(a.write_bands, t.ToJsonText(), "--write-bands");
+  std::string text = t.ToJsonText();
+  Result<ErrorBandTable> check = ErrorBandTable::Parse(nlohmann::json::parse(text), "--write-bands");
+  if (!check.ok()) {
+    return InvalidInput(fmt::format("--write-bands: the residuals of {} do not make a usable band table ({}); "
+                                    "nothing written", a.file, check.status().message()));
+  }
+  return measure::WriteFileAtomically(a.write_bands, text, "--write-bands");
 }
 
 }  // namespace
@@ -114,7 +124,7 @@ Result<ValidationReport> Validate(const Session& session, const ValidateRequest&
   opts.compare_planner = a.compare_planner;
   if (a.kind == "inference") return ValidateInference(a.file, session.data_dir(), eff);
   DLCOST_ASSIGN_OR_RETURN(ValidationReport v, ValidateTraining(a.file, session.data_dir(), eff, opts));
-  if (!a.write_bands.empty()) DLCOST_RETURN_IF_ERROR(WriteBands(v, a));
+  if (!a.write_bands.empty()) DLCOST_RETURN_IF_ERROR(WriteBands(v, a, eff));
   return v;
 }
 

@@ -1,4 +1,4 @@
-// api::Validate --write-bands: the table is written to a new file, never over the cases file.
+// api::Validate --write-bands: the table is written to a new file, never over an input of the run.
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -60,6 +60,22 @@ TEST(ValidateApi, WriteBandsNeverReplacesTheCasesFile) {
   EXPECT_EQ(v.status().code(), StatusCode::kInvalidInput);
   EXPECT_NE(v.status().message().find("--write-bands"), std::string::npos);
   EXPECT_EQ(ReadAll(req.file), before);
+}
+
+TEST(ValidateApi, WriteBandsNeverReplacesTheEfficiencyProfile) {
+  testing_util::TempDir tmp;
+  Result<api::Session> s = api::Session::Open(DLCOST_TEST_DATA_DIR);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  api::ValidateRequest req;
+  req.kind = "training";
+  req.file = SmallCases(tmp);
+  req.calibration = tmp.Write("profile.json", ReadAll(std::string(DLCOST_TEST_DATA_DIR) + "/efficiency/default.json"));
+  std::string before = ReadAll(req.calibration);
+  req.write_bands = req.calibration;
+  Result<ValidationReport> v = api::Validate(*s, req);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("the efficiency profile"), std::string::npos) << v.status().message();
+  EXPECT_EQ(ReadAll(req.calibration), before);
 }
 
 TEST(ValidateApi, WriteBandsIsForTrainingOnly) {

@@ -1,0 +1,2 @@
+// Angle brackets do not hide an upward include.
+#include <plan/search.h>
