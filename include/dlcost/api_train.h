@@ -24,7 +24,8 @@ namespace dlcost::api {
 struct TrainRequest {
   std::string model, gpu, gpus, tokens, steps, seq, global_batch, micro_batch;
   std::string tp, pp, dp, cp, ep, vpp, zero, seq_parallel, recompute, precision = "bf16", optimizer = "adamw";
-  std::string finetune = "none", lora_rank = "16";
+  std::string finetune = "none", lora_rank = "16", lora_targets = "all";
+  std::string framework, attention_kernel, overlap, hsdp_shard, pp_layers;
   CostRequest cost;
   SystemRequest system;
   std::string goodput, host_power_w;

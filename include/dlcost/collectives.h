@@ -24,7 +24,8 @@ struct GroupPlacement {
 
 // Time of an all-reduce of `bytes` (the full buffer each rank holds).
 double AllReduceTime(double bytes, const GroupPlacement& g);
-// Reduce-scatter or all-gather of a `bytes` buffer (the full, unsharded size): half an all-reduce.
+// Reduce-scatter or all-gather of a `bytes` buffer (the full, unsharded size): half an
+// all-reduce's traffic, as a flat ring of n - 1 steps (docs/training.md, "Collectives").
 double ReduceScatterTime(double bytes, const GroupPlacement& g);
 // All-to-all where each rank holds `bytes` and sends (n-1)/n of it to the others.
 double AllToAllTime(double bytes, const GroupPlacement& g);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,16 @@ struct EfficiencyProfile {
   // Measured attention time (forward + backward) over the modelled one: the estimator's
   // attention term is multiplied by it (fused and unfused alike).
   double attention_time_factor = 1.0;
+
+  // Fused attention's fraction of peak by kernel name ("flash2", "flash3", "cudnn", "sdpa", ...)
+  // on this GPU; a kernel absent here runs at attention_max_fraction.
+  std::map<std::string, double> attention_kernel_fraction;
+  // Share by which compute slows while a collective runs beside it: the collective's kernels
+  // occupy that share of the streaming multiprocessors (NCCL's CTAs over the GPU's SMs).
+  double comm_compute_slowdown = 0.25;
+  // Sources (as NormalizeSource names them) whose measurements fitted a figure of this profile:
+  // the validator reports their cases apart from the leave-one-source-out figures.
+  std::vector<std::string> fit_sources;
 };
 
 // Reads the profile at `path`, with the overrides of its "per_gpu" entry for `gpu_id` applied;

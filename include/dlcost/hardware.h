@@ -52,6 +52,9 @@ struct Accelerator {
   double memory_gib = 0;
   double memory_bandwidth_gb_s = 0;
   double tdp_w = 0;               // board/module power; 0 when the vendor publishes none
+  // The power at which the datasheet peaks hold, when the part runs capped below it (tdp_w is
+  // then the cap); 0: the peaks hold at tdp_w.
+  double peak_power_w = 0;
   std::string intra_network;      // network id
   double intra_bandwidth_gb_s = 0;  // per device, per direction
   int node_size = 1;
@@ -64,6 +67,9 @@ struct Accelerator {
   // Dense peak in FLOP/s for `d`, or nullopt when unsupported.
   std::optional<double> PeakFlops(Dtype d) const;
   double MemoryBytes() const;
+  // Share of the datasheet compute peak a power-capped part sustains: (tdp_w / peak_power_w)^(1/3)
+  // when peak_power_w > tdp_w, else 1 (docs/training.md, "Power-capped GPUs").
+  double SustainedComputeFraction() const;
 };
 
 class HardwareCatalog {

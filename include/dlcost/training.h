@@ -96,6 +96,7 @@ class TrainingEvaluator {
   double peak_ = 0;
   double attention_peak_ = 0;
   double bandwidth_ = 0;
+  double sustained_compute_ = 1;  // Accelerator::SustainedComputeFraction of the GPU
   bool causal_ = true;
   bool dropout_ = false;
   bool frozen_base_ = false;
@@ -107,6 +108,18 @@ class TrainingEvaluator {
   double fwd_flops_per_unit_ = 0;
 };
 
+// An explicit pipeline split (s.pp_layers, --pp-layers) against `layout`: one positive count per
+// pipeline rank or per virtual stage, summing to the model's layers; Ok when none is given.
+Status CheckPipelineSplit(const ModelSpec& model, const TrainingSetup& s, const Layout& layout);
+
+// The attention kernel `s` runs: the given one, eager when flash attention is off, else the
+// framework's (PyTorch-native frameworks call scaled_dot_product_attention), else nullopt (the
+// profile's fused default).
+std::optional<AttentionKernel> EffectiveAttentionKernel(const TrainingSetup& s);
+// Fused attention's fraction of peak for kernel `k` under `eff` (attention_max_fraction when
+// the profile has no figure for it); `which`, when given, says where the figure came from.
+double AttentionKernelFraction(const EfficiencyProfile& eff, std::optional<AttentionKernel> k, std::string* which);
+
 // Estimates one layout. Inconsistent degrees are InvalidInput naming the flag; a layout that
 // does not fit in memory is an ordinary estimate with fits == false.
 Result<TrainingEstimate> EstimateTraining(const ModelSpec& model, const SystemSpec& sys, const TrainingSetup& s,
@@ -114,7 +127,7 @@ Result<TrainingEstimate> EstimateTraining(const ModelSpec& model, const SystemSp
 
 // Adds to e.assumptions what the estimate assumed (precision, efficiencies, attention kernel,
 // optimizer state): the notes every estimate of `model` under `s` and `eff` carries.
-void AddTrainingAssumptions(const ModelSpec& model, const TrainingSetup& s, const EfficiencyProfile& eff,
-                            TrainingEstimate& e);
+void AddTrainingAssumptions(const ModelSpec& model, const SystemSpec& sys, const TrainingSetup& s,
+                            const EfficiencyProfile& eff, TrainingEstimate& e);
 
 }  // namespace dlcost

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "dlcost/hardware.h"
 #include "dlcost/status.h"
@@ -20,16 +21,43 @@ namespace dlcost {
 enum class Recompute { kNone, kSelective, kFull };
 enum class Optimizer { kAdamW, kSgd, kAdafactor, kAdam8bit };
 enum class Finetune { kNone, kFull, kLora, kQlora };
+// The training framework: it decides defaults the row or the flags leave open (the attention
+// kernel, docs/training.md "Frameworks and attention kernels").
+enum class Framework { kMegatron, kNemo, kTorchtitan, kDeepspeed, kPytorchFsdp, kTorchtune, kUnsloth, kTransformers,
+                       kMaxtext, kLlmc, kNanogpt, kOther };
+// The attention kernel: eager is the unfused score matrix; the others are fused (flash-style)
+// kernels whose efficiency per GPU generation comes from the efficiency profile.
+enum class AttentionKernel { kEager, kSdpa, kFlash1, kFlash2, kFlash3, kCudnn, kCk, kOther };
+inline constexpr int kNumAttentionKernels = 8;
+// Which projections of a transformer block carry LoRA adapters.
+enum class LoraTargets { kAll, kAttention, kMlp };
 
 // The flag spelling of each choice ("selective", "adamw", "qlora").
 const char* RecomputeName(Recompute r);
 const char* OptimizerName(Optimizer o);
 const char* FinetuneName(Finetune f);
+const char* FrameworkName(Framework f);
+const char* AttentionKernelName(AttentionKernel k);
+const char* LoraTargetsName(LoraTargets t);
 // A choice from its flag spelling (case-insensitive, with a few aliases such as "adam" and
 // "off"); InvalidInput naming the flag and the accepted values otherwise.
 Result<Recompute> ParseRecompute(const std::string& s);
 Result<Optimizer> ParseOptimizer(const std::string& s);
 Result<Finetune> ParseFinetune(const std::string& s);
+// `what` names the flag or column in the error ("--framework", "framework").
+Result<Framework> ParseFramework(const std::string& s, const std::string& what);
+Result<AttentionKernel> ParseAttentionKernel(const std::string& s, const std::string& what);
+Result<LoraTargets> ParseLoraTargets(const std::string& s, const std::string& what);
+
+// Communication overlapped with compute: data-parallel (gradient reduction, FSDP gathers) and
+// tensor-parallel collectives. Empty fields: the estimator's defaults (dp overlapped, tp not).
+struct Overlap {
+  std::optional<bool> dp, tp;
+};
+// "none", or dp, tp, pp, cp, ep joined with '+' ("dp+tp"); pp, cp and ep are accepted and
+// change nothing (pipeline sends and the context-parallel ring are always modelled
+// overlapped; expert all-to-alls never). InvalidInput naming `what` otherwise.
+Result<Overlap> ParseOverlap(const std::string& s, const std::string& what);
 
 // The training job. Optional layout fields left empty take defaults (ResolveLayout) or are
 // searched (EstimateWithChosenLayout in plan.h).
@@ -46,7 +74,17 @@ struct TrainingSetup {
   Optimizer optimizer = Optimizer::kAdamW;
   Finetune finetune = Finetune::kNone;
   int64_t lora_rank = 16;
-  bool flash_attention = true;
+  LoraTargets lora_targets = LoraTargets::kAll;
+  bool flash_attention = true;             // false: unfused attention (also AttentionKernel::kEager)
+  std::optional<AttentionKernel> attention_kernel;  // empty: the framework's, else the profile's fused default
+  std::optional<Framework> framework;
+  Overlap overlap;
+  // FSDP/ZeRO-3 hybrid sharding (HSDP): weights are sharded over groups of this many
+  // data-parallel ranks and replicated across groups; 0 = shard over the whole dp group.
+  int64_t shard_group = 0;
+  // Transformer layers per pipeline rank (pp entries) or per virtual stage (pp x vpp entries,
+  // rank r holding stages r, r + pp, ...); empty: spread as evenly as the layers allow.
+  std::vector<int64_t> pp_layers;
   std::optional<bool> dropout;             // default: on for GELU (GPT-style) models
   double grad_bytes = 4;                   // gradient buffer bytes per param (fp32 main grads)
   double overhead_bytes = 0;               // framework overhead; <0 means the default term

@@ -69,11 +69,39 @@ struct BandFamilySummary {
   std::optional<double> in_sample_median_halfwidth_pct;
 };
 
+// The error of a group of predicted cases: one source, or one regime key.
+struct ErrorGroup {
+  std::string key;          // the source (NormalizeSource) or the regime ("time/hopper/zero3_fsdp/bf16_fp16")
+  std::string family;       // MetricFamily of its cases
+  int n = 0;
+  double mape_pct = 0;
+  double median_ape_pct = 0;
+  double bias_pct = 0;
+  bool fit_source = false;  // a source whose measurements fitted the efficiency profile
+};
+
+// MAPE of one metric family over every predicted case, beside the leave-one-source-out MAPE:
+// the cases of sources that fitted the efficiency profile (EfficiencyProfile::fit_sources) left
+// out, so that no source predicts itself.
+struct FamilyError {
+  std::string family;
+  int n = 0;
+  double mape_pct = 0;
+  double median_ape_pct = 0;
+  int loso_n = 0;
+  std::optional<double> loso_mape_pct;
+  std::optional<double> loso_median_ape_pct;
+};
+
 struct ValidationReport {
   std::vector<ValidationCase> cases;
   std::vector<MetricSummary> summary;
   int skipped = 0;
   std::vector<BandFamilySummary> band_families;  // empty when no case has a regime
+  std::vector<ErrorGroup> by_source;             // per family and source (training)
+  std::vector<ErrorGroup> by_regime;             // per full regime key (training)
+  std::vector<FamilyError> families;             // per family, all vs leave-one-source-out
+  std::vector<std::string> fit_sources;          // the profile's fit sources the report left out
 };
 
 // Residuals a regime key needs, from sources other than the case's own, before its quantiles
@@ -100,7 +128,7 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
 void SummarizeValidation(ValidationReport* report);
 
 // The source a `source` column names, so that rows of one paper or repository count as one:
-// the text before the first ';'; "owner/repo:path..." -> "owner/repo"; "Name et al. ... YEAR"
+// the text before the first ';'; "owner/repo:path..." and "owner/repo@commit:path" -> "owner/repo"; "Name et al. ... YEAR"
 // -> "name et al. year" (the first 4-digit year, or 20YY from a venue's 'YY); otherwise the
 // trimmed text. Lower case.
 std::string NormalizeSource(std::string_view source);
@@ -112,6 +140,10 @@ double Quantile(std::vector<double> values, double p);
 // The time-oriented log residual of a predicted case: ln(predicted / measured), negated for rate
 // metrics (IsRateMetric).
 double BandResidual(const ValidationCase& c);
+
+// Fills report->by_source, by_regime and families from the predicted cases with a regime;
+// `fit_sources` (NormalizeSource names) are the sources the model was fitted on.
+void AddErrorGroups(ValidationReport* report, const std::vector<std::string>& fit_sources);
 
 // Sets predicted_low/high of every predicted case with a regime from the 10th and 90th
 // percentiles of the residuals of other sources (leave one source out), at the finest regime

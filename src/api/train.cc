@@ -7,6 +7,7 @@
 
 #include "api/bands.h"
 #include "dlcost/plan.h"
+#include "dlcost/strings.h"
 #include "dlcost/units.h"
 
 namespace dlcost::api {
@@ -44,7 +45,35 @@ Status ParseLayoutFlags(const TrainRequest& a, const ModelSpec& model, TrainingS
   DLCOST_ASSIGN_OR_RETURN(s.optimizer, ParseOptimizer(a.optimizer));
   DLCOST_ASSIGN_OR_RETURN(s.finetune, ParseFinetune(a.finetune));
   DLCOST_ASSIGN_OR_RETURN(s.lora_rank, ParsePositiveInt(a.lora_rank, "--lora-rank"));
+  DLCOST_ASSIGN_OR_RETURN(s.lora_targets, ParseLoraTargets(a.lora_targets, "--lora-targets"));
+  if (s.finetune != Finetune::kNone && s.finetune != Finetune::kFull && s.lora_rank > model.hidden) {
+    return InvalidInput(fmt::format("--lora-rank: {} is above the hidden size {} of {}", s.lora_rank, model.hidden, model.id));
+  }
   s.flash_attention = !a.no_flash;
+  if (!a.framework.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(s.framework, ParseFramework(a.framework, "--framework"));
+  }
+  if (!a.attention_kernel.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(s.attention_kernel, ParseAttentionKernel(a.attention_kernel, "--attention-kernel"));
+    if (a.no_flash && *s.attention_kernel != AttentionKernel::kEager) {
+      return UsageError("--no-flash: contradicts --attention-kernel " + a.attention_kernel);
+    }
+  }
+  if (!a.overlap.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(s.overlap, ParseOverlap(a.overlap, "--overlap"));
+  }
+  if (!a.hsdp_shard.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(s.shard_group, ParsePositiveInt(a.hsdp_shard, "--hsdp-shard"));
+    if (s.zero && *s.zero != 3) return InvalidInput("--hsdp-shard: hybrid sharding needs --zero 3");
+    s.zero = 3;
+  }
+  if (!a.pp_layers.empty()) {
+    for (const std::string& part : Split(a.pp_layers, ',')) {
+      DLCOST_ASSIGN_OR_RETURN(int64_t n, ParsePositiveInt(std::string(TrimView(part)), "--pp-layers"));
+      if (n > 100000) return InvalidInput("--pp-layers: a stage of more than 100,000 layers");
+      s.pp_layers.push_back(n);
+    }
+  }
   s.overhead_bytes = -1;
   if (!a.moe_capacity_factor.empty()) {
     DLCOST_ASSIGN_OR_RETURN(double v, ParseCount(a.moe_capacity_factor, "--moe-capacity-factor"));

@@ -36,6 +36,37 @@ nlohmann::ordered_json BandsJson(const ValidationReport& v) {
   return out;
 }
 
+nlohmann::ordered_json GroupsJson(const std::vector<ErrorGroup>& groups, bool sources) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const ErrorGroup& g : groups) {
+    nlohmann::ordered_json o;
+    o[sources ? "source" : "regime"] = g.key;
+    o["family"] = g.family;
+    o["n"] = g.n;
+    o["mape_pct"] = g.mape_pct;
+    o["median_ape_pct"] = g.median_ape_pct;
+    o["bias_pct"] = g.bias_pct;
+    if (sources) o["fit_source"] = g.fit_source;
+    out.push_back(o);
+  }
+  return out;
+}
+
+nlohmann::ordered_json FamiliesJson(const ValidationReport& v) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (const FamilyError& f : v.families) {
+    nlohmann::ordered_json o;
+    o["n"] = f.n;
+    o["mape_pct"] = f.mape_pct;
+    o["median_ape_pct"] = f.median_ape_pct;
+    o["loso_n"] = f.loso_n;
+    o["loso_mape_pct"] = OptJson(f.loso_mape_pct);
+    o["loso_median_ape_pct"] = OptJson(f.loso_median_ape_pct);
+    out[f.family] = o;
+  }
+  return out;
+}
+
 nlohmann::ordered_json ToJson(const ValidationReport& v) {
   nlohmann::ordered_json cases = nlohmann::ordered_json::array();
   for (const ValidationCase& c : v.cases) {
@@ -84,6 +115,12 @@ nlohmann::ordered_json ToJson(const ValidationReport& v) {
   out["cases"] = cases;
   out["summary"] = summary;
   if (!v.band_families.empty()) out["error_bands"] = BandsJson(v);
+  if (!v.families.empty()) {
+    out["families"] = FamiliesJson(v);
+    out["fit_sources"] = v.fit_sources;
+    out["by_source"] = GroupsJson(v.by_source, true);
+    out["by_regime"] = GroupsJson(v.by_regime, false);
+  }
   return out;
 }
 
@@ -192,6 +229,33 @@ void BandFamilyTable(const ValidationReport& v, report::Report& r) {
   }
 }
 
+// MAPE per family (all vs leave-one-source-out), per source and per regime.
+void ErrorGroupTables(const ValidationReport& v, report::Report& r) {
+  if (v.families.empty()) return;
+  report::Table& f = r.AddTable(
+      "families", "MAPE per metric family: all predicted cases vs leave-one-source-out (fit sources left out)",
+      {{"family", "family"}, {"n", "cases"}, {"mape_pct", "MAPE %", 1}, {"median_ape_pct", "median APE %", 1},
+       {"loso_n", "LOSO cases"}, {"loso_mape_pct", "LOSO MAPE %", 1}, {"loso_median_ape_pct", "LOSO median %", 1}});
+  for (const FamilyError& e : v.families) {
+    f.rows.push_back({e.family, static_cast<int64_t>(e.n), e.mape_pct, e.median_ape_pct, static_cast<int64_t>(e.loso_n),
+                      OptValue(e.loso_mape_pct), OptValue(e.loso_median_ape_pct)});
+  }
+  std::vector<report::Column> cols = {{"family", "family"}, {"key", "source"}, {"n", "cases"}, {"mape_pct", "MAPE %", 1},
+                                      {"median_ape_pct", "median APE %", 1}, {"bias_pct", "bias %", 1},
+                                      {"fit_source", "fitted on it"}};
+  report::Table& s = r.AddTable("by_source", "Error per source", cols);
+  for (const ErrorGroup& g : v.by_source) {
+    s.rows.push_back({g.family, g.key, static_cast<int64_t>(g.n), g.mape_pct, g.median_ape_pct, g.bias_pct,
+                      std::string(g.fit_source ? "yes" : "no")});
+  }
+  cols.pop_back();
+  cols[1] = {"key", "regime (family/GPU generation/parallelism/precision)"};
+  report::Table& g2 = r.AddTable("by_regime", "Error per regime", cols);
+  for (const ErrorGroup& g : v.by_regime) {
+    g2.rows.push_back({g.family, g.key, static_cast<int64_t>(g.n), g.mape_pct, g.median_ape_pct, g.bias_pct});
+  }
+}
+
 void PlannerTable(const ValidationReport& v, report::Report& r) {
   bool any_plan = false;
   for (const ValidationCase& k : v.cases) any_plan = any_plan || k.planner_step_s.has_value();
@@ -216,6 +280,13 @@ report::Report ValidationRecord(const ValidationReport& v, const std::string& fi
   CasesTable(v, bands, r);
   PlannerTable(v, r);
   if (bands) BandFamilyTable(v, r);
+  ErrorGroupTables(v, r);
+  if (!v.families.empty()) {
+    r.notes.push_back(fmt::format(
+        "leave-one-source-out (LOSO) MAPE: the cases of the sources the efficiency profile was fitted on ({}) are left "
+        "out; every other source is one the model never saw. Skipped cases count nowhere.",
+        v.fit_sources.empty() ? std::string("none") : fmt::format("{}", fmt::join(v.fit_sources, ", "))));
+  }
   r.notes.push_back("rel_error = (predicted - measured) / measured; skipped cases do not count in the error figures.");
   if (bands) {
     r.notes.push_back(fmt::format(

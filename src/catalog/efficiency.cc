@@ -96,6 +96,21 @@ Status LoadCalibratedFields(const nlohmann::json& j, const std::string& path, Ef
   return Status::Ok();
 }
 
+// "attention_kernel_fraction": {"flash2": 0.35, ..., "source": "..."}: fractions in (0, 1].
+Status LoadKernelFractions(const nlohmann::json& j, const std::string& where, EfficiencyProfile& e) {
+  if (!j.contains("attention_kernel_fraction")) return Status::Ok();
+  const nlohmann::json& k = j.at("attention_kernel_fraction");
+  if (!k.is_object()) return InvalidInput(where + ": field 'attention_kernel_fraction' must be an object");
+  for (const auto& [name, value] : k.items()) {
+    if (name == "source") continue;
+    if (!value.is_number() || !(value.get<double>() > 0) || value.get<double>() > 1) {
+      return InvalidInput(fmt::format("{}: attention_kernel_fraction.{} must be a number in (0, 1]", where, name));
+    }
+    e.attention_kernel_fraction[name] = value.get<double>();
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<EfficiencyProfile> LoadEfficiency(const std::string& path, const std::string& gpu_id) {
@@ -117,7 +132,8 @@ Result<EfficiencyProfile> LoadEfficiency(const std::string& path, const std::str
                   {"intra_node_fraction", &e.intra_node_fraction},
                   {"inter_node_fraction", &e.inter_node_fraction},
                   {"pcie_fraction", &e.pcie_fraction},
-                  {"layer_host_overhead_s", &e.layer_host_overhead_s}};
+                  {"layer_host_overhead_s", &e.layer_host_overhead_s},
+                  {"comm_compute_slowdown", &e.comm_compute_slowdown}};
     for (const Key& k : keys) {
       DLCOST_ASSIGN_OR_RETURN(std::optional<double> v, src.OptNumber(k.name));
       if (!v) continue;
@@ -134,8 +150,12 @@ Result<EfficiencyProfile> LoadEfficiency(const std::string& path, const std::str
   };
   DLCOST_RETURN_IF_ERROR(apply(f));
   DLCOST_RETURN_IF_ERROR(LoadCalibratedFields(j, path, e));
+  DLCOST_RETURN_IF_ERROR(LoadKernelFractions(j, path, e));
+  DLCOST_ASSIGN_OR_RETURN(e.fit_sources, f.OptStringList("fit_sources"));
   if (f.Has("per_gpu") && j["per_gpu"].is_object() && j["per_gpu"].contains(gpu_id)) {
-    DLCOST_RETURN_IF_ERROR(apply(JsonFields(j["per_gpu"][gpu_id], path + ": per_gpu." + gpu_id)));
+    std::string where = path + ": per_gpu." + gpu_id;
+    DLCOST_RETURN_IF_ERROR(apply(JsonFields(j["per_gpu"][gpu_id], where)));
+    DLCOST_RETURN_IF_ERROR(LoadKernelFractions(j["per_gpu"][gpu_id], where, e));
   }
   return e;
 }

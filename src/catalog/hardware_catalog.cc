@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -63,6 +64,11 @@ Result<Accelerator> ParseAcceleratorJson(const nlohmann::json& j, const std::str
   DLCOST_ASSIGN_OR_RETURN(a.memory_bandwidth_gb_s, f.PositiveNumber("memory_bandwidth_gb_s"));
   DLCOST_ASSIGN_OR_RETURN(std::optional<double> tdp, f.OptNumber("tdp_w", false));
   a.tdp_w = tdp.value_or(0);  // 0: not published
+  DLCOST_ASSIGN_OR_RETURN(std::optional<double> peak_power, f.OptNumber("peak_power_w", false));
+  a.peak_power_w = peak_power.value_or(0);
+  if (a.peak_power_w > 0 && !(a.tdp_w > 0)) {
+    return InvalidInput(fmt::format("{}: peak_power_w needs tdp_w (the power cap the part runs at)", where));
+  }
   if (f.Has("intra_node")) {
     JsonFields in(j.at("intra_node"), where + ": intra_node");
     a.intra_network = in.OptString("network").value_or("");
@@ -136,6 +142,13 @@ double DtypeBytes(Dtype d) {
     case Dtype::kFp4: return 0.5;
   }
   return 2;
+}
+
+double Accelerator::SustainedComputeFraction() const {
+  // Dynamic power ~ C V^2 f with the voltage scaled in step with the clock (DVFS): power ~ f^3,
+  // so a cap at P sustains about (P / P_peak)^(1/3) of the clock the peaks assume.
+  if (peak_power_w > 0 && tdp_w > 0 && tdp_w < peak_power_w) return std::cbrt(tdp_w / peak_power_w);
+  return 1.0;
 }
 
 std::optional<double> Accelerator::PeakFlops(Dtype d) const {

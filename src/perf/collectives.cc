@@ -25,7 +25,19 @@ double AllReduceTime(double bytes, const GroupPlacement& g) {
   return t;
 }
 
-double ReduceScatterTime(double bytes, const GroupPlacement& g) { return 0.5 * AllReduceTime(bytes, g); }
+double ReduceScatterTime(double bytes, const GroupPlacement& g) {
+  if (g.n <= 1 || bytes <= 0) return 0;
+  double k = static_cast<double>(std::min(g.per_node, g.n));
+  double nodes = Nodes(g);
+  // Bandwidth: each rank receives (k-1)/k of the buffer over the in-node link and each node the
+  // other nodes' share over its k NICs. Latency: NCCL runs all-gather and reduce-scatter as one
+  // flat ring (no tree), n - 1 steps each paced by the slowest hop (NCCL tuning model).
+  double t = 0;
+  if (k > 1) t += (k - 1) / k * bytes / g.intra.bandwidth_bytes_s;
+  if (nodes > 1) t += (nodes - 1) / nodes * (bytes / k) / g.inter.bandwidth_bytes_s;
+  double hop = nodes > 1 ? g.inter.latency_s : g.intra.latency_s;
+  return t + (static_cast<double>(g.n) - 1) * hop;
+}
 
 double AllToAllTime(double bytes, const GroupPlacement& g) {
   if (g.n <= 1 || bytes <= 0) return 0;

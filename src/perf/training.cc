@@ -81,13 +81,17 @@ Result<double> TrainingPeakFlops(const Accelerator& gpu, Dtype prec) {
   return *peak;
 }
 
-// LoRA adapters of rank r on every attention and MLP projection: r (k + n) each.
-double LoraParams(const perf::OpGraph& graph, int64_t rank) {
+// LoRA adapters of rank r on the targeted projections (attention, MLP or both): r (k + n) each.
+double LoraParams(const perf::OpGraph& graph, int64_t rank, LoraTargets targets) {
   double params = 0;
   for (const perf::LayerGroup& grp : graph.groups) {
     if (!perf::IsTransformerLayer(grp.name)) continue;
     for (const Op& op : grp.ops) {
-      if (op.kind == OpKind::kGemm) params += grp.count * static_cast<double>(rank) * (op.gemm_k + op.gemm_n);
+      if (op.kind != OpKind::kGemm) continue;
+      bool mlp = op.name.find("up_proj") != std::string::npos || op.name.find("gate_proj") != std::string::npos ||
+                 op.name.find("down_proj") != std::string::npos;
+      if ((targets == LoraTargets::kAttention && mlp) || (targets == LoraTargets::kMlp && !mlp)) continue;
+      params += grp.count * static_cast<double>(rank) * (op.gemm_k + op.gemm_n);
     }
   }
   return params;
@@ -173,16 +177,45 @@ double LayersOnStage(const GroupCosts& groups, const perf::OpGraph& graph, size_
   return here ? 1.0 : 0.0;
 }
 
+// Layers of virtual stage `c` of `chunks` when `layers` are spread as evenly as they allow: the
+// L mod C stages with one layer more are the middle ones first, then the first (which also holds
+// the embedding), and the last (which also holds the output layer and the loss) only when every
+// other stage has one.
+int64_t EvenChunkLayers(int64_t layers, int64_t chunks, int64_t c) {
+  int64_t base = layers / chunks, extra = layers % chunks;
+  if (extra == 0) return base;
+  int64_t rank;  // position of chunk c in the order that receives the extra layers
+  if (c == 0) rank = chunks - 2;
+  else if (c == chunks - 1) rank = chunks - 1;
+  else rank = c - 1;
+  return base + (rank < extra ? 1 : 0);
+}
+
+// Transformer layers on pipeline rank `st`: the setup's explicit split, else the even spread
+// over pp x vpp virtual stages (rank st holds stages st, st + pp, ...).
+int64_t RankLayers(const TrainingSetup& s, const Layout& layout, int64_t layers, int64_t st) {
+  int64_t n = static_cast<int64_t>(s.pp_layers.size());
+  if (n == layout.pp) return s.pp_layers[static_cast<size_t>(st)];
+  int64_t chunks = layout.pp * layout.vpp, sum = 0;
+  for (int64_t c = st; c < chunks; c += layout.pp) {
+    sum += n == chunks ? s.pp_layers[static_cast<size_t>(c)] : EvenChunkLayers(layers, chunks, c);
+  }
+  return sum;
+}
+
 StageTotals SumStages(const LayoutCostInputs& in, const GroupCosts& groups, double pp_p2p) {
   const Layout& layout = *in.layout;
   int64_t layers = groups.layers;
-  int64_t per_stage = in.model->IsTransformer() ? std::max<int64_t>(1, layers / layout.pp) : std::max<int64_t>(1, layers);
+  bool split = in.model->IsTransformer();
   StageTotals out;
   double max_stage = -1;
+  int64_t next_lo = 0;
   for (int64_t st = 0; st < layout.pp; ++st) {
     LayerCost k{};
     double params = 0, act = 0;
-    int64_t lo = st * per_stage, hi = st == layout.pp - 1 ? layers : lo + per_stage;
+    int64_t lo = next_lo, hi = split ? std::min(layers, lo + RankLayers(*in.setup, layout, layers, st)) : layers;
+    if (st == layout.pp - 1) hi = layers;
+    next_lo = hi;
     for (size_t gi = 0; gi < groups.count; ++gi) {
       double n = LayersOnStage(groups, *in.graph, gi, st, layout.pp, lo, hi);
       if (n == 0) continue;
@@ -225,30 +258,73 @@ double TrainedParams(const LayoutCostInputs& in, const StageTotals& stages) {
   return in.frozen_base ? in.lora_params / static_cast<double>(layout.tp * layout.pp) : stages.max_params;
 }
 
-// Data-parallel traffic at the end of the step: gradient all-reduce (ZeRO 0), or
-// reduce-scatter of gradients plus all-gather of updated weights (ZeRO 1/2/3); ZeRO-3 also
-// gathers weights for every micro-batch's forward and backward, prefetched under compute.
-double ExposedDataParallelSeconds(const LayoutCostInputs& in, const StageTotals& stages) {
+// Compute lost to a collective of `comm_s` seconds that runs beside `compute_s` seconds of
+// compute: its kernels hold a share of the SMs for the time they overlap.
+double ContentionSeconds(double comm_s, double compute_s, const EfficiencyProfile& eff) {
+  return eff.comm_compute_slowdown * std::min(comm_s, compute_s);
+}
+
+// Sharded data parallelism (ZeRO-3 / FSDP) as it runs, per micro-batch: every layer's weights
+// are all-gathered before its forward and again before its backward (the recomputed forward
+// runs inside that backward and reuses the gather), and its gradients reduce-scattered after
+// it. Each gather is prefetched under the previous layer's compute, so per layer the exposed
+// time is max(0, comm - compute); the first gather and the last reduce-scatter have nothing to
+// hide under. With hybrid sharding (shard_group), the sharded gradients are also all-reduced
+// across the replicas once per step. Equations: docs/training.md, "Sharded data parallelism".
+double ShardedDataParallelSeconds(const LayoutCostInputs& in, const StageTotals& stages, bool overlap) {
   const Layout& layout = *in.layout;
   const LayerCost& w = stages.worst;
-  double m = static_cast<double>(layout.microbatches);
+  const EfficiencyProfile& eff = *in.rates.eff;
+  int64_t shard_n = layout.dp;
+  int64_t sg = in.setup->shard_group;
+  if (sg > 0 && sg < layout.dp && layout.dp % sg == 0) shard_n = sg;
+  GroupPlacement shard = in.dp_group;
+  shard.n = shard_n;
+  shard.per_node = std::min(shard.per_node, shard_n);
+  double gather = perf::ReduceScatterTime(stages.max_params * in.weight_bytes, shard);
+  double reduce = perf::ReduceScatterTime(TrainedParams(in, stages) * in.setup->grad_bytes, shard);
+  double layers = std::max(1.0, std::ceil(static_cast<double>(in.model->layers) / layout.pp));
+  double fwd = w.fwd_s, bwd = w.bwd_s + w.recompute_s;
+  // Under a pipeline, FSDP keeps a stage's weights gathered from forward to backward
+  // (torchtitan sets reshard_after_forward=False with pipelining): no gather before backward.
+  double bwd_gather = layout.pp > 1 ? 0.0 : gather;
+  double per_mb;
+  if (overlap) {
+    per_mb = std::max(0.0, gather - fwd) + gather / layers + std::max(0.0, bwd_gather + reduce - bwd) +
+             reduce / layers + ContentionSeconds(gather, fwd, eff) + ContentionSeconds(bwd_gather + reduce, bwd, eff);
+  } else {
+    per_mb = gather + bwd_gather + reduce;
+  }
+  double t = static_cast<double>(layout.microbatches) * per_mb;
+  if (shard_n < layout.dp) {
+    GroupPlacement repl = in.dp_group;
+    repl.n = layout.dp / shard_n;
+    repl.per_node = std::max<int64_t>(1, in.dp_group.per_node / shard_n);
+    double ar = perf::AllReduceTime(TrainedParams(in, stages) * in.setup->grad_bytes / shard_n, repl);
+    t += overlap ? std::max(0.0, ar - bwd) + ContentionSeconds(ar, bwd, eff) : ar;
+  }
+  return t;
+}
+
+// Data-parallel traffic of the step. ZeRO 0: gradient all-reduce; ZeRO 1/2: reduce-scatter of
+// gradients plus all-gather of the updated weights, both bucketed under the last micro-batch's
+// backward when overlapped (the default); ZeRO 3: ShardedDataParallelSeconds.
+double ExposedDataParallelSeconds(const LayoutCostInputs& in, const StageTotals& stages) {
+  const Layout& layout = *in.layout;
+  if (layout.dp <= 1) return 0;
+  bool overlap = in.setup->overlap.dp.value_or(true);
+  if (layout.zero == 3) return ShardedDataParallelSeconds(in, stages, overlap);
   double trained_params = TrainedParams(in, stages);
-  double dp_time = 0;
-  if (layout.dp > 1) {
-    if (layout.zero == 0) {
-      dp_time = perf::AllReduceTime(trained_params * in.setup->grad_bytes, in.dp_group);
-    } else {
-      dp_time = perf::ReduceScatterTime(trained_params * in.setup->grad_bytes, in.dp_group) +
-                perf::ReduceScatterTime(trained_params * in.weight_bytes, in.dp_group);
-    }
+  double dp_time;
+  if (layout.zero == 0) {
+    dp_time = perf::AllReduceTime(trained_params * in.setup->grad_bytes, in.dp_group);
+  } else {
+    dp_time = perf::ReduceScatterTime(trained_params * in.setup->grad_bytes, in.dp_group) +
+              perf::ReduceScatterTime(trained_params * in.weight_bytes, in.dp_group);
   }
-  double overlap_window = w.bwd_s;  // bucketed reduction overlaps the last micro-batch's backward
-  double exposed = std::max(0.0, dp_time - overlap_window);
-  if (layout.zero == 3 && layout.dp > 1) {
-    double gather = 2 * perf::ReduceScatterTime(stages.max_params * in.weight_bytes, in.dp_group);
-    exposed += m * std::max(0.0, gather - (w.fwd_s + w.bwd_s));
-  }
-  return exposed;
+  if (!overlap) return dp_time;
+  double window = stages.worst.bwd_s;
+  return std::max(0.0, dp_time - window) + ContentionSeconds(dp_time, window, *in.rates.eff);
 }
 
 // The optimizer step: its memory traffic over the parameters this GPU updates.
@@ -277,6 +353,11 @@ void FillStepTime(const LayoutCostInputs& in, const StageTotals& stages, double 
   e.time_recompute_s = m * w.recompute_s;
   e.time_attention_s = m * w.attention_s;
   e.time_comm_tp_s = m * w.tp_comm_s;
+  if (in.setup->overlap.tp.value_or(false)) {
+    // Tensor-parallel collectives overlapped with the GEMMs they feed (async TP, TE comm overlap).
+    double work = w.fwd_s + w.bwd_s + w.recompute_s;
+    e.time_comm_tp_s = m * (std::max(0.0, w.tp_comm_s - work) + ContentionSeconds(w.tp_comm_s, work, *in.rates.eff));
+  }
   e.time_comm_cp_s = m * w.cp_comm_s;
   e.time_comm_ep_s = m * w.ep_comm_s;
   e.time_comm_pp_s = m * pp_p2p;
@@ -346,7 +427,12 @@ void FillMemory(const LayoutCostInputs& in, const GroupCosts& groups, const Stag
   if (in.frozen_base) weights += trained_params * 2;  // adapters in bf16
   if (layout.zero >= 1) opt /= layout.dp;
   if (layout.zero >= 2) grads /= layout.dp;
-  if (layout.zero >= 3) weights /= layout.dp;
+  if (layout.zero >= 3) {
+    // Sharded, plus one layer gathered at a time; under a pipeline the stage's gathered weights
+    // stay from forward to backward (ShardedDataParallelSeconds).
+    double layers = std::max(1.0, std::ceil(static_cast<double>(in.model->layers) / layout.pp));
+    weights = weights / layout.dp + (layout.pp > 1 ? weights : weights / layers);
+  }
   double act = ActivationBytes(in, groups, stages);
   e.memory_weights_bytes = weights;
   e.memory_grads_bytes = grads;
@@ -360,6 +446,42 @@ void FillMemory(const LayoutCostInputs& in, const GroupCosts& groups, const Stag
 
 }  // namespace
 
+std::optional<AttentionKernel> EffectiveAttentionKernel(const TrainingSetup& s) {
+  if (s.attention_kernel) return s.attention_kernel;
+  if (!s.flash_attention) return AttentionKernel::kEager;
+  if (!s.framework) return std::nullopt;
+  switch (*s.framework) {
+    // These call torch.nn.functional.scaled_dot_product_attention in their model code
+    // (torchtitan's and torchtune's Llama attention, nanoGPT's CausalSelfAttention, and
+    // Hugging Face transformers' default attn_implementation "sdpa").
+    case Framework::kTorchtitan:
+    case Framework::kPytorchFsdp:
+    case Framework::kTorchtune:
+    case Framework::kTransformers:
+    case Framework::kNanogpt:
+      return AttentionKernel::kSdpa;
+    default:
+      return std::nullopt;
+  }
+}
+
+double AttentionKernelFraction(const EfficiencyProfile& eff, std::optional<AttentionKernel> k, std::string* which) {
+  if (!k || *k == AttentionKernel::kEager) {
+    if (which) *which = "the profile's fused-attention default";
+    return eff.attention_max_fraction;
+  }
+  auto it = eff.attention_kernel_fraction.find(AttentionKernelName(*k));
+  if (it == eff.attention_kernel_fraction.end() && *k == AttentionKernel::kSdpa) {
+    it = eff.attention_kernel_fraction.find("flash2");  // SDPA's flash backend is FlashAttention-2
+  }
+  if (it != eff.attention_kernel_fraction.end()) {
+    if (which) *which = fmt::format("{} measured on this GPU generation", AttentionKernelName(*k));
+    return it->second;
+  }
+  if (which) *which = fmt::format("no measurement of {} on this GPU: the profile's fused-attention default", AttentionKernelName(*k));
+  return eff.attention_max_fraction;
+}
+
 Result<TrainingEvaluator> TrainingEvaluator::Create(const ModelSpec& model, const SystemSpec& sys,
                                                     const TrainingSetup& s, const EfficiencyProfile& eff) {
   TrainingEvaluator t;
@@ -367,6 +489,9 @@ Result<TrainingEvaluator> TrainingEvaluator::Create(const ModelSpec& model, cons
   t.sys_ = sys;
   t.setup_ = s;
   t.eff_ = eff;
+  std::optional<AttentionKernel> kernel = EffectiveAttentionKernel(s);
+  t.setup_.flash_attention = !(kernel && *kernel == AttentionKernel::kEager);
+  t.eff_.attention_max_fraction = AttentionKernelFraction(eff, kernel, nullptr);
   if ((s.precision == Dtype::kFp8 || s.precision == Dtype::kFp4) && eff.gemm_max_fraction_fp8 > 0) {
     t.eff_.gemm_max_fraction = eff.gemm_max_fraction_fp8;
   }
@@ -383,6 +508,7 @@ Result<TrainingEvaluator> TrainingEvaluator::Create(const ModelSpec& model, cons
     t.attention_peak_ = sys.gpu.PeakFlops(Dtype::kBf16).value_or(sys.gpu.PeakFlops(Dtype::kFp16).value_or(peak));
   }
   t.bandwidth_ = sys.gpu.memory_bandwidth_gb_s * kGB;
+  t.sustained_compute_ = sys.gpu.SustainedComputeFraction();
   t.causal_ = model.kind == ModelKind::kDecoder;
   t.dropout_ = s.dropout.value_or(model.ffn_act == FfnAct::kGelu && model.kind == ModelKind::kDecoder);
   t.frozen_base_ = s.finetune == Finetune::kLora || s.finetune == Finetune::kQlora;
@@ -392,7 +518,7 @@ Result<TrainingEvaluator> TrainingEvaluator::Create(const ModelSpec& model, cons
   t.act_bytes_ = prec == Dtype::kFp32 || prec == Dtype::kTf32 ? 4 : kActBytes;
   t.intra_ = IntraLink(sys, eff);
   t.inter_ = InterLink(sys, eff);
-  t.lora_params_ = LoraParams(t.graph_, s.lora_rank);
+  t.lora_params_ = LoraParams(t.graph_, s.lora_rank, s.lora_targets);
   t.fwd_flops_per_unit_ = t.graph_.FwdFlopsPerUnit();
   return t;
 }
@@ -407,7 +533,8 @@ void TrainingEvaluator::Evaluate(const Layout& layout, TrainingEstimate* out) co
   in.system = &sys_;
   in.setup = &setup_;
   in.layout = &layout;
-  in.rates = perf::Rates{peak_, attention_peak_, bandwidth_, &eff_, gemm_curve_.empty() ? nullptr : &gemm_curve_};
+  in.rates = perf::Rates{peak_ * sustained_compute_, attention_peak_ * sustained_compute_, bandwidth_, &eff_,
+                         gemm_curve_.empty() ? nullptr : &gemm_curve_};
   in.causal = causal_;
   in.dropout = dropout_;
   in.frozen_base = frozen_base_;
@@ -429,8 +556,8 @@ void TrainingEvaluator::Evaluate(const Layout& layout, TrainingEstimate* out) co
   FillMemory(in, groups, stages, e);
 }
 
-void AddTrainingAssumptions(const ModelSpec& model, const TrainingSetup& s, const EfficiencyProfile& eff,
-                            TrainingEstimate& e) {
+void AddTrainingAssumptions(const ModelSpec& model, const SystemSpec& sys, const TrainingSetup& s,
+                            const EfficiencyProfile& eff, TrainingEstimate& e) {
   Dtype prec = s.precision;
   bool dropout = s.dropout.value_or(model.ffn_act == FfnAct::kGelu && model.kind == ModelKind::kDecoder);
   e.assumptions.push_back(fmt::format("efficiency profile '{}': GEMM {:.0f}%, attention {:.0f}%, memory {:.0f}% of peak",
@@ -448,8 +575,31 @@ void AddTrainingAssumptions(const ModelSpec& model, const TrainingSetup& s, cons
                                           : "full score matrix computed"));
   e.assumptions.push_back(fmt::format("gradients {} bytes/param, optimizer {} ({} bytes/param of state)", s.grad_bytes,
                                       OptimizerName(s.optimizer), OptimizerStateBytes(s.optimizer, prec)));
-  e.assumptions.push_back("tensor-parallel collectives are not overlapped with compute; data-parallel reduction "
-                          "overlaps the last micro-batch's backward pass");
+  std::string kernel_src;
+  std::optional<AttentionKernel> kernel = EffectiveAttentionKernel(s);
+  double kernel_frac = AttentionKernelFraction(eff, kernel, &kernel_src);
+  if (kernel && *kernel != AttentionKernel::kEager) {
+    e.assumptions.push_back(fmt::format("attention kernel {}{}: {:.0f}% of peak ({})", AttentionKernelName(*kernel),
+                                        s.attention_kernel ? "" : fmt::format(" ({}'s default)", FrameworkName(*s.framework)),
+                                        100 * kernel_frac, kernel_src));
+  }
+  bool tp_overlap = s.overlap.tp.value_or(false), dp_overlap = s.overlap.dp.value_or(true);
+  e.assumptions.push_back(fmt::format(
+      "tensor-parallel collectives {}; data-parallel traffic {}{}", tp_overlap ? "overlapped with the GEMMs" : "not overlapped with compute",
+      dp_overlap ? "overlapped (ZeRO 0-2: under the last micro-batch's backward; ZeRO 3: per-layer prefetch)" : "not overlapped",
+      dp_overlap || tp_overlap ? fmt::format("; overlapped collectives slow compute by {:.0f}% of their time (NCCL's SM share)",
+                                             100 * eff.comm_compute_slowdown)
+                               : ""));
+  double sustained = sys.gpu.SustainedComputeFraction();
+  if (sustained < 1) {
+    e.assumptions.push_back(fmt::format("{} runs capped at {:.0f} W of the {:.0f} W its peaks assume: compute at {:.1f}% of "
+                                        "the datasheet peak's clock ((cap/peak power)^(1/3); MFU still against the "
+                                        "datasheet peak)", sys.gpu.id, sys.gpu.tdp_w, sys.gpu.peak_power_w, 100 * sustained));
+  }
+  if (s.shard_group > 0) {
+    e.assumptions.push_back(fmt::format("hybrid sharding: weights sharded over {} data-parallel ranks, replicated across "
+                                        "groups", s.shard_group));
+  }
 }
 
 Result<TrainingEstimate> EstimateTraining(const ModelSpec& model, const SystemSpec& sys, const TrainingSetup& s,
@@ -458,7 +608,7 @@ Result<TrainingEstimate> EstimateTraining(const ModelSpec& model, const SystemSp
   DLCOST_ASSIGN_OR_RETURN(Layout L, ev.ResolveLayout(s));
   TrainingEstimate e;
   ev.Evaluate(L, &e);
-  AddTrainingAssumptions(model, s, eff, e);
+  AddTrainingAssumptions(model, sys, s, eff, e);
   return e;
 }
 

@@ -51,6 +51,28 @@ Result<Layout> DegreesOf(const TrainingSetup& s) {
   return layout;
 }
 
+}  // namespace
+
+Status CheckPipelineSplit(const ModelSpec& model, const TrainingSetup& s, const Layout& layout) {
+  if (s.pp_layers.empty()) return Status::Ok();
+  int64_t n = static_cast<int64_t>(s.pp_layers.size());
+  if (n != layout.pp && n != layout.pp * layout.vpp) {
+    return InvalidInput(fmt::format("--pp-layers: {} counts for pp = {} (give pp, or pp x vpp = {}, counts)", n, layout.pp,
+                                    layout.pp * layout.vpp));
+  }
+  int64_t sum = 0;
+  for (int64_t c : s.pp_layers) {
+    if (c < 1) return InvalidInput("--pp-layers: every stage needs at least one layer");
+    sum += c;
+  }
+  if (sum != model.layers) {
+    return InvalidInput(fmt::format("--pp-layers: the counts sum to {}, not the {} layers of {}", sum, model.layers, model.id));
+  }
+  return Status::Ok();
+}
+
+namespace {
+
 // The degrees against the model: heads, layers, sequence and experts they must divide, and the
 // ZeRO stages a pipeline allows.
 Status CheckModelRules(const ModelSpec& model, const TrainingSetup& s, const Layout& layout) {
@@ -61,9 +83,11 @@ Status CheckModelRules(const ModelSpec& model, const TrainingSetup& s, const Lay
       return InvalidInput(fmt::format("--tp: {} and the {} key/value heads of {} do not divide one another", layout.tp,
                                       model.kv_heads, model.id));
     }
-    DLCOST_RETURN_IF_ERROR(CheckDivides(layout.pp * layout.vpp, model.layers,
-        fmt::format("--pp: pp x vpp = {} does not divide the {} layers of {}", layout.pp * layout.vpp, model.layers,
-                    model.id)));
+    if (layout.pp * layout.vpp > model.layers) {
+      return InvalidInput(fmt::format("--pp: pp x vpp = {} is more than the {} layers of {} (a stage needs a layer)",
+                                      layout.pp * layout.vpp, model.layers, model.id));
+    }
+    DLCOST_RETURN_IF_ERROR(CheckPipelineSplit(model, s, layout));
   } else if (layout.tp > 1 || layout.pp > 1 || layout.cp > 1) {
     return InvalidInput(fmt::format("--tp/--pp/--cp: {} is a {} model; only data parallelism is modelled for it",
                                     model.id, ModelKindName(model.kind)));
@@ -75,15 +99,22 @@ Status CheckModelRules(const ModelSpec& model, const TrainingSetup& s, const Lay
     if (!model.moe) return InvalidInput(fmt::format("--ep: {} has no experts", model.id));
     DLCOST_RETURN_IF_ERROR(CheckDivides(layout.ep, model.moe->experts,
         fmt::format("--ep: {} does not divide the {} experts", layout.ep, model.moe->experts)));
-    DLCOST_RETURN_IF_ERROR(
-        CheckDivides(layout.ep, layout.dp, fmt::format("--ep: {} does not divide dp = {}", layout.ep, layout.dp)));
+    // Megatron-Core folds expert parallelism over the tensor-, context- and data-parallel ranks
+    // (MoE parallel folding): ep must divide tp x cp x dp.
+    int64_t fold = layout.tp * layout.cp * layout.dp;
+    DLCOST_RETURN_IF_ERROR(CheckDivides(layout.ep, fold,
+        fmt::format("--ep: {} does not divide tp x cp x dp = {}", layout.ep, fold)));
   }
   if (layout.zero < 0 || layout.zero > 3) return InvalidInput("--zero: must be 0, 1, 2 or 3");
+  if (s.shard_group > 0 && layout.zero == 3 && layout.dp % s.shard_group != 0) {
+    return InvalidInput(fmt::format("--hsdp-shard: {} does not divide the data-parallel size {}", s.shard_group, layout.dp));
+  }
   // DeepSpeed's pipeline engine supports ZeRO stage 0 or 1 only, and Megatron-LM's distributed
-  // optimizer is stage 1 (DeepSpeed documentation, "Pipeline Parallelism").
-  if (layout.zero >= 2 && layout.pp > 1) {
-    return InvalidInput(fmt::format("--zero: stage {} cannot be combined with pipeline parallelism (pp = {}); use 0 or 1",
-                                    layout.zero, layout.pp));
+  // optimizer is stage 1 (DeepSpeed documentation, "Pipeline Parallelism"); PyTorch FSDP2 runs
+  // under torch.distributed.pipelining (torchtitan's FSDP + PP), so stage 3 is allowed.
+  if (layout.zero == 2 && layout.pp > 1) {
+    return InvalidInput(fmt::format("--zero: stage 2 cannot be combined with pipeline parallelism (pp = {}); use 0, 1 "
+                                    "or 3 (FSDP)", layout.pp));
   }
   return Status::Ok();
 }

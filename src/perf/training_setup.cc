@@ -72,6 +72,62 @@ Result<Finetune> ParseFinetune(const std::string& s) {
   return InvalidInput(fmt::format("--finetune: unknown method '{}' (full, lora, qlora)", s));
 }
 
+namespace {
+
+// Spellings of each enum value in enum order; the first is the canonical name.
+constexpr const char* kFrameworkNames[] = {"megatron-lm", "nemo", "torchtitan", "deepspeed", "pytorch-fsdp", "torchtune",
+                                           "unsloth", "transformers", "maxtext", "llm.c", "nanogpt", "other"};
+constexpr const char* kKernelNames[] = {"eager", "sdpa", "flash1", "flash2", "flash3", "cudnn", "ck", "other"};
+constexpr const char* kLoraTargetNames[] = {"all", "attention", "mlp"};
+
+template <typename E, size_t N>
+Result<E> ParseNamed(const std::string& s, const std::string& what, const char* const (&names)[N], const char* noun) {
+  std::string t = ToLower(std::string(TrimView(s)));
+  for (size_t i = 0; i < N; ++i) {
+    if (t == names[i]) return static_cast<E>(i);
+  }
+  std::string accepted;
+  for (size_t i = 0; i < N; ++i) accepted += (i ? ", " : "") + std::string(names[i]);
+  return InvalidInput(fmt::format("{}: unknown {} '{}' (accepted: {})", what, noun, s, accepted));
+}
+
+}  // namespace
+
+const char* FrameworkName(Framework f) { return kFrameworkNames[static_cast<int>(f)]; }
+const char* AttentionKernelName(AttentionKernel k) { return kKernelNames[static_cast<int>(k)]; }
+const char* LoraTargetsName(LoraTargets t) { return kLoraTargetNames[static_cast<int>(t)]; }
+
+Result<Framework> ParseFramework(const std::string& s, const std::string& what) {
+  return ParseNamed<Framework>(s, what, kFrameworkNames, "framework");
+}
+Result<AttentionKernel> ParseAttentionKernel(const std::string& s, const std::string& what) {
+  return ParseNamed<AttentionKernel>(s, what, kKernelNames, "attention kernel");
+}
+Result<LoraTargets> ParseLoraTargets(const std::string& s, const std::string& what) {
+  return ParseNamed<LoraTargets>(s, what, kLoraTargetNames, "LoRA target set");
+}
+
+Result<Overlap> ParseOverlap(const std::string& s, const std::string& what) {
+  Overlap o;
+  std::string t = ToLower(std::string(TrimView(s)));
+  if (t == "none") {
+    o.dp = false;
+    o.tp = false;
+    return o;
+  }
+  o.dp = false;
+  o.tp = false;
+  for (const std::string& part : Split(t, '+')) {
+    std::string p(TrimView(part));
+    if (p == "dp") o.dp = true;
+    else if (p == "tp") o.tp = true;
+    else if (p != "pp" && p != "cp" && p != "ep") {
+      return InvalidInput(fmt::format("{}: unknown overlap '{}' (none, or dp, tp, pp, cp, ep joined with '+')", what, s));
+    }
+  }
+  return o;
+}
+
 int64_t DefaultGlobalBatch(bool language_model, double tokens_per_sample, int64_t unit) {
   unit = std::max<int64_t>(1, unit);
   double target = language_model ? kDefaultBatchTokens / std::max(1.0, tokens_per_sample) : 256.0;

@@ -23,6 +23,15 @@ void Union(std::vector<T>& dst, const std::vector<T>& more) {
 
 Result<TrainingEstimate> FastestLayout(const TrainingEvaluator& ev, const TrainingSetup& s, const LayoutSpace* also) {
   const ModelSpec& m = ev.model();
+  size_t split = s.pp_layers.size();
+  if (split > 0) {
+    // An explicit split fixes the pipeline: its counts are checked before the search.
+    if (!s.pp) return InvalidInput("--pp-layers: give --pp with it");
+    Layout probe;
+    probe.pp = *s.pp;
+    probe.vpp = s.vpp.value_or(static_cast<int64_t>(split) % *s.pp == 0 ? static_cast<int64_t>(split) / *s.pp : 1);
+    DLCOST_RETURN_IF_ERROR(CheckPipelineSplit(m, s, probe));
+  }
   LayoutSpace in;
   if (s.tp) in.tp = {*s.tp};
   if (s.pp) in.pp = {*s.pp};
@@ -53,6 +62,7 @@ Result<TrainingEstimate> FastestLayout(const TrainingEvaluator& ev, const Traini
   TrainingEstimate est;
   plan::ForEachLayout(m, sp, s.num_gpus, s.seq_len, ev.tokens_per_sample(), &pruned, [&](const Layout& layout) {
     if (s.dp && layout.dp != *s.dp) return;
+    if (split > 0 && static_cast<int64_t>(split) != layout.pp && static_cast<int64_t>(split) != layout.pp * layout.vpp) return;
     ev.Evaluate(layout, &est);
     if (!smallest || est.memory_total_bytes < smallest->memory_total_bytes) smallest = est;
     if (!est.fits) return;
@@ -88,7 +98,7 @@ Result<TrainingEstimate> EstimateWithChosenLayout(const ModelSpec& model, const 
   if (s.num_gpus < 1) return InvalidInput("--gpus: must be at least 1");
   DLCOST_ASSIGN_OR_RETURN(TrainingEvaluator ev, TrainingEvaluator::Create(model, sys, s, eff));
   DLCOST_ASSIGN_OR_RETURN(TrainingEstimate e, FastestLayout(ev, s));
-  AddTrainingAssumptions(model, s, eff, e);
+  AddTrainingAssumptions(model, sys, s, eff, e);
   return e;
 }
 

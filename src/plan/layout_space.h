@@ -43,12 +43,12 @@ void ForEachLayout(const ModelSpec& m, const Space& sp, int64_t n, int64_t seq, 
       if (!tr && cp > 1) { ++*pruned; continue; }
       for (int64_t pp : sp.pp) {
         if (!tr && pp > 1) { ++*pruned; continue; }
-        if (n % (tp * cp * pp) != 0 || (tr && m.layers % pp != 0)) { ++*pruned; continue; }
+        if (n % (tp * cp * pp) != 0 || (tr && m.layers < pp)) { ++*pruned; continue; }
         int64_t dp = n / (tp * cp * pp);
         for (int64_t ep : sp.ep) {
           if (ep > 1 && (!m.moe || m.moe->experts % ep != 0 || dp % ep != 0)) { ++*pruned; continue; }
           for (int64_t vpp : sp.vpp) {
-            if (vpp > 1 && (pp == 1 || m.layers % (pp * vpp) != 0)) { ++*pruned; continue; }
+            if (vpp > 1 && (pp == 1 || m.layers < pp * vpp)) { ++*pruned; continue; }
             for (int64_t mb : sp.mb) {
               int64_t unit = dp * mb;
               int64_t gb;
@@ -64,7 +64,9 @@ void ForEachLayout(const ModelSpec& m, const Space& sp, int64_t n, int64_t seq, 
                 for (int z : sp.zero) {
                   // Nothing to shard over (unless the only stage asked for is this one).
                   if (dp == 1 && z != 0 && sp.zero.size() > 1) { ++*pruned; continue; }
-                  if (z >= 2 && pp > 1) { ++*pruned; continue; }   // ZeRO-2/3 do not run with pipelines
+                  // ZeRO-2/3 do not run with pipelines, except FSDP under PyTorch pipelining when asked
+                  // for (ZeRO-3 the only stage in the space).
+                  if (z >= 2 && pp > 1 && !(z == 3 && sp.zero.size() == 1)) { ++*pruned; continue; }
                   Layout layout;
                   layout.tp = tp;
                   layout.pp = pp;

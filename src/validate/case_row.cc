@@ -105,9 +105,17 @@ Status Skip(ValidationCase& vc, std::string why) {
   return Status::Ok();
 }
 
-Result<ValidationReport> RunCases(const std::string& csv_path, const std::vector<std::string>& metrics,
+Result<ValidationReport> RunCases(const std::string& csv_path, const std::vector<std::string>& columns,
+                                  const std::vector<std::string>& metrics,
                                   const std::function<Status(const CaseRow& row, ValidationCase& vc)>& predict) {
   DLCOST_ASSIGN_OR_RETURN(CsvTable t, CsvTable::ReadFile(csv_path));
+  for (const std::string& h : t.header()) {
+    std::string col = ToLower(std::string(TrimView(h)));
+    if (std::find(columns.begin(), columns.end(), col) == columns.end()) {
+      return InvalidInput(fmt::format("{}: line 1: unknown column '{}' (the columns are those of "
+                                      "validation/published/README.md)", csv_path, h));
+    }
+  }
   for (const char* col : {"case_id", "metric", "value", "gpu"}) {
     DLCOST_RETURN_IF_ERROR(t.RequireColumn(col).status());
   }

@@ -34,11 +34,13 @@ Result<ModelSpec> ModelFromRow(const CaseRow& row);
 // Marks `vc` skipped for `why`; returns Ok so a predictor can `return Skip(vc, "...")`.
 Status Skip(ValidationCase& vc, std::string why);
 
-// Reads the cases in `csv_path` (case_id, metric, value and gpu columns required). Rows without a
+// Reads the cases in `csv_path` (case_id, metric, value and gpu columns required; a column
+// outside `columns`, the schema's, is an error naming it). Rows without a
 // positive value or with a metric outside `metrics` are skipped with the reason; the others go to
 // `predict`, which sets vc.predicted (and vc.chosen) or skips the row. A non-ok Status from
 // `predict` stops the run. Fills rel_error, status and the per-metric summary.
-Result<ValidationReport> RunCases(const std::string& csv_path, const std::vector<std::string>& metrics,
+Result<ValidationReport> RunCases(const std::string& csv_path, const std::vector<std::string>& columns,
+                                  const std::vector<std::string>& metrics,
                                   const std::function<Status(const CaseRow& row, ValidationCase& vc)>& predict);
 
 }  // namespace dlcost

@@ -86,7 +86,7 @@ BandQuantiles QuantilesOf(const std::vector<double>& pool) {
 std::string NormalizeSource(std::string_view source) {
   std::string s(TrimView(source.substr(0, source.find(';'))));
   std::smatch m;
-  static const std::regex repo(R"(^([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+):)");
+  static const std::regex repo(R"(^([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)(@[0-9A-Za-z]+)?:)");
   if (std::regex_search(s, m, repo)) return ToLower(m[1].str());
   size_t etal = s.find(" et al");
   if (etal == std::string::npos) return ToLower(s);

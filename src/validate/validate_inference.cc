@@ -169,7 +169,12 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
   DLCOST_ASSIGN_OR_RETURN(std::vector<EngineProfile> engines, LoadEngines(data_dir));
   std::vector<std::string> metrics(std::begin(kInferenceMetrics), std::end(kInferenceMetrics));
   metrics.push_back("speedup");
-  return RunCases(csv_path, metrics, [&](const CaseRow& row, ValidationCase& vc) -> Status {
+  // The inference schema's columns (validation/published/README.md, inference_cases.csv).
+  static const std::vector<std::string> kColumns = {
+      "case_id", "source", "model", "params_b", "active_params_b", "layers", "hidden", "heads", "kv_heads", "ffn",
+      "vocab", "experts", "top_k", "gpu", "num_gpus", "tp", "pp", "ep", "weight_dtype", "act_dtype", "kv_dtype",
+      "input_len", "output_len", "batch", "concurrency", "scenario", "engine", "metric", "value", "note"};
+  return RunCases(csv_path, kColumns, metrics, [&](const CaseRow& row, ValidationCase& vc) -> Status {
     if (vc.metric == "speedup") return Skip(vc, "speedup: the baseline is described in words only");
     std::string note = row.Get("note");
     Result<Accelerator> gpu = RowAccelerator(hw, row.Get("gpu"), note);

@@ -22,6 +22,18 @@ namespace {
 const char* kMetrics[] = {"sec_per_iter", "tflops_per_gpu", "mfu_pct", "hfu_pct", "gpu_hours", "mem_gib_per_gpu",
                           "mwh", "days", "tokens_per_sec_per_gpu", "usd"};
 
+// The training schema's columns (validation/published/README.md, training_cases.csv), the
+// last seven optional: framework, attention kernel, overlap, uneven pipeline and fine-tuning.
+const std::vector<std::string>& TrainingColumns() {
+  static const std::vector<std::string> kColumns = {
+      "case_id", "source", "model", "arch", "params_b", "layers", "hidden", "heads", "kv_heads", "ffn", "ffn_act",
+      "vocab", "seq_len", "experts", "top_k", "gpu", "num_gpus", "gpus_per_node", "internode_gbps", "tp", "pp", "dp",
+      "ep", "cp", "vpp", "micro_batch", "global_batch", "zero", "seq_parallel", "recompute", "precision", "tokens",
+      "metric", "value", "note", "framework", "attention_kernel", "overlap", "pp_layers", "finetune", "lora_rank",
+      "lora_targets"};
+  return kColumns;
+}
+
 // "$14/h per 8-GPU node" or "$2.5 per GPU-hour" in a note: USD per GPU-hour.
 std::optional<double> PriceFromNote(const std::string& note) {
   std::smatch mt;
@@ -88,6 +100,56 @@ Result<TrainingSetup> SetupFromRow(const CaseRow& row, const ModelSpec& model, c
     DLCOST_ASSIGN_OR_RETURN(s.precision, ParseDtype(prec, "precision"));
   }
   return s;
+}
+
+// The optional columns that describe the software (framework, attention_kernel, overlap), the
+// fine-tuning (finetune, lora_rank, lora_targets) and hybrid sharding (the note's
+// "hsdp shard=N"). A value outside a column's set is an error naming the line and the column:
+// the whole run stops, as for any malformed input.
+Status SoftwareFromRow(const CaseRow& row, TrainingSetup& s) {
+  auto where = [&](const char* col) { return fmt::format("line {}: {}", row.r->line, col); };
+  Result<std::optional<int64_t>> rank_check = row.Int("lora_rank");
+  if (!rank_check.ok()) return rank_check.status();
+  if (std::string v = row.Get("framework"); !v.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(s.framework, ParseFramework(v, where("framework")));
+  }
+  if (std::string v = row.Get("attention_kernel"); !v.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(s.attention_kernel, ParseAttentionKernel(v, where("attention_kernel")));
+  }
+  if (std::string v = row.Get("overlap"); !v.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(s.overlap, ParseOverlap(v, where("overlap")));
+  }
+  if (std::string v = row.Get("finetune"); !v.empty()) {
+    Result<Finetune> f = ParseFinetune(v);
+    if (!f.ok()) return InvalidInput(fmt::format("{}: unknown value '{}' (none, full, lora, qlora)", where("finetune"), v));
+    s.finetune = *f;
+  }
+  DLCOST_ASSIGN_OR_RETURN(std::optional<int64_t> rank, row.Int("lora_rank"));
+  if (rank) s.lora_rank = *rank;
+  if (std::string v = row.Get("lora_targets"); !v.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(s.lora_targets, ParseLoraTargets(v, where("lora_targets")));
+  }
+  std::smatch mt;
+  static const std::regex hsdp(R"(hsdp\s+shard\s*=\s*([0-9]{1,6}))", std::regex::icase);
+  std::string note = row.Get("note");
+  if (std::regex_search(note, mt, hsdp)) s.shard_group = std::stoll(mt[1]);
+  return Status::Ok();
+}
+
+// Uneven pipeline stages (pp_layers, "7+8+...+7"): positive counts joined with '+'; the sum
+// and the count against the layout are checked with the layout (--pp-layers' rules).
+Status PipelineLayersFromRow(const CaseRow& row, TrainingSetup& s) {
+  std::string v = row.Get("pp_layers");
+  if (v.empty()) return Status::Ok();
+  for (const std::string& p : Split(v, '+')) {
+    Result<int64_t> n = ParsePositiveInt(std::string(TrimView(p)), "pp_layers");
+    if (!n.ok() || *n > 100000) {
+      return InvalidInput(fmt::format("line {}: pp_layers: '{}' is not a '+'-joined list of positive layer counts",
+                                      row.r->line, v));
+    }
+    s.pp_layers.push_back(*n);
+  }
+  return Status::Ok();
 }
 
 // The estimate of the row's run. Without a GPU count, the count (a multiple of the node, up to
@@ -199,7 +261,9 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
   DLCOST_ASSIGN_OR_RETURN(HardwareCatalog hw, HardwareCatalog::Load(data_dir));
   DLCOST_ASSIGN_OR_RETURN(CarbonData carbon, CarbonData::Load(data_dir));
   std::vector<std::string> metrics(std::begin(kMetrics), std::end(kMetrics));
-  Result<ValidationReport> rep = RunCases(csv_path, metrics, [&](const CaseRow& row, ValidationCase& vc) -> Status {
+  Result<ValidationReport> rep = RunCases(csv_path, TrainingColumns(), metrics, [&](const CaseRow& row, ValidationCase& vc) -> Status {
+    TrainingSetup software;
+    DLCOST_RETURN_IF_ERROR(SoftwareFromRow(row, software));
     Result<Accelerator> gpu = hw.Resolve(row.Get("gpu"));
     if (!gpu.ok()) return Skip(vc, gpu.status().message());
     Result<ModelSpec> model = ModelFromRow(row);
@@ -215,6 +279,18 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
     Result<TrainingSetup> setup = SetupFromRow(row, *model, opts, &num_gpus);
     if (!setup.ok()) return Skip(vc, setup.status().message());
     TrainingSetup& s = *setup;
+    s.framework = software.framework;
+    s.attention_kernel = software.attention_kernel;
+    s.overlap = software.overlap;
+    s.finetune = software.finetune;
+    s.lora_rank = software.lora_rank;
+    s.lora_targets = software.lora_targets;
+    s.shard_group = software.shard_group;
+    if (s.finetune != Finetune::kNone && s.finetune != Finetune::kFull && s.lora_rank > model->hidden) {
+      return InvalidInput(fmt::format("line {}: lora_rank: {} is above the hidden size {}", row.r->line, s.lora_rank,
+                                      model->hidden));
+    }
+    DLCOST_RETURN_IF_ERROR(PipelineLayersFromRow(row, s));
     std::vector<std::string> extra;
     Result<TrainingEstimate> est = EstimateRow(*model, *sys, *eff, num_gpus, s, extra);
     if (!est.ok()) return Skip(vc, est.status().message());
@@ -232,7 +308,11 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
     vc.predicted = *pred;
     return Status::Ok();
   });
-  if (rep.ok()) AddErrorBands(&*rep);
+  if (rep.ok()) {
+    AddErrorBands(&*rep);
+    DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile base, LoadEfficiency(eff_path, ""));
+    AddErrorGroups(&*rep, base.fit_sources);
+  }
   return rep;
 }
 

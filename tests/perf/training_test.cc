@@ -139,8 +139,8 @@ TEST(TrainingInput, BadDegreesNameTheFlag) {
   EXPECT_NE(e.status().message().find("--gpus"), std::string::npos) << e.status().message();
   TrainingSetup p = MakeSetup(8, 1, 8, 1, 8, Recompute::kNone, false);
   p.tp = 1;
-  p.pp = 5;
-  p.num_gpus = 10;
+  p.pp = 64;  // more stages than the 48 layers
+  p.num_gpus = 64;
   e = EstimateTraining(Gpt22b(), F().sys, p, F().eff);
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.status().message().find("--pp"), std::string::npos) << e.status().message();

@@ -47,7 +47,8 @@ std::string SyntheticCsv() {
 
 ValidationReport RunSynthetic(const testing_util::TempDir& tmp) {
   std::string path = tmp.Write("cases.csv", SyntheticCsv());
-  Result<ValidationReport> rep = RunCases(path, {"sec_per_iter"}, [](const CaseRow& row, ValidationCase& vc) {
+  Result<ValidationReport> rep = RunCases(path, {"case_id", "source", "gpu", "metric", "value", "pred", "parallel"}, {"sec_per_iter"},
+                                           [](const CaseRow& row, ValidationCase& vc) {
     vc.predicted = std::stod(row.Get("pred"));
     vc.regime = {MetricFamily(vc.metric), "ampere", row.Get("parallel"), "bf16_fp16"};
     return Status::Ok();

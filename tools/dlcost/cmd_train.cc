@@ -55,6 +55,16 @@ void RegisterTrain(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("--optimizer", a->optimizer, "adamw, sgd, adafactor, adam8bit")->capture_default_str();
   cmd->add_option("--finetune", a->finetune, "none (pre-training), full, lora, qlora")->capture_default_str();
   cmd->add_option("--lora-rank", a->lora_rank, "LoRA rank")->capture_default_str();
+  cmd->add_option("--lora-targets", a->lora_targets, "Projections with LoRA adapters: all, attention, mlp")
+      ->capture_default_str();
+  cmd->add_option("--framework", a->framework,
+                  "Training framework (megatron-lm, nemo, torchtitan, deepspeed, pytorch-fsdp, torchtune, ...): sets "
+                  "the default attention kernel");
+  cmd->add_option("--attention-kernel", a->attention_kernel, "eager, sdpa, flash1, flash2, flash3, cudnn, ck, other");
+  cmd->add_option("--overlap", a->overlap, "Communication overlapped with compute: none, or dp, tp joined with '+'");
+  cmd->add_option("--pp-layers", a->pp_layers,
+                  "Transformer layers per pipeline rank (or per virtual stage), e.g. 15,16,16,16,16,16,16,15");
+  cmd->add_option("--hsdp-shard", a->hsdp_shard, "Hybrid sharding: shard weights over groups of N data-parallel ranks");
   AddCostOptions(cmd, &a->cost);
   cmd->add_option("--goodput", a->goodput, "Share of wall time spent training (default 0.9)");
   cmd->add_option("--host-power-w", a->host_power_w, "Host power per GPU in W (default 0)");

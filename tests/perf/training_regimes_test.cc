@@ -1,0 +1,205 @@
+// The training estimator in the regimes of today's runs: sharded data parallelism at scale,
+// uneven pipeline stages, power-capped GPUs, attention kernels per GPU generation and the
+// setup choices that name them (docs/training.md).
+#include <cmath>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "dlcost/efficiency.h"
+#include "dlcost/hardware.h"
+#include "dlcost/model.h"
+#include "dlcost/training.h"
+
+namespace dlcost {
+namespace {
+
+// Llama-3-8B's shape (Dubey et al. 2024, Table 3).
+ModelSpec Llama8b() {
+  ModelSpec m;
+  m.id = "llama-3-8b";
+  m.kind = ModelKind::kDecoder;
+  m.hidden = 4096;
+  m.layers = 32;
+  m.heads = 32;
+  m.kv_heads = 8;
+  m.head_dim = 128;
+  m.ffn = 14336;
+  m.ffn_act = FfnAct::kSwiglu;
+  m.vocab = 128256;
+  m.max_seq = 8192;
+  return m;
+}
+
+struct Gpu {
+  SystemSpec sys;
+  EfficiencyProfile eff;
+};
+
+Gpu Load(const std::string& id) {
+  Result<HardwareCatalog> hw = HardwareCatalog::Load(DLCOST_TEST_DATA_DIR);
+  EXPECT_TRUE(hw.ok()) << hw.status().message();
+  Result<Accelerator> a = hw->Resolve(id);
+  EXPECT_TRUE(a.ok()) << a.status().message();
+  Result<SystemSpec> sys = MakeSystem(*hw, *a, 0, 0);
+  EXPECT_TRUE(sys.ok());
+  Result<EfficiencyProfile> eff = LoadEfficiency(std::string(DLCOST_TEST_DATA_DIR) + "/efficiency/default.json", id);
+  EXPECT_TRUE(eff.ok()) << eff.status().message();
+  return {*sys, *eff};
+}
+
+TrainingSetup Fsdp(int64_t gpus, int64_t global_batch, int64_t seq = 8192) {
+  TrainingSetup s;
+  s.num_gpus = gpus;
+  s.seq_len = seq;
+  s.tp = 1;
+  s.pp = 1;
+  s.micro_batch = 1;
+  s.global_batch = global_batch;
+  s.zero = 3;
+  s.recompute = Recompute::kSelective;
+  return s;
+}
+
+double TokensPerGpu(const ModelSpec& m, const Gpu& g, const TrainingSetup& s) {
+  Result<TrainingEstimate> e = EstimateTraining(m, g.sys, s, g.eff);
+  EXPECT_TRUE(e.ok()) << e.status().message();
+  return e.ok() ? e->tokens_per_s / static_cast<double>(s.num_gpus) : 0;
+}
+
+TEST(ShardedDataParallel, FixedGlobalBatchCollapsesAtLargeDp) {
+  // One 2,048-token micro-batch per GPU: on 8 GPUs the per-layer gathers run over NVLink and
+  // mostly hide; on 1,024 GPUs they cross the network as a 1,023-step ring and no longer hide
+  // under one micro-batch's compute, so throughput per GPU falls by a third or more.
+  Gpu h100 = Load("h100-sxm-80gb");
+  double small = TokensPerGpu(Llama8b(), h100, Fsdp(8, 8, 2048));
+  double large = TokensPerGpu(Llama8b(), h100, Fsdp(1024, 1024, 2048));
+  EXPECT_LT(large, 0.7 * small) << small << " vs " << large;
+  Result<TrainingEstimate> e = EstimateTraining(Llama8b(), h100.sys, Fsdp(1024, 1024, 2048), h100.eff);
+  ASSERT_TRUE(e.ok());
+  EXPECT_GT(e->time_comm_dp_s, 0.3 * e->time_step_s);
+}
+
+TEST(ShardedDataParallel, HybridShardingKeepsGathersInTheNode) {
+  Gpu h100 = Load("h100-sxm-80gb");
+  TrainingSetup full = Fsdp(1024, 1024, 2048);
+  TrainingSetup hsdp = full;
+  hsdp.shard_group = 8;
+  EXPECT_GT(TokensPerGpu(Llama8b(), h100, hsdp), TokensPerGpu(Llama8b(), h100, full));
+  hsdp.shard_group = 3;  // does not divide dp = 1024
+  Result<TrainingEstimate> bad = EstimateTraining(Llama8b(), h100.sys, hsdp, h100.eff);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--hsdp-shard"), std::string::npos);
+}
+
+TEST(ShardedDataParallel, NoOverlapExposesEveryCollective) {
+  Gpu h100 = Load("h100-sxm-80gb");
+  TrainingSetup s = Fsdp(64, 64);
+  TrainingSetup none = s;
+  none.overlap.dp = false;
+  EXPECT_LT(TokensPerGpu(Llama8b(), h100, none), TokensPerGpu(Llama8b(), h100, s));
+}
+
+TEST(PowerCap, CappedH100IsSlowerByTheCubeRootOfThePowerRatio) {
+  Gpu capped = Load("h100-sxm-96gb-500w");
+  EXPECT_NEAR(capped.sys.gpu.SustainedComputeFraction(), std::cbrt(500.0 / 700.0), 1e-12);
+  Gpu full = Load("h100-sxm-80gb");
+  EXPECT_DOUBLE_EQ(full.sys.gpu.SustainedComputeFraction(), 1.0);
+  TrainingSetup s = Fsdp(8, 8);
+  double a = TokensPerGpu(Llama8b(), capped, s), b = TokensPerGpu(Llama8b(), full, s);
+  EXPECT_LT(a, b);
+  EXPECT_GT(a, 0.8 * b);
+  // MFU stays against the datasheet peak.
+  Result<TrainingEstimate> e = EstimateTraining(Llama8b(), capped.sys, s, capped.eff);
+  ASSERT_TRUE(e.ok());
+  EXPECT_DOUBLE_EQ(e->peak_flops, 989.4e12);
+}
+
+TEST(AttentionKernel, FlashAttention3BeatsFlashAttention2OnHopper) {
+  Gpu h100 = Load("h100-sxm-80gb");
+  TrainingSetup s = Fsdp(8, 8);
+  s.attention_kernel = AttentionKernel::kFlash2;
+  double fa2 = TokensPerGpu(Llama8b(), h100, s);
+  s.attention_kernel = AttentionKernel::kFlash3;
+  double fa3 = TokensPerGpu(Llama8b(), h100, s);
+  EXPECT_GT(fa3, 1.03 * fa2);
+  std::string which;
+  EXPECT_DOUBLE_EQ(AttentionKernelFraction(h100.eff, AttentionKernel::kFlash2, &which), 0.35);
+  EXPECT_NE(which.find("flash2"), std::string::npos);
+  // SDPA runs FlashAttention-2 where the profile has no SDPA figure of its own.
+  EfficiencyProfile no_sdpa = h100.eff;
+  no_sdpa.attention_kernel_fraction.erase("sdpa");
+  EXPECT_DOUBLE_EQ(AttentionKernelFraction(no_sdpa, AttentionKernel::kSdpa, nullptr), 0.35);
+}
+
+TEST(AttentionKernel, FrameworkPicksItsKernel) {
+  TrainingSetup s;
+  EXPECT_FALSE(EffectiveAttentionKernel(s).has_value());
+  s.framework = Framework::kTorchtitan;
+  EXPECT_EQ(EffectiveAttentionKernel(s), AttentionKernel::kSdpa);
+  s.attention_kernel = AttentionKernel::kFlash3;
+  EXPECT_EQ(EffectiveAttentionKernel(s), AttentionKernel::kFlash3);
+  s.attention_kernel = AttentionKernel::kEager;
+  EXPECT_EQ(EffectiveAttentionKernel(s), AttentionKernel::kEager);
+}
+
+TEST(UnevenPipeline, LayersThatDoNotDivideAreSpreadAndExplicitSplitsChecked) {
+  ModelSpec m = Llama8b();
+  m.layers = 30;  // pp = 4 leaves 2 stages with 8 layers, 2 with 7
+  Gpu h100 = Load("h100-sxm-80gb");
+  TrainingSetup s;
+  s.num_gpus = 32;
+  s.seq_len = 4096;
+  s.tp = 8;
+  s.pp = 4;
+  s.micro_batch = 1;
+  s.global_batch = 32;
+  s.zero = 1;
+  Result<TrainingEstimate> even = EstimateTraining(m, h100.sys, s, h100.eff);
+  ASSERT_TRUE(even.ok()) << even.status().message();
+  s.pp_layers = {7, 8, 8, 7};  // the even spread: the extra layers go to the middle stages
+  Result<TrainingEstimate> given = EstimateTraining(m, h100.sys, s, h100.eff);
+  ASSERT_TRUE(given.ok()) << given.status().message();
+  EXPECT_DOUBLE_EQ(given->time_step_s, even->time_step_s);
+  s.pp_layers = {4, 10, 8, 8};  // the 10-layer stage sets the pace
+  Result<TrainingEstimate> skewed = EstimateTraining(m, h100.sys, s, h100.eff);
+  ASSERT_TRUE(skewed.ok());
+  EXPECT_GT(skewed->time_step_s, 1.1 * even->time_step_s);
+  s.pp_layers = {8, 8, 8, 8};
+  Result<TrainingEstimate> bad = EstimateTraining(m, h100.sys, s, h100.eff);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("sum to 32, not the 30 layers"), std::string::npos) << bad.status().message();
+  s.pp_layers = {10, 10, 10};
+  bad = EstimateTraining(m, h100.sys, s, h100.eff);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--pp-layers: 3 counts for pp = 4"), std::string::npos);
+  s.pp_layers = {0, 10, 10, 10};
+  bad = EstimateTraining(m, h100.sys, s, h100.eff);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("at least one layer"), std::string::npos);
+}
+
+TEST(SetupNames, UnknownValuesListTheAcceptedOnes) {
+  Result<Framework> f = ParseFramework("jax-magic", "--framework");
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("--framework: unknown framework 'jax-magic' (accepted: megatron-lm, nemo, "
+                                      "torchtitan"),
+            std::string::npos)
+      << f.status().message();
+  Result<AttentionKernel> k = ParseAttentionKernel("flash9", "attention_kernel");
+  ASSERT_FALSE(k.ok());
+  EXPECT_NE(k.status().message().find("eager, sdpa, flash1, flash2, flash3, cudnn"), std::string::npos);
+  EXPECT_EQ(*ParseFramework(" TorchTitan ", "x"), Framework::kTorchtitan);
+  Result<Overlap> o = ParseOverlap("dp+tp", "--overlap");
+  ASSERT_TRUE(o.ok());
+  EXPECT_TRUE(*o->dp);
+  EXPECT_TRUE(*o->tp);
+  o = ParseOverlap("none", "--overlap");
+  ASSERT_TRUE(o.ok());
+  EXPECT_FALSE(*o->dp);
+  EXPECT_FALSE(ParseOverlap("dp+warp", "--overlap").ok());
+  EXPECT_FALSE(ParseLoraTargets("everything", "--lora-targets").ok());
+}
+
+}  // namespace
+}  // namespace dlcost
