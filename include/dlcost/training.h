@@ -97,6 +97,8 @@ class TrainingEvaluator {
   double attention_peak_ = 0;
   double bandwidth_ = 0;
   double sustained_compute_ = 1;  // Accelerator::SustainedComputeFraction of the GPU
+  double high_precision_gemm_peak_ = 0;  // perf::Rates::high_precision_gemm_peak
+  bool low_precision_casts_ = false;
   bool causal_ = true;
   bool dropout_ = false;
   bool frozen_base_ = false;

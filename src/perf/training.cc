@@ -506,6 +506,9 @@ Result<TrainingEvaluator> TrainingEvaluator::Create(const ModelSpec& model, cons
   t.attention_peak_ = peak;
   if (prec == Dtype::kFp8 || prec == Dtype::kFp4) {
     t.attention_peak_ = sys.gpu.PeakFlops(Dtype::kBf16).value_or(sys.gpu.PeakFlops(Dtype::kFp16).value_or(peak));
+    t.low_precision_casts_ = true;
+    // BF16 GEMMs at the BF16 fraction, expressed against the FP8 fraction the profile now holds.
+    t.high_precision_gemm_peak_ = t.attention_peak_ * eff.gemm_max_fraction / t.eff_.gemm_max_fraction;
   }
   t.bandwidth_ = sys.gpu.memory_bandwidth_gb_s * kGB;
   t.sustained_compute_ = sys.gpu.SustainedComputeFraction();
@@ -534,7 +537,8 @@ void TrainingEvaluator::Evaluate(const Layout& layout, TrainingEstimate* out) co
   in.setup = &setup_;
   in.layout = &layout;
   in.rates = perf::Rates{peak_ * sustained_compute_, attention_peak_ * sustained_compute_, bandwidth_, &eff_,
-                         gemm_curve_.empty() ? nullptr : &gemm_curve_};
+                         gemm_curve_.empty() ? nullptr : &gemm_curve_, high_precision_gemm_peak_ * sustained_compute_,
+                         low_precision_casts_};
   in.causal = causal_;
   in.dropout = dropout_;
   in.frozen_base = frozen_base_;

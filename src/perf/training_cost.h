@@ -31,6 +31,12 @@ struct Rates {
   double bw = 0;             // HBM bytes/s
   const EfficiencyProfile* eff = nullptr;
   const EfficiencyCurve* gemm_curve = nullptr;  // measured GEMM efficiency, when calibrated
+  // FP8/FP4 training: the peak its BF16 GEMMs (the output layer and the router) are priced at,
+  // scaled so that the profile's FP8 GEMM fraction gives BF16's achieved rate (BF16 peak x BF16
+  // fraction / FP8 fraction); and whether low-precision GEMMs pay the FP8 casts. 0 / false in
+  // BF16 training.
+  double high_precision_gemm_peak = 0;
+  bool low_precision_casts = false;
 };
 
 // `intensity`: the GEMM's FLOPs per element moved (GemmIntensity), read by a measured curve.

@@ -46,14 +46,30 @@ void AddMatmulOp(const LayoutCostInputs& in, const MicroBatchShape& sh, const Op
   // Switch Transformer, Sec. 2.2); model FLOPs count only the routed tokens.
   double pad = op.kind == OpKind::kExperts ? in.setup->moe_capacity_factor : 1.0;
   double n_local = static_cast<double>(op.gemm_n) / tp;
-  double t = GemmSeconds(op_units_flops * pad, bytes * pad, GemmIntensity(rows * pad, op.gemm_k, n_local), in.rates);
-  out.fwd_s += t;
+  // FP8 recipes (Transformer Engine) run the transformer blocks' linear layers in FP8; the
+  // output layer and the router stay in BF16.
+  bool low = in.rates.low_precision_casts && sh.transformer && op.kind != OpKind::kRouter;
+  Rates r = in.rates;
+  if (in.rates.high_precision_gemm_peak > 0 && !low) {
+    r.peak = in.rates.high_precision_gemm_peak;
+    r.gemm_curve = nullptr;
+  }
+  double t = GemmSeconds(op_units_flops * pad, bytes * pad, GemmIntensity(rows * pad, op.gemm_k, n_local), r);
+  double cast_fwd = 0, cast_bwd = 0;
+  if (low) {
+    // Each FP8 GEMM input is cast with its amax and written twice (row- and column-wise, the
+    // second for the weight-gradient GEMM): read 2 + write 2 bytes per element; the output
+    // gradient likewise in backward (Transformer Engine's fused cast-transpose kernels).
+    cast_fwd = MemSeconds(4.0 * rows * pad * op.gemm_k, in.rates);
+    cast_bwd = MemSeconds(4.0 * rows * pad * n_local, in.rates);
+  }
+  out.fwd_s += t + cast_fwd;
   out.fwd_flops += op_units_flops;
   // Backward: input gradient always; weight gradient only for trained weights.
   bool trained = !in.frozen_base && op.trainable;
-  out.bwd_s += trained ? 2 * t : t;
+  out.bwd_s += (trained ? 2 * t : t) + cast_bwd;
   if (layout.recompute == Recompute::kFull && sh.transformer) {
-    out.recompute_s += t;
+    out.recompute_s += t + cast_fwd;
     out.recompute_flops += op_units_flops;
   }
 }
