@@ -191,6 +191,37 @@ BlockWidths WidthsOf(const LayoutCostInputs& in, const LayerGroup& grp) {
   return w;
 }
 
+// Frameworks that run a Llama-style block in eager PyTorch, one kernel per operator, instead of
+// fused norm, activation and rotary kernels (torchtitan's, torchtune's and Hugging Face's model
+// code; torch.compile would fuse them, and is off in their default configurations).
+bool UnfusedElementwise(const TrainingSetup& s) {
+  if (!s.framework) return false;
+  switch (*s.framework) {
+    case Framework::kTorchtitan:
+    case Framework::kPytorchFsdp:
+    case Framework::kTorchtune:
+    case Framework::kTransformers:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Bytes per token and layer that eager operators move beyond the fused kernels, counted from the
+// operator sequence of torchtitan's Llama block (2 bytes per bf16 element, 4 per fp32):
+// RMSNorm upcasts to fp32, squares, averages, scales, casts back and multiplies by its weight
+// (36 bytes per element against 4 fused), twice per layer; SwiGLU's silu and product as two
+// kernels (10 bytes per FFN element against 6); rotary embedding through fp32 complex numbers
+// (20 bytes per q and k element against 4).
+double EagerExtraBytesPerToken(const ModelSpec& m, const BlockWidths& w, const MicroBatchShape& sh) {
+  double bytes = 0;
+  if (m.norm == NormKind::kRmsNorm) bytes += 2 * 32 * w.h / sh.repl_div;
+  // ffn_elems counts 3 elements per FFN channel for SwiGLU (two read, one written).
+  if (m.ffn_act == FfnAct::kSwiglu) bytes += 4 * (w.ffn_elems / 3) / sh.tp;
+  if (m.position == PositionKind::kRope) bytes += 16 * (w.hq + w.hkv) / sh.tp;
+  return bytes;
+}
+
 // Elementwise traffic not in the op list (activation function, rotary embedding, two residual
 // adds: LayerElementwiseOf, which the calibration fit inverts) and dropout; backward moves about
 // twice as much. MoE layers also permute tokens.
@@ -204,6 +235,13 @@ void AddElementwise(const LayoutCostInputs& in, const MicroBatchShape& sh, const
   out.fwd_s += elem_t;
   out.bwd_s += 2 * elem_t;
   if (in.layout->recompute == Recompute::kFull) out.recompute_s += elem_t;
+  if (UnfusedElementwise(*in.setup)) {
+    double eager = sh.rows_local * EagerExtraBytesPerToken(m, w, sh);
+    double eager_t = MemSeconds(eager, in.rates);
+    out.fwd_s += eager_t;
+    out.bwd_s += 2 * eager_t;
+    if (in.layout->recompute == Recompute::kFull) out.recompute_s += eager_t;
+  }
   if (w.moe) {
     // Token permutation into and out of expert order (read + write, twice).
     double perm = 4 * in.act_elem_bytes * sh.rows_local / sh.tp * m.moe->top_k * h;

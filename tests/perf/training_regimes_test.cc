@@ -143,6 +143,21 @@ TEST(AttentionKernel, FrameworkPicksItsKernel) {
   EXPECT_EQ(EffectiveAttentionKernel(s), AttentionKernel::kEager);
 }
 
+TEST(Framework, EagerPyTorchMovesMoreBytesThanFusedKernels) {
+  // Same model, GPUs and layout: torchtitan's eager RMSNorm, SwiGLU and rotary operators (and its
+  // SDPA kernel) make a step slower than Megatron-LM's fused kernels; with the same attention
+  // kernel the difference is the elementwise traffic alone.
+  Gpu h100 = Load("h100-sxm-80gb");
+  TrainingSetup fused = Fsdp(8, 8);
+  fused.attention_kernel = AttentionKernel::kFlash2;
+  fused.framework = Framework::kMegatron;
+  TrainingSetup eager = fused;
+  eager.framework = Framework::kTorchtitan;
+  double a = TokensPerGpu(Llama8b(), h100, fused), b = TokensPerGpu(Llama8b(), h100, eager);
+  EXPECT_LT(b, 0.97 * a) << a << " vs " << b;
+  EXPECT_GT(b, 0.75 * a);
+}
+
 TEST(UnevenPipeline, LayersThatDoNotDivideAreSpreadAndExplicitSplitsChecked) {
   ModelSpec m = Llama8b();
   m.layers = 30;  // pp = 4 leaves 2 stages with 8 layers, 2 with 7
