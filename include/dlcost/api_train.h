@@ -28,7 +28,7 @@ struct TrainRequest {
   std::string framework, attention_kernel, overlap, hsdp_shard, pp_layers;
   CostRequest cost;
   SystemRequest system;
-  std::string goodput, host_power_w;
+  std::string goodput, host_power_w, restart_min, eval_fraction;
   std::string calibration, overhead_gib, moe_capacity_factor, epochs, dataset_tokens;
   std::string bands;  // --bands: a band table instead of the shipped data/bands/training.json
   bool no_flash = false;

@@ -65,6 +65,9 @@ struct TrainingEstimate {
   double hfu = 0;
   double tokens_per_s = 0;
   double peak_flops = 0;
+  // What one checkpoint writes: every trained parameter's weights (2 bytes) and optimizer state,
+  // all ranks together (run_cost.h, GoodputOf).
+  double checkpoint_bytes = 0;
 };
 
 // A model, a system and the layout-independent part of a setup, prepared once so that many
@@ -108,6 +111,7 @@ class TrainingEvaluator {
   perf::Link inter_;
   double lora_params_ = 0;
   double fwd_flops_per_unit_ = 0;
+  double checkpoint_bytes_ = 0;
 };
 
 // An explicit pipeline split (s.pp_layers, --pp-layers) against `layout`: one positive count per

@@ -32,7 +32,6 @@ Result<WastedTokenCost> PriceWastedTokens(const Session& session, const AuditDed
   DLCOST_ASSIGN_OR_RETURN(CostContext cc, session.ResolveCost(gpu, req.cost));
   RunInputs run;
   run.tokens = tokens;
-  run.goodput = kDefaultGoodput;
   run.usd_per_gpu_hour = cc.usd_per_gpu_hour;
   run.pue = cc.pue;
   run.carbon_g_per_kwh = cc.carbon_g_per_kwh;
@@ -45,8 +44,9 @@ Result<WastedTokenCost> PriceWastedTokens(const Session& session, const AuditDed
   // The price note only: the grid is named in the note below.
   if (!cc.notes.empty()) w.notes.push_back(cc.notes.front());
   w.notes.push_back(fmt::format("wasted-token cost: one epoch of the duplicate tokens on {} x {} training {} "
-                                "(layout chosen as by `dlcost train`; goodput {:.2f}; {} grid carbon)",
-                                req.gpus, gpu.id, model.id, kDefaultGoodput,
+                                "(layout chosen as by `dlcost train`; goodput {:.3f}, modelled as by `dlcost train`; {} grid "
+                                "carbon)",
+                                req.gpus, gpu.id, model.id, cost.goodput.goodput,
                                 req.cost.region.empty() ? "WORLD" : req.cost.region));
   return w;
 }

@@ -62,7 +62,6 @@ Result<PlanRequest> BaseRequest(const Session& session, const BudgetRequest& a, 
   base.objective = Objective::kCost;
   base.top_k = 1;
   base.budget_usd = usd;
-  base.run.goodput = kDefaultGoodput;
   return base;
 }
 
@@ -224,7 +223,7 @@ report::Report BudgetReport(const BudgetResult& x) {
                                 "'Training Compute-Optimal Large Language Models', Table 3)", x.tokens_per_param));
   r.notes.push_back("architecture: Llama-style shape for that size (head dim 128, FFN 8/3 x hidden, one layer per 128 "
                     "of width; Touvron et al. 2023b) — an assumption, not a recommendation of a specific recipe");
-  r.notes.push_back("prices: dated snapshot of public on-demand list prices; goodput 0.9 (Dubey et al. 2024)");
+  r.notes.push_back("prices: dated snapshot of public on-demand list prices; goodput modelled per plan from Llama 3's interruption rate, restarts and checkpoints (docs/training.md, 'Whole run')");
   if (!x.bands.run_note.empty()) r.notes.push_back(x.bands.run_note);
   return r;
 }

@@ -80,7 +80,6 @@ Status ParseSearch(const PlanSearchRequest& a, PlanRequest& req) {
 
 // Goodput, PUE, grid and power (--goodput, --region, --pue, --gpu-power-w).
 Status ParseRunContext(const Session& session, const PlanSearchRequest& a, PlanRequest& req, GridInfo& grid) {
-  req.run.goodput = kDefaultGoodput;
   if (!a.goodput.empty()) {
     DLCOST_ASSIGN_OR_RETURN(double v, ParseCount(a.goodput, "--goodput"));
     if (v <= 0 || v > 1) return InvalidInput("--goodput: must be in (0, 1]");
@@ -264,8 +263,11 @@ report::Report PlanReport(const PlanSearchResult& x, bool pareto, bool stats) {
   r.notes.push_back("layout column: tp/pp/dp/cp/ep/vpp, micro-batch, ZeRO stage, recompute, precision.");
   r.notes.push_back(!x.prices_given ? "prices: dated snapshot of public on-demand list prices (dlcost prices)"
                                     : "prices: as given");
-  r.notes.push_back(fmt::format("goodput {:.2f}, PUE {:.2f}, grid {} {:.0f} gCO2e/kWh; model and assumptions: docs/training.md",
-                                x.request.run.goodput, x.request.run.pue, x.grid.location, x.grid.carbon_g_per_kwh));
+  r.notes.push_back(fmt::format("goodput {}, PUE {:.2f}, grid {} {:.0f} gCO2e/kWh; model and assumptions: docs/training.md",
+                                x.request.run.goodput ? fmt::format("{:.2f} (given)", *x.request.run.goodput)
+                                                      : std::string("modelled per plan (interruptions, restarts, checkpoints; "
+                                                                    "docs/training.md, 'Whole run')"),
+                                x.request.run.pue, x.grid.location, x.grid.carbon_g_per_kwh));
   std::vector<EstimateBands> shown = x.plan_bands;
   if (pareto) shown.insert(shown.end(), x.pareto_bands.begin(), x.pareto_bands.end());
   for (const std::string& n : RunBandNotes(shown)) r.notes.push_back(n);

@@ -102,6 +102,19 @@ Result<TrainingSetup> ParseSetup(const TrainRequest& a, const ModelSpec& model) 
   return s;
 }
 
+// The goodput note: the user's figure, or the modelled parts (docs/training.md, "Whole run").
+std::string GoodputNote(const GoodputParts& g, const RunOverheads& o) {
+  if (!g.modelled) return fmt::format("goodput {:.3f} (given with --goodput)", g.goodput);
+  return fmt::format(
+      "goodput {:.3f} modelled: {:.3g} interruptions expected (Llama 3's {:.2e} per GPU-hour; Dubey et al. 2024, "
+      "Table 5; job MTBF {:.1f} h), each losing half a checkpoint interval and a {:.0f}-minute restart (assumed; "
+      "--restart-min); checkpoints of {:.0f} s (weights and optimizer state at Llama 3's 2 TB/s for 16,384 GPUs, "
+      "pro rata) every {:.0f} min (Young's optimum sqrt(2 C MTBF)); losses {:.1f}% checkpoints, {:.1f}% "
+      "interruptions, {:.1f}% evaluation (--eval-fraction); --goodput overrides",
+      g.goodput, g.interruptions, o.interruptions_per_gpu_hour, g.mtbf_s / kSecondsPerHour, o.restart_s / 60,
+      g.checkpoint_s, g.checkpoint_interval_s / 60, 100 * g.checkpoint_share, 100 * g.failure_share, 100 * g.eval_share);
+}
+
 // How much to train: --tokens, --steps, or --epochs x --dataset-tokens, and --goodput.
 Result<RunInputs> ParseRunAmount(const TrainRequest& a) {
   RunInputs run;
@@ -120,9 +133,21 @@ Result<RunInputs> ParseRunAmount(const TrainRequest& a) {
   if ((tokens && *tokens <= 0) || (steps && *steps <= 0)) return InvalidInput("--tokens/--steps: must be positive");
   run.tokens = tokens;
   run.steps = steps;
-  run.goodput = kDefaultGoodput;
   if (!a.goodput.empty()) {
     DLCOST_ASSIGN_OR_RETURN(run.goodput, ParseCount(a.goodput, "--goodput"));
+    if (!a.restart_min.empty() || !a.eval_fraction.empty()) {
+      return UsageError("--goodput: give it or --restart-min/--eval-fraction (which model it), not both");
+    }
+  }
+  if (!a.restart_min.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(double m, ParseCount(a.restart_min, "--restart-min"));
+    if (!(m >= 0) || m > 10080) return InvalidInput("--restart-min: must be between 0 and 10080 (one week)");
+    run.overheads.restart_s = 60 * m;
+  }
+  if (!a.eval_fraction.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(double f, ParseCount(a.eval_fraction, "--eval-fraction"));
+    if (!(f >= 0) || f > 10) return InvalidInput("--eval-fraction: must be between 0 and 10");
+    run.overheads.eval_fraction = f;
   }
   return run;
 }
@@ -184,7 +209,9 @@ void AddTrainFields(const TrainResult& t, report::Report& r) {
   r.AddField("hfu_pct", "HFU (%)", 100 * e.hfu, 1);
   r.AddField("steps", "optimizer steps", t.cost.steps, 0);
   r.AddField("tokens", unit + " trained", t.cost.tokens);
-  r.AddField("goodput", "goodput", t.run.goodput, 2);
+  r.AddField("steady_wall_days", "steady-state wall time (days)", t.cost.steady_wall_s / kSecondsPerDay, 2);
+  r.AddField("steady_gpu_hours", "steady-state GPU-hours", t.cost.steady_gpu_hours, 0);
+  r.AddField("goodput", "goodput", t.cost.goodput.goodput, 3);
   r.AddField("wall_days", "wall time (days)", t.cost.wall_s / kSecondsPerDay, 2);
   AddBandFields(r, "wall_days", t.bands.wall_days);
   r.AddField("gpu_hours", "GPU-hours", t.cost.gpu_hours, 0);
@@ -239,8 +266,11 @@ report::Report TrainReport(const TrainResult& t) {
   for (const std::string& a : e.assumptions) r.notes.push_back(a);
   r.notes.push_back(fmt::format("framework overhead {:.1f} GiB is an assumption (CUDA context, NCCL buffers, allocator); "
                                 "set it with --overhead-gib", e.memory_overhead_bytes / kGiB));
-  r.notes.push_back(fmt::format("goodput {:.2f}: default from Llama 3 (>90% effective training time; Dubey et al. 2024)",
-                                t.run.goodput));
+  r.notes.push_back(GoodputNote(t.cost.goodput, t.run.overheads));
+  r.notes.push_back("steady-state figures are steps x step time, what a throughput benchmark measures; wall time and "
+                    "GPU-hours add the goodput losses, what a whole run takes. A published run's GPU-hours may also "
+                    "include ablations, long-context and annealing stages and evaluation runs that are not in --tokens: "
+                    "compare it with the whole-run figure and say what it includes");
   r.notes.push_back(cc.notes.front());
   r.notes.push_back(fmt::format("energy = GPU-hours x {:.0f} W{} x PUE {:.2f} ({})",
                                 t.run.gpu_power_w > 0 ? t.run.gpu_power_w : t.gpu.tdp_w,

@@ -523,6 +523,8 @@ Result<TrainingEvaluator> TrainingEvaluator::Create(const ModelSpec& model, cons
   t.inter_ = InterLink(sys, eff);
   t.lora_params_ = LoraParams(t.graph_, s.lora_rank, s.lora_targets);
   t.fwd_flops_per_unit_ = t.graph_.FwdFlopsPerUnit();
+  double trained = t.frozen_base_ ? t.lora_params_ : t.graph_.TotalParams();
+  t.checkpoint_bytes_ = trained * (2 + OptimizerStateBytes(s.optimizer, prec));
   return t;
 }
 
@@ -530,6 +532,7 @@ void TrainingEvaluator::Evaluate(const Layout& layout, TrainingEstimate* out) co
   TrainingEstimate& e = *out;
   e.layout = layout;
   e.peak_flops = peak_;
+  e.checkpoint_bytes = checkpoint_bytes_;
   LayoutCostInputs in;
   in.model = &model_;
   in.graph = &graph_;

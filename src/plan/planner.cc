@@ -91,7 +91,10 @@ RunCost QuickRunCost(const TrainingEstimate& e, int64_t n, double tdp_w, const P
   RunCost r;
   r.steps = req.steps ? std::ceil(*req.steps) : std::ceil(*req.tokens / e.tokens_per_step);
   r.tokens = r.steps * e.tokens_per_step;
-  r.wall_s = r.steps * e.time_step_s / req.run.goodput;
+  r.steady_wall_s = r.steps * e.time_step_s;
+  r.steady_gpu_hours = r.steady_wall_s * static_cast<double>(n) / kSecondsPerHour;
+  r.goodput = GoodputOf(r.steady_wall_s, n, e.checkpoint_bytes, req.run);
+  r.wall_s = r.steady_wall_s / r.goodput.goodput;
   r.gpu_hours = r.wall_s * static_cast<double>(n) / kSecondsPerHour;
   double power = req.run.gpu_power_w > 0 ? req.run.gpu_power_w : tdp_w;
   r.energy_kwh = r.gpu_hours * (power + req.run.host_power_w_per_gpu) * req.run.pue / 1000.0;
@@ -107,7 +110,9 @@ Status CheckPlanRequest(const PlanRequest& req) {
   if ((req.tokens && !(*req.tokens > 0)) || (req.steps && !(*req.steps > 0))) {
     return InvalidInput("--tokens/--steps: must be positive");
   }
-  if (!(req.run.goodput > 0 && req.run.goodput <= 1)) return InvalidInput("--goodput: must be in (0, 1]");
+  if (req.run.goodput && !(*req.run.goodput > 0 && *req.run.goodput <= 1)) {
+    return InvalidInput("--goodput: must be in (0, 1]");
+  }
   return Status::Ok();
 }
 

@@ -216,7 +216,6 @@ Result<double> PredictWholeRun(const CaseRow& row, const std::string& metric, co
   if (!tokens.ok() || !*tokens) return InvalidInput("whole-run metric without tokens");
   RunInputs run;
   run.tokens = **tokens;
-  run.goodput = kDefaultGoodput;
   run.pue = 1.0;
   if (metric == "mwh") EnergyFromNote(note, &run);
   if (metric == "usd") {

@@ -9,6 +9,7 @@
 #include "dlcost/efficiency.h"
 #include "dlcost/hardware.h"
 #include "dlcost/model.h"
+#include "dlcost/run_cost.h"
 #include "dlcost/training.h"
 
 namespace dlcost {
@@ -214,6 +215,34 @@ TEST(SetupNames, UnknownValuesListTheAcceptedOnes) {
   EXPECT_FALSE(*o->dp);
   EXPECT_FALSE(ParseOverlap("dp+warp", "--overlap").ok());
   EXPECT_FALSE(ParseLoraTargets("everything", "--lora-targets").ok());
+}
+
+}  // namespace
+}  // namespace dlcost
+
+namespace dlcost {
+namespace {
+
+TEST(Goodput, LargeJobsLoseMoreToInterruptionsThanSmallOnes) {
+  RunInputs in;
+  // A 405B-parameter checkpoint (2 + 12 bytes per parameter) on 16,384 GPUs, 54 days of steps:
+  // Llama 3's own scale, where Meta reported more than 90% effective training time.
+  GoodputParts big = GoodputOf(54 * 86400.0, 16384, 405e9 * 14, in);
+  EXPECT_TRUE(big.modelled);
+  EXPECT_NEAR(big.mtbf_s / 3600, 1.0 / (16384 * 419.0 / (54 * 24 * 16384.0)), 1e-9);
+  EXPECT_GT(big.goodput, 0.9);
+  EXPECT_LT(big.goodput, 0.95);
+  EXPECT_NEAR(big.checkpoint_interval_s, std::sqrt(2 * big.checkpoint_s * big.mtbf_s), 1e-6);
+  GoodputParts small = GoodputOf(86400.0, 8, 8e9 * 14, in);
+  EXPECT_GT(small.goodput, 0.99);
+  in.overheads.restart_s = 3600;
+  EXPECT_LT(GoodputOf(54 * 86400.0, 16384, 405e9 * 14, in).goodput, big.goodput);
+  in.overheads.eval_fraction = 0.1;
+  EXPECT_LT(GoodputOf(86400.0, 8, 8e9 * 14, in).goodput, 1 / 1.1 + 1e-12);
+  in.goodput = 0.8;
+  GoodputParts given = GoodputOf(86400.0, 8, 8e9 * 14, in);
+  EXPECT_FALSE(given.modelled);
+  EXPECT_DOUBLE_EQ(given.goodput, 0.8);
 }
 
 }  // namespace

@@ -58,7 +58,7 @@ void RegisterPlan(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("--price-usd-per-gpu-hour", a->req.price, "One price for every GPU type");
   cmd->add_option("--region", a->req.region, "Grid region for CO2 (default WORLD)");
   cmd->add_option("--pue", a->req.pue, "Data-centre PUE");
-  cmd->add_option("--goodput", a->req.goodput, "Share of wall time spent training (default 0.9)");
+  cmd->add_option("--goodput", a->req.goodput, "Share of wall time spent training (default: modelled per plan)");
   cmd->add_option("--gpu-power-w", a->req.gpu_power_w, "Average board power per GPU (default: TDP)");
   cmd->add_option("--calibration", a->req.calibration, "Efficiency profile JSON");
   cmd->add_option("--bands", a->req.bands, "Error-band table JSON (default: data/bands/training.json)");

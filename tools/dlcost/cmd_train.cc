@@ -64,9 +64,14 @@ void RegisterTrain(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("--overlap", a->overlap, "Communication overlapped with compute: none, or dp, tp joined with '+'");
   cmd->add_option("--pp-layers", a->pp_layers,
                   "Transformer layers per pipeline rank (or per virtual stage), e.g. 15,16,16,16,16,16,16,15");
+  cmd->add_option("--restart-min", a->restart_min,
+                  "Minutes to detect an interruption, restart and reload (default 10; models the goodput)");
+  cmd->add_option("--eval-fraction", a->eval_fraction,
+                  "Evaluation time as a share of the steady-state training time (default 0)");
   cmd->add_option("--hsdp-shard", a->hsdp_shard, "Hybrid sharding: shard weights over groups of N data-parallel ranks");
   AddCostOptions(cmd, &a->cost);
-  cmd->add_option("--goodput", a->goodput, "Share of wall time spent training (default 0.9)");
+  cmd->add_option("--goodput", a->goodput,
+                  "Share of wall time spent training (default: modelled from interruptions, restarts, checkpoints)");
   cmd->add_option("--host-power-w", a->host_power_w, "Host power per GPU in W (default 0)");
   cmd->add_option("--gpus-per-node", a->system.gpus_per_node, "GPUs per node (default: catalog node size)");
   cmd->add_option("--internode-gbps", a->system.internode_gbps, "Network bandwidth per node, Gbit/s (default: catalog NICs)");
