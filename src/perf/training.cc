@@ -43,8 +43,24 @@ GroupPlacement Place(int64_t n, int64_t stride, const SystemSpec& sys, const Lin
   return g;
 }
 
-double OptimizerStateBytes(Optimizer o, Dtype precision) {
+// Full low-precision training: torchtune's recipes load the model in the training dtype and
+// train it there ("Full bf16 training", torchtune recipes' dtype checks): bf16 weights,
+// gradients and optimizer state, no fp32 master copy.
+bool PureLowPrecision(const TrainingSetup& s) {
+  return s.framework == Framework::kTorchtune && (s.precision == Dtype::kBf16 || s.precision == Dtype::kFp16);
+}
+
+double OptimizerStateBytes(Optimizer o, const TrainingSetup& s) {
+  Dtype precision = s.precision;
   bool fp32 = precision == Dtype::kFp32 || precision == Dtype::kTf32;
+  if (PureLowPrecision(s)) {
+    switch (o) {
+      case Optimizer::kAdamW: return 4;     // m + v in bf16
+      case Optimizer::kSgd: return 2;       // momentum in bf16
+      case Optimizer::kAdafactor: return 0.1;
+      case Optimizer::kAdam8bit: return 2;  // 8-bit m and v
+    }
+  }
   switch (o) {
     case Optimizer::kAdamW: return fp32 ? 8 : 12;     // (fp32 master +) m + v
     case Optimizer::kSgd: return fp32 ? 4 : 8;        // (fp32 master +) momentum
@@ -423,7 +439,7 @@ void FillMemory(const LayoutCostInputs& in, const GroupCosts& groups, const Stag
   double trained_params = TrainedParams(in, stages);
   double weights = stages.max_params * in.weight_bytes;
   double grads = trained_params * s.grad_bytes;
-  double opt = trained_params * OptimizerStateBytes(s.optimizer, s.precision);
+  double opt = trained_params * OptimizerStateBytes(s.optimizer, s);
   if (in.frozen_base) weights += trained_params * 2;  // adapters in bf16
   if (layout.zero >= 1) opt /= layout.dp;
   if (layout.zero >= 2) grads /= layout.dp;
@@ -524,7 +540,8 @@ Result<TrainingEvaluator> TrainingEvaluator::Create(const ModelSpec& model, cons
   t.lora_params_ = LoraParams(t.graph_, s.lora_rank, s.lora_targets);
   t.fwd_flops_per_unit_ = t.graph_.FwdFlopsPerUnit();
   double trained = t.frozen_base_ ? t.lora_params_ : t.graph_.TotalParams();
-  t.checkpoint_bytes_ = trained * (2 + OptimizerStateBytes(s.optimizer, prec));
+  t.checkpoint_bytes_ = trained * (2 + OptimizerStateBytes(s.optimizer, s));
+  if (PureLowPrecision(s)) t.setup_.grad_bytes = 2;
   return t;
 }
 
@@ -580,8 +597,12 @@ void AddTrainingAssumptions(const ModelSpec& model, const SystemSpec& sys, const
                                       model.kind == ModelKind::kDecoder && s.flash_attention
                                           ? "masked causal blocks skipped (half the attention work)"
                                           : "full score matrix computed"));
-  e.assumptions.push_back(fmt::format("gradients {} bytes/param, optimizer {} ({} bytes/param of state)", s.grad_bytes,
-                                      OptimizerName(s.optimizer), OptimizerStateBytes(s.optimizer, prec)));
+  e.assumptions.push_back(fmt::format("gradients {} bytes/param, optimizer {} ({} bytes/param of state)", PureLowPrecision(s) ? 2.0 : s.grad_bytes,
+                                      OptimizerName(s.optimizer), OptimizerStateBytes(s.optimizer, s)));
+  if (PureLowPrecision(s)) {
+    e.assumptions.push_back("torchtune trains in full bf16: bf16 weights, gradients and optimizer state, no fp32 "
+                            "master copy");
+  }
   std::string kernel_src;
   std::optional<AttentionKernel> kernel = EffectiveAttentionKernel(s);
   double kernel_frac = AttentionKernelFraction(eff, kernel, &kernel_src);
