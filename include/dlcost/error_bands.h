@@ -38,8 +38,8 @@ bool IsRateMetric(std::string_view metric);
 // The GPU generation of a regime: the catalog's `architecture` ("ampere", "hopper" ...), or,
 // for an accelerator file without one, its id up to the first '-'.
 std::string GpuGeneration(const Accelerator& gpu);
-// "data_parallel" (tp = pp = cp = ep = 1, ZeRO 0-2), "zero3_fsdp" (the same with ZeRO-3) or
-// "tensor_pipeline" (any tensor, pipeline, context or expert parallelism).
+// "expert_parallel" (ep > 1: mixture-of-experts runs), "tensor_pipeline" (any tensor, pipeline
+// or context parallelism), else "zero3_fsdp" (ZeRO-3) or "data_parallel" (ZeRO 0-2).
 const char* ParallelismFamily(int64_t tp, int64_t pp, int64_t cp, int64_t ep, int64_t zero);
 // "bf16_fp16", "fp8", "fp32_tf32", or the dtype's name: precisions that run at the same peak
 // on every catalogued GPU share a class.

@@ -72,7 +72,8 @@ std::string GpuGeneration(const Accelerator& gpu) {
 }
 
 const char* ParallelismFamily(int64_t tp, int64_t pp, int64_t cp, int64_t ep, int64_t zero) {
-  if (tp > 1 || pp > 1 || cp > 1 || ep > 1) return "tensor_pipeline";
+  if (ep > 1) return "expert_parallel";  // MoE runs: their errors are not those of dense ones
+  if (tp > 1 || pp > 1 || cp > 1) return "tensor_pipeline";
   return zero >= 3 ? "zero3_fsdp" : "data_parallel";
 }
 

@@ -23,6 +23,7 @@ TEST(ErrorBandKeys, RegimePartsFromTheCatalogLayoutAndPrecision) {
   EXPECT_STREQ(ParallelismFamily(1, 1, 1, 1, 3), "zero3_fsdp");
   EXPECT_STREQ(ParallelismFamily(2, 1, 1, 1, 0), "tensor_pipeline");
   EXPECT_STREQ(ParallelismFamily(1, 1, 2, 1, 3), "tensor_pipeline");
+  EXPECT_STREQ(ParallelismFamily(2, 4, 1, 8, 1), "expert_parallel");
   EXPECT_EQ(PrecisionClass(Dtype::kFp16), "bf16_fp16");
   EXPECT_EQ(PrecisionClass(Dtype::kBf16), "bf16_fp16");
   EXPECT_EQ(PrecisionClass(Dtype::kFp8), "fp8");
