@@ -291,9 +291,10 @@ double ShardedDataParallelSeconds(const LayoutCostInputs& in, const StageTotals&
   const Layout& layout = *in.layout;
   const LayerCost& w = stages.worst;
   const EfficiencyProfile& eff = *in.rates.eff;
-  int64_t shard_n = layout.dp;
+  int64_t dp_cp = layout.dp * layout.cp;
+  int64_t shard_n = dp_cp;
   int64_t sg = in.setup->shard_group;
-  if (sg > 0 && sg < layout.dp && layout.dp % sg == 0) shard_n = sg;
+  if (sg > 0 && sg < dp_cp && dp_cp % sg == 0) shard_n = sg;
   GroupPlacement shard = in.dp_group;
   shard.n = shard_n;
   shard.per_node = std::min(shard.per_node, shard_n);
@@ -312,9 +313,9 @@ double ShardedDataParallelSeconds(const LayoutCostInputs& in, const StageTotals&
     per_mb = gather + bwd_gather + reduce;
   }
   double t = static_cast<double>(layout.microbatches) * per_mb;
-  if (shard_n < layout.dp) {
+  if (shard_n < dp_cp) {
     GroupPlacement repl = in.dp_group;
-    repl.n = layout.dp / shard_n;
+    repl.n = dp_cp / shard_n;
     repl.per_node = std::max<int64_t>(1, in.dp_group.per_node / shard_n);
     double ar = perf::AllReduceTime(TrainedParams(in, stages) * in.setup->grad_bytes / shard_n, repl);
     t += overlap ? std::max(0.0, ar - bwd) + ContentionSeconds(ar, bwd, eff) : ar;
@@ -327,7 +328,7 @@ double ShardedDataParallelSeconds(const LayoutCostInputs& in, const StageTotals&
 // backward when overlapped (the default); ZeRO 3: ShardedDataParallelSeconds.
 double ExposedDataParallelSeconds(const LayoutCostInputs& in, const StageTotals& stages) {
   const Layout& layout = *in.layout;
-  if (layout.dp <= 1) return 0;
+  if (layout.dp * layout.cp <= 1) return 0;
   bool overlap = in.setup->overlap.dp.value_or(true);
   if (layout.zero == 3) return ShardedDataParallelSeconds(in, stages, overlap);
   double trained_params = TrainedParams(in, stages);
@@ -348,7 +349,7 @@ double OptimizerSeconds(const LayoutCostInputs& in, const StageTotals& stages) {
   const Layout& layout = *in.layout;
   const EfficiencyProfile& eff = *in.rates.eff;
   Optimizer optimizer = in.setup->optimizer;
-  double opt_params = TrainedParams(in, stages) / (layout.zero >= 1 ? layout.dp : 1);
+  double opt_params = TrainedParams(in, stages) / (layout.zero >= 1 ? layout.dp * layout.cp : 1);
   double opt_traffic = OptimizerTrafficBytes(optimizer);
   if (optimizer == Optimizer::kAdamW && !eff.adamw_bytes_curve.empty()) {
     opt_traffic = eff.adamw_bytes_curve.At(std::max(opt_params, 1.0));
@@ -441,13 +442,15 @@ void FillMemory(const LayoutCostInputs& in, const GroupCosts& groups, const Stag
   double grads = trained_params * s.grad_bytes;
   double opt = trained_params * OptimizerStateBytes(s.optimizer, s);
   if (in.frozen_base) weights += trained_params * 2;  // adapters in bf16
-  if (layout.zero >= 1) opt /= layout.dp;
-  if (layout.zero >= 2) grads /= layout.dp;
+  // ZeRO shards over every rank that holds the same weights: data- and context-parallel ones.
+  double dp_cp = static_cast<double>(layout.dp * layout.cp);
+  if (layout.zero >= 1) opt /= dp_cp;
+  if (layout.zero >= 2) grads /= dp_cp;
   if (layout.zero >= 3) {
     // Sharded, plus one layer gathered at a time; under a pipeline the stage's gathered weights
     // stay from forward to backward (ShardedDataParallelSeconds).
     double layers = std::max(1.0, std::ceil(static_cast<double>(in.model->layers) / layout.pp));
-    weights = weights / layout.dp + (layout.pp > 1 ? weights : weights / layers);
+    weights = weights / dp_cp + (layout.pp > 1 ? weights : weights / layers);
   }
   double act = ActivationBytes(in, groups, stages);
   e.memory_weights_bytes = weights;
@@ -569,7 +572,10 @@ void TrainingEvaluator::Evaluate(const Layout& layout, TrainingEstimate* out) co
   in.tp_group = Place(layout.tp, 1, sys_, intra_, inter_);
   in.cp_group = Place(layout.cp, layout.tp, sys_, intra_, inter_);
   in.ep_group = Place(layout.ep, layout.tp * layout.cp, sys_, intra_, inter_);
-  in.dp_group = Place(layout.dp, layout.tp * layout.cp, sys_, intra_, inter_);
+  // Gradients are reduced (and ZeRO shards) over the data- and context-parallel ranks together:
+  // both hold the same weights (Megatron-Core's data-parallel-with-context-parallel group,
+  // torchtitan's dp_shard_cp mesh).
+  in.dp_group = Place(layout.dp * layout.cp, layout.tp, sys_, intra_, inter_);
   in.pp_group = Place(layout.pp, layout.tp * layout.cp * layout.dp, sys_, intra_, inter_);
 
   GroupCosts groups = CostGroups(in);

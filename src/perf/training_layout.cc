@@ -106,8 +106,9 @@ Status CheckModelRules(const ModelSpec& model, const TrainingSetup& s, const Lay
         fmt::format("--ep: {} does not divide tp x cp x dp = {}", layout.ep, fold)));
   }
   if (layout.zero < 0 || layout.zero > 3) return InvalidInput("--zero: must be 0, 1, 2 or 3");
-  if (s.shard_group > 0 && layout.zero == 3 && layout.dp % s.shard_group != 0) {
-    return InvalidInput(fmt::format("--hsdp-shard: {} does not divide the data-parallel size {}", s.shard_group, layout.dp));
+  if (s.shard_group > 0 && layout.zero == 3 && (layout.dp * layout.cp) % s.shard_group != 0) {
+    return InvalidInput(fmt::format("--hsdp-shard: {} does not divide the data- x context-parallel size {}", s.shard_group,
+                                    layout.dp * layout.cp));
   }
   // DeepSpeed's pipeline engine supports ZeRO stage 0 or 1 only, and Megatron-LM's distributed
   // optimizer is stage 1 (DeepSpeed documentation, "Pipeline Parallelism"); PyTorch FSDP2 runs

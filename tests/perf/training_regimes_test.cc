@@ -101,6 +101,22 @@ TEST(ShardedDataParallel, NoOverlapExposesEveryCollective) {
   EXPECT_LT(TokensPerGpu(Llama8b(), h100, none), TokensPerGpu(Llama8b(), h100, s));
 }
 
+TEST(ContextParallel, ZeroShardsOverDataAndContextRanks) {
+  // Context-parallel ranks hold the same weights: their gradients are reduced together and
+  // ZeRO shards the optimizer over dp x cp (Megatron-Core's data-parallel-with-context group).
+  Gpu h100 = Load("h100-sxm-80gb");
+  TrainingSetup s = Fsdp(8, 8, 32768);
+  s.zero = 1;
+  s.cp = 1;
+  Result<TrainingEstimate> no_cp = EstimateTraining(Llama8b(), h100.sys, s, h100.eff);
+  s.cp = 2;
+  s.global_batch = 4;
+  Result<TrainingEstimate> cp2 = EstimateTraining(Llama8b(), h100.sys, s, h100.eff);
+  ASSERT_TRUE(no_cp.ok() && cp2.ok());
+  EXPECT_EQ(cp2->layout.dp, 4);
+  EXPECT_NEAR(cp2->memory_optimizer_bytes, no_cp->memory_optimizer_bytes, 1e-6 * no_cp->memory_optimizer_bytes);
+}
+
 TEST(PowerCap, CappedH100IsSlowerByTheCubeRootOfThePowerRatio) {
   Gpu capped = Load("h100-sxm-96gb-500w");
   EXPECT_NEAR(capped.sys.gpu.SustainedComputeFraction(), std::cbrt(500.0 / 700.0), 1e-12);
