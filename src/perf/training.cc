@@ -193,11 +193,19 @@ double LayersOnStage(const GroupCosts& groups, const perf::OpGraph& graph, size_
   return here ? 1.0 : 0.0;
 }
 
-// Layers of virtual stage `c` of `chunks` when `layers` are spread as evenly as they allow: the
+// Layers of virtual stage `c` of `chunks` (at most layers + 2) spread as evenly as they allow: the
 // L mod C stages with one layer more are the middle ones first, then the first (which also holds
 // the embedding), and the last (which also holds the output layer and the loss) only when every
 // other stage has one.
 int64_t EvenChunkLayers(int64_t layers, int64_t chunks, int64_t c) {
+  if (chunks > layers) {
+    // One or two stages more than layers: the output layer and loss (and the embedding) get a
+    // virtual stage of their own (Megatron-LM's --account-for-loss-in-pipeline-split and
+    // --account-for-embedding-in-pipeline-split).
+    if (c == chunks - 1) return 0;
+    if (chunks == layers + 2 && c == 0) return 0;
+    return 1;
+  }
   int64_t base = layers / chunks, extra = layers % chunks;
   if (extra == 0) return base;
   int64_t rank;  // position of chunk c in the order that receives the extra layers

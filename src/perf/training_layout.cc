@@ -83,8 +83,9 @@ Status CheckModelRules(const ModelSpec& model, const TrainingSetup& s, const Lay
       return InvalidInput(fmt::format("--tp: {} and the {} key/value heads of {} do not divide one another", layout.tp,
                                       model.kv_heads, model.id));
     }
-    if (layout.pp * layout.vpp > model.layers) {
-      return InvalidInput(fmt::format("--pp: pp x vpp = {} is more than the {} layers of {} (a stage needs a layer)",
+    if (layout.pp * layout.vpp > model.layers + 2) {
+      return InvalidInput(fmt::format("--pp: pp x vpp = {} is more than the {} layers of {} + 2 (a stage needs a layer, "
+                                      "or the embedding or the loss)",
                                       layout.pp * layout.vpp, model.layers, model.id));
     }
     DLCOST_RETURN_IF_ERROR(CheckPipelineSplit(model, s, layout));

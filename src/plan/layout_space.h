@@ -43,12 +43,12 @@ void ForEachLayout(const ModelSpec& m, const Space& sp, int64_t n, int64_t seq, 
       if (!tr && cp > 1) { ++*pruned; continue; }
       for (int64_t pp : sp.pp) {
         if (!tr && pp > 1) { ++*pruned; continue; }
-        if (n % (tp * cp * pp) != 0 || (tr && m.layers < pp)) { ++*pruned; continue; }
+        if (n % (tp * cp * pp) != 0 || (tr && m.layers + 2 < pp)) { ++*pruned; continue; }
         int64_t dp = n / (tp * cp * pp);
         for (int64_t ep : sp.ep) {
-          if (ep > 1 && (!m.moe || m.moe->experts % ep != 0 || dp % ep != 0)) { ++*pruned; continue; }
+          if (ep > 1 && (!m.moe || m.moe->experts % ep != 0 || (tp * cp * dp) % ep != 0)) { ++*pruned; continue; }
           for (int64_t vpp : sp.vpp) {
-            if (vpp > 1 && (pp == 1 || m.layers < pp * vpp)) { ++*pruned; continue; }
+            if (vpp > 1 && (pp == 1 || m.layers + 2 < pp * vpp)) { ++*pruned; continue; }
             for (int64_t mb : sp.mb) {
               int64_t unit = dp * mb;
               int64_t gb;
