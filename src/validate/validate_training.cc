@@ -108,8 +108,6 @@ Result<TrainingSetup> SetupFromRow(const CaseRow& row, const ModelSpec& model, c
 // the whole run stops, as for any malformed input.
 Status SoftwareFromRow(const CaseRow& row, TrainingSetup& s) {
   auto where = [&](const char* col) { return fmt::format("line {}: {}", row.r->line, col); };
-  Result<std::optional<int64_t>> rank_check = row.Int("lora_rank");
-  if (!rank_check.ok()) return rank_check.status();
   if (std::string v = row.Get("framework"); !v.empty()) {
     DLCOST_ASSIGN_OR_RETURN(s.framework, ParseFramework(v, where("framework")));
   }
@@ -150,6 +148,23 @@ Status PipelineLayersFromRow(const CaseRow& row, TrainingSetup& s) {
     s.pp_layers.push_back(*n);
   }
   return Status::Ok();
+}
+
+// The software columns read by SoftwareFromRow into the row's setup `s`, with the checks that
+// need the model (a LoRA rank above the hidden size) and the explicit pipeline split.
+Status MergeSoftware(const TrainingSetup& software, const ModelSpec& model, const CaseRow& row, TrainingSetup& s) {
+  s.framework = software.framework;
+  s.attention_kernel = software.attention_kernel;
+  s.overlap = software.overlap;
+  s.finetune = software.finetune;
+  s.lora_rank = software.lora_rank;
+  s.lora_targets = software.lora_targets;
+  s.shard_group = software.shard_group;
+  if (s.finetune != Finetune::kNone && s.finetune != Finetune::kFull && s.lora_rank > model.hidden) {
+    return InvalidInput(fmt::format("line {}: lora_rank: {} is above the hidden size {}", row.r->line, s.lora_rank,
+                                    model.hidden));
+  }
+  return PipelineLayersFromRow(row, s);
 }
 
 // The estimate of the row's run. Without a GPU count, the count (a multiple of the node, up to
@@ -278,18 +293,7 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
     Result<TrainingSetup> setup = SetupFromRow(row, *model, opts, &num_gpus);
     if (!setup.ok()) return Skip(vc, setup.status().message());
     TrainingSetup& s = *setup;
-    s.framework = software.framework;
-    s.attention_kernel = software.attention_kernel;
-    s.overlap = software.overlap;
-    s.finetune = software.finetune;
-    s.lora_rank = software.lora_rank;
-    s.lora_targets = software.lora_targets;
-    s.shard_group = software.shard_group;
-    if (s.finetune != Finetune::kNone && s.finetune != Finetune::kFull && s.lora_rank > model->hidden) {
-      return InvalidInput(fmt::format("line {}: lora_rank: {} is above the hidden size {}", row.r->line, s.lora_rank,
-                                      model->hidden));
-    }
-    DLCOST_RETURN_IF_ERROR(PipelineLayersFromRow(row, s));
+    DLCOST_RETURN_IF_ERROR(MergeSoftware(software, *model, row, s));
     std::vector<std::string> extra;
     Result<TrainingEstimate> est = EstimateRow(*model, *sys, *eff, num_gpus, s, extra);
     if (!est.ok()) return Skip(vc, est.status().message());
