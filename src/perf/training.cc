@@ -175,6 +175,7 @@ struct StageTotals {
   LayerCost worst;               // the slowest stage
   double sum_stage_s = 0;        // all stages together
   double max_params = 0;         // parameters of the largest stage
+  double max_expert_params = 0;  // the routed experts' share of them
   double first_act_bytes = 0;    // activations the first stage keeps
   double last_act_bytes = 0;     // activations the last stage keeps
   double recompute_flops = 0;    // all stages
@@ -236,7 +237,7 @@ StageTotals SumStages(const LayoutCostInputs& in, const GroupCosts& groups, doub
   int64_t next_lo = 0;
   for (int64_t st = 0; st < layout.pp; ++st) {
     LayerCost k{};
-    double params = 0, act = 0;
+    double params = 0, expert_params = 0, act = 0;
     int64_t lo = next_lo, hi = split ? std::min(layers, lo + RankLayers(*in.setup, layout, layers, st)) : layers;
     if (st == layout.pp - 1) hi = layers;
     next_lo = hi;
@@ -254,6 +255,7 @@ StageTotals SumStages(const LayoutCostInputs& in, const GroupCosts& groups, doub
       k.cp_comm_s += n * g.cp_comm_s;
       k.ep_comm_s += n * g.ep_comm_s;
       params += n * g.params;
+      expert_params += n * g.expert_params;
       act += n * g.act_bytes;
     }
     if (st == layout.pp - 1) {
@@ -266,7 +268,10 @@ StageTotals SumStages(const LayoutCostInputs& in, const GroupCosts& groups, doub
       max_stage = t;
       out.worst = k;
     }
-    out.max_params = std::max(out.max_params, params);
+    if (params > out.max_params) {
+      out.max_params = params;
+      out.max_expert_params = expert_params;
+    }
     if (st == 0) out.first_act_bytes = act;
     if (st == layout.pp - 1) out.last_act_bytes = act;
     out.recompute_flops += k.recompute_flops;
@@ -450,15 +455,20 @@ void FillMemory(const LayoutCostInputs& in, const GroupCosts& groups, const Stag
   double grads = trained_params * s.grad_bytes;
   double opt = trained_params * OptimizerStateBytes(s.optimizer, s);
   if (in.frozen_base) weights += trained_params * 2;  // adapters in bf16
-  // ZeRO shards over every rank that holds the same weights: data- and context-parallel ones.
+  // ZeRO shards over every rank that holds the same weights: the data- and context-parallel
+  // ones; a routed expert's weights are held by only dp x cp / ep of them (its expert-data-
+  // parallel group, Megatron-Core's distributed optimizer), so their share divides by that.
   double dp_cp = static_cast<double>(layout.dp * layout.cp);
-  if (layout.zero >= 1) opt /= dp_cp;
-  if (layout.zero >= 2) grads /= dp_cp;
+  double expert_dp = std::max(1.0, dp_cp / static_cast<double>(layout.ep));
+  double expert_share = stages.max_params > 0 && !in.frozen_base ? stages.max_expert_params / stages.max_params : 0;
+  auto shard = [&](double bytes) { return bytes * ((1 - expert_share) / dp_cp + expert_share / expert_dp); };
+  if (layout.zero >= 1) opt = shard(opt);
+  if (layout.zero >= 2) grads = shard(grads);
   if (layout.zero >= 3) {
     // Sharded, plus one layer gathered at a time; under a pipeline the stage's gathered weights
     // stay from forward to backward (ShardedDataParallelSeconds).
     double layers = std::max(1.0, std::ceil(static_cast<double>(in.model->layers) / layout.pp));
-    weights = weights / dp_cp + (layout.pp > 1 ? weights : weights / layers);
+    weights = shard(weights) + (layout.pp > 1 ? weights : weights / layers);
   }
   double act = ActivationBytes(in, groups, stages);
   e.memory_weights_bytes = weights;

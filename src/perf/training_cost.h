@@ -66,6 +66,7 @@ struct LayerCost {
   double ep_comm_s = 0;
   double act_bytes = 0;       // activations kept for backward (per micro-batch)
   double params = 0;          // parameters held by this GPU for one layer (before ZeRO)
+  double expert_params = 0;   // the routed experts' share of `params`
   double trainable = 0;
 };
 

@@ -160,7 +160,12 @@ double AddOpCosts(const LayoutCostInputs& in, const LayerGroup& grp, const Micro
       case OpKind::kOther:
         break;
     }
-    if (op.trainable) out.params += op.params / sh.tp / (op.kind == OpKind::kExperts ? layout.ep : 1);
+    if (op.trainable) {
+      bool expert = op.kind == OpKind::kExperts;
+      double p = op.params / sh.tp / (expert ? layout.ep : 1);
+      out.params += p;
+      if (expert) out.expert_params += p;
+    }
   }
   return attn_fwd_s;
 }

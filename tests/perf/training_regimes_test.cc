@@ -117,6 +117,28 @@ TEST(ContextParallel, ZeroShardsOverDataAndContextRanks) {
   EXPECT_NEAR(cp2->memory_optimizer_bytes, no_cp->memory_optimizer_bytes, 1e-6 * no_cp->memory_optimizer_bytes);
 }
 
+TEST(ExpertParallel, ExpertOptimizerStateShardsOverItsOwnReplicasOnly) {
+  // Mixtral-8x7B-like: 8 experts, ep = 8 on 64 GPUs. Each expert's weights live on 64 / 8 = 8
+  // ranks, so ZeRO-1 divides their optimizer state by 8, not by the 64 data-parallel ranks.
+  ModelSpec m = Llama8b();
+  m.vocab = 32000;
+  m.kv_heads = 8;
+  MoeSpec moe;
+  moe.experts = 8;
+  moe.top_k = 2;
+  moe.expert_ffn = m.ffn;
+  m.moe = moe;
+  Gpu h100 = Load("h100-sxm-80gb");
+  TrainingSetup s = Fsdp(64, 64, 4096);
+  s.zero = 1;
+  s.ep = 8;
+  Result<TrainingEstimate> e = EstimateTraining(m, h100.sys, s, h100.eff);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  double expert_params = 8.0 / 8 * 3 * 4096.0 * 14336 * 32;  // one expert per GPU, 32 layers
+  EXPECT_GT(e->memory_optimizer_bytes, 12 * expert_params / 8);
+  EXPECT_LT(e->memory_optimizer_bytes, 12 * expert_params / 8 * 1.2);
+}
+
 TEST(PowerCap, CappedH100IsSlowerByTheCubeRootOfThePowerRatio) {
   Gpu capped = Load("h100-sxm-96gb-500w");
   EXPECT_NEAR(capped.sys.gpu.SustainedComputeFraction(), std::cbrt(500.0 / 700.0), 1e-12);
