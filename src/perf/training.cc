@@ -287,6 +287,11 @@ double TrainedParams(const LayoutCostInputs& in, const StageTotals& stages) {
   return in.frozen_base ? in.lora_params / static_cast<double>(layout.tp * layout.pp) : stages.max_params;
 }
 
+// Transformer layers on the most-loaded pipeline stage, at least 1 (the unit FSDP gathers).
+double LayersPerStage(const LayoutCostInputs& in) {
+  return std::max(1.0, std::ceil(static_cast<double>(in.model->layers) / static_cast<double>(in.layout->pp)));
+}
+
 // Compute lost to a collective of `comm_s` seconds that runs beside `compute_s` seconds of
 // compute: its kernels hold a share of the SMs for the time they overlap.
 double ContentionSeconds(double comm_s, double compute_s, const EfficiencyProfile& eff) {
@@ -313,7 +318,7 @@ double ShardedDataParallelSeconds(const LayoutCostInputs& in, const StageTotals&
   shard.per_node = std::min(shard.per_node, shard_n);
   double gather = perf::ReduceScatterTime(stages.max_params * in.weight_bytes, shard);
   double reduce = perf::ReduceScatterTime(TrainedParams(in, stages) * in.setup->grad_bytes, shard);
-  double layers = std::max(1.0, std::ceil(static_cast<double>(in.model->layers) / layout.pp));
+  double layers = LayersPerStage(in);
   double fwd = w.fwd_s, bwd = w.bwd_s + w.recompute_s;
   // Under a pipeline, FSDP keeps a stage's weights gathered from forward to backward
   // (torchtitan sets reshard_after_forward=False with pipelining): no gather before backward.
@@ -467,7 +472,7 @@ void FillMemory(const LayoutCostInputs& in, const GroupCosts& groups, const Stag
   if (layout.zero >= 3) {
     // Sharded, plus one layer gathered at a time; under a pipeline the stage's gathered weights
     // stay from forward to backward (ShardedDataParallelSeconds).
-    double layers = std::max(1.0, std::ceil(static_cast<double>(in.model->layers) / layout.pp));
+    double layers = LayersPerStage(in);
     weights = shard(weights) + (layout.pp > 1 ? weights : weights / layers);
   }
   double act = ActivationBytes(in, groups, stages);
@@ -486,20 +491,11 @@ void FillMemory(const LayoutCostInputs& in, const GroupCosts& groups, const Stag
 std::optional<AttentionKernel> EffectiveAttentionKernel(const TrainingSetup& s) {
   if (s.attention_kernel) return s.attention_kernel;
   if (!s.flash_attention) return AttentionKernel::kEager;
-  if (!s.framework) return std::nullopt;
-  switch (*s.framework) {
-    // These call torch.nn.functional.scaled_dot_product_attention in their model code
-    // (torchtitan's and torchtune's Llama attention, nanoGPT's CausalSelfAttention, and
-    // Hugging Face transformers' default attn_implementation "sdpa").
-    case Framework::kTorchtitan:
-    case Framework::kPytorchFsdp:
-    case Framework::kTorchtune:
-    case Framework::kTransformers:
-    case Framework::kNanogpt:
-      return AttentionKernel::kSdpa;
-    default:
-      return std::nullopt;
-  }
+  // The eager-PyTorch frameworks and nanoGPT call torch.nn.functional.scaled_dot_product_attention
+  // in their model code (torchtitan's and torchtune's Llama attention, nanoGPT's
+  // CausalSelfAttention, Hugging Face transformers' default attn_implementation "sdpa").
+  if (perf::UnfusedElementwise(s) || s.framework == Framework::kNanogpt) return AttentionKernel::kSdpa;
+  return std::nullopt;
 }
 
 double AttentionKernelFraction(const EfficiencyProfile& eff, std::optional<AttentionKernel> k, std::string* which) {

@@ -96,6 +96,11 @@ inline bool IsTransformerLayer(const std::string& name) {
   return name.find("layer") != std::string::npos || name == "dit_block";
 }
 
+// Frameworks whose model code runs a Llama-style block in eager PyTorch, one kernel per operator
+// (torchtitan's, torchtune's and Hugging Face's model code; torch.compile would fuse them, and is
+// off in their default configurations).
+bool UnfusedElementwise(const TrainingSetup& s);
+
 // Prices one layer of `grp` for one micro-batch on one GPU under in.layout.
 LayerCost CostGroup(const LayoutCostInputs& in, const LayerGroup& grp);
 

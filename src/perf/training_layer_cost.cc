@@ -196,22 +196,6 @@ BlockWidths WidthsOf(const LayoutCostInputs& in, const LayerGroup& grp) {
   return w;
 }
 
-// Frameworks that run a Llama-style block in eager PyTorch, one kernel per operator, instead of
-// fused norm, activation and rotary kernels (torchtitan's, torchtune's and Hugging Face's model
-// code; torch.compile would fuse them, and is off in their default configurations).
-bool UnfusedElementwise(const TrainingSetup& s) {
-  if (!s.framework) return false;
-  switch (*s.framework) {
-    case Framework::kTorchtitan:
-    case Framework::kPytorchFsdp:
-    case Framework::kTorchtune:
-    case Framework::kTransformers:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // Bytes per token and layer that eager operators move beyond the fused kernels, counted from the
 // operator sequence of torchtitan's Llama block (2 bytes per bf16 element, 4 per fp32):
 // RMSNorm upcasts to fp32, squares, averages, scales, casts back and multiplies by its weight
@@ -324,6 +308,19 @@ void AddParallelComm(const LayoutCostInputs& in, const MicroBatchShape& sh, cons
 }
 
 }  // namespace
+
+bool UnfusedElementwise(const TrainingSetup& s) {
+  if (!s.framework) return false;
+  switch (*s.framework) {
+    case Framework::kTorchtitan:
+    case Framework::kPytorchFsdp:
+    case Framework::kTorchtune:
+    case Framework::kTransformers:
+      return true;
+    default:
+      return false;
+  }
+}
 
 LayerCost CostGroup(const LayoutCostInputs& in, const LayerGroup& grp) {
   LayerCost out;

@@ -63,6 +63,7 @@ Result<TrainingEstimate> FastestLayout(const TrainingEvaluator& ev, const Traini
   plan::ForEachLayout(m, sp, s.num_gpus, s.seq_len, ev.tokens_per_sample(), &pruned, [&](const Layout& layout) {
     if (s.dp && layout.dp != *s.dp) return;
     if (split > 0 && static_cast<int64_t>(split) != layout.pp && static_cast<int64_t>(split) != layout.pp * layout.vpp) return;
+    if (s.shard_group > 0 && (layout.dp * layout.cp) % s.shard_group != 0) return;  // --hsdp-shard must divide dp x cp
     ev.Evaluate(layout, &est);
     if (!smallest || est.memory_total_bytes < smallest->memory_total_bytes) smallest = est;
     if (!est.fits) return;
