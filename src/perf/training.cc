@@ -287,6 +287,20 @@ double TrainedParams(const LayoutCostInputs& in, const StageTotals& stages) {
   return in.frozen_base ? in.lora_params / static_cast<double>(layout.tp * layout.pp) : stages.max_params;
 }
 
+// The routed experts' part of TrainedParams: they are reduced and sharded over the expert-data-
+// parallel group, the rest over the data-parallel one.
+double TrainedExpertParams(const LayoutCostInputs& in, const StageTotals& stages) {
+  return in.frozen_base ? 0.0 : stages.max_expert_params;
+}
+
+// A reduce-scatter (or all-gather) of `per_param` bytes for every trained parameter: the dense
+// part over `dense` ranks, the routed experts' part over their expert-data-parallel ranks.
+double SplitReduceScatterTime(double dense_params, double expert_params, double per_param, const GroupPlacement& dense,
+                              const GroupPlacement& expert) {
+  return perf::ReduceScatterTime(dense_params * per_param, dense) +
+         perf::ReduceScatterTime(expert_params * per_param, expert);
+}
+
 // Transformer layers on the most-loaded pipeline stage, at least 1 (the unit FSDP gathers).
 double LayersPerStage(const LayoutCostInputs& in) {
   return std::max(1.0, std::ceil(static_cast<double>(in.model->layers) / static_cast<double>(in.layout->pp)));
@@ -316,8 +330,15 @@ double ShardedDataParallelSeconds(const LayoutCostInputs& in, const StageTotals&
   GroupPlacement shard = in.dp_group;
   shard.n = shard_n;
   shard.per_node = std::min(shard.per_node, shard_n);
-  double gather = perf::ReduceScatterTime(stages.max_params * in.weight_bytes, shard);
-  double reduce = perf::ReduceScatterTime(TrainedParams(in, stages) * in.setup->grad_bytes, shard);
+  // Routed experts shard over their own replicas (HSDP's shard group divided by ep when it is
+  // smaller than the expert-data-parallel group).
+  GroupPlacement eshard = in.edp_group;
+  eshard.n = std::max<int64_t>(1, std::min(eshard.n, shard_n / std::max<int64_t>(1, layout.ep)));
+  eshard.per_node = std::min(eshard.per_node, eshard.n);
+  double expert_params = TrainedExpertParams(in, stages);
+  double gather = SplitReduceScatterTime(stages.max_params - expert_params, expert_params, in.weight_bytes, shard, eshard);
+  double reduce = SplitReduceScatterTime(TrainedParams(in, stages) - expert_params, expert_params,
+                                         in.setup->grad_bytes, shard, eshard);
   double layers = LayersPerStage(in);
   double fwd = w.fwd_s, bwd = w.bwd_s + w.recompute_s;
   // Under a pipeline, FSDP keeps a stage's weights gathered from forward to backward
@@ -349,13 +370,15 @@ double ExposedDataParallelSeconds(const LayoutCostInputs& in, const StageTotals&
   if (layout.dp * layout.cp <= 1) return 0;
   bool overlap = in.setup->overlap.dp.value_or(true);
   if (layout.zero == 3) return ShardedDataParallelSeconds(in, stages, overlap);
-  double trained_params = TrainedParams(in, stages);
+  double expert_params = TrainedExpertParams(in, stages);
+  double dense_params = TrainedParams(in, stages) - expert_params;
   double dp_time;
   if (layout.zero == 0) {
-    dp_time = perf::AllReduceTime(trained_params * in.setup->grad_bytes, in.dp_group);
+    dp_time = perf::AllReduceTime(dense_params * in.setup->grad_bytes, in.dp_group) +
+              perf::AllReduceTime(expert_params * in.setup->grad_bytes, in.edp_group);
   } else {
-    dp_time = perf::ReduceScatterTime(trained_params * in.setup->grad_bytes, in.dp_group) +
-              perf::ReduceScatterTime(trained_params * in.weight_bytes, in.dp_group);
+    dp_time = SplitReduceScatterTime(dense_params, expert_params, in.setup->grad_bytes, in.dp_group, in.edp_group) +
+              SplitReduceScatterTime(dense_params, expert_params, in.weight_bytes, in.dp_group, in.edp_group);
   }
   if (!overlap) return dp_time;
   double window = stages.worst.bwd_s;
@@ -367,7 +390,12 @@ double OptimizerSeconds(const LayoutCostInputs& in, const StageTotals& stages) {
   const Layout& layout = *in.layout;
   const EfficiencyProfile& eff = *in.rates.eff;
   Optimizer optimizer = in.setup->optimizer;
-  double opt_params = TrainedParams(in, stages) / (layout.zero >= 1 ? layout.dp * layout.cp : 1);
+  double expert_params = TrainedExpertParams(in, stages);
+  double opt_params = TrainedParams(in, stages);
+  if (layout.zero >= 1) {
+    opt_params = (TrainedParams(in, stages) - expert_params) / static_cast<double>(layout.dp * layout.cp) +
+                 expert_params / static_cast<double>(in.edp_group.n);
+  }
   double opt_traffic = OptimizerTrafficBytes(optimizer);
   if (optimizer == Optimizer::kAdamW && !eff.adamw_bytes_curve.empty()) {
     opt_traffic = eff.adamw_bytes_curve.At(std::max(opt_params, 1.0));
@@ -591,6 +619,7 @@ void TrainingEvaluator::Evaluate(const Layout& layout, TrainingEstimate* out) co
   // torchtitan's dp_shard_cp mesh).
   in.dp_group = Place(layout.dp * layout.cp, layout.tp, sys_, intra_, inter_);
   in.pp_group = Place(layout.pp, layout.tp * layout.cp * layout.dp, sys_, intra_, inter_);
+  in.edp_group = Place(std::max<int64_t>(1, layout.dp * layout.cp / layout.ep), layout.tp * layout.ep, sys_, intra_, inter_);
 
   GroupCosts groups = CostGroups(in);
   double pp_p2p = PipelineSendSeconds(in);

@@ -81,6 +81,9 @@ struct LayoutCostInputs {
   const Layout* layout = nullptr;
   Rates rates;
   GroupPlacement tp_group, cp_group, ep_group, dp_group, pp_group;
+  // A routed expert's replicas: dp x cp / ep ranks, strided past the expert-parallel group, so
+  // with ep filling a node each node holds one (Megatron-Core's expert-data-parallel group).
+  GroupPlacement edp_group;
   bool causal = true;
   bool dropout = false;
   bool frozen_base = false;  // LoRA/QLoRA: base weights get no gradient

@@ -10,6 +10,7 @@
 #include "dlcost/hardware.h"
 #include "dlcost/model.h"
 #include "dlcost/run_cost.h"
+#include "dlcost/system.h"
 #include "dlcost/training.h"
 
 namespace dlcost {
@@ -137,6 +138,31 @@ TEST(ExpertParallel, ExpertOptimizerStateShardsOverItsOwnReplicasOnly) {
   double expert_params = 8.0 / 8 * 3 * 4096.0 * 14336 * 32;  // one expert per GPU, 32 layers
   EXPECT_GT(e->memory_optimizer_bytes, 12 * expert_params / 8);
   EXPECT_LT(e->memory_optimizer_bytes, 12 * expert_params / 8 * 1.2);
+}
+
+TEST(ExpertParallel, ExpertGradientsCrossTheNetworkWithoutAnInNodeReduction) {
+  // Expert parallelism filling the node (ep = 8 of 8 GPUs) on 8 nodes: the 8 GPUs of a node
+  // hold different experts, so each expert's gradients reduce-scatter over one rank per node
+  // and cross the NIC whole ((n - 1) / n of them), not as the 1/8 shard a dense parameter's
+  // hierarchical reduction sends. One micro-batch per GPU leaves little backward to hide under.
+  ModelSpec m = Llama8b();
+  MoeSpec moe;
+  moe.experts = 64;
+  moe.top_k = 2;
+  moe.expert_ffn = 2048;
+  m.moe = moe;
+  Gpu h100 = Load("h100-sxm-80gb");
+  TrainingSetup s = Fsdp(64, 64, 4096);
+  s.zero = 1;
+  s.ep = 8;
+  Result<TrainingEstimate> e = EstimateTraining(m, h100.sys, s, h100.eff);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  double expert_params = 64.0 / 8 * 3 * 4096.0 * 2048 * 32;  // 8 experts per GPU, 32 layers
+  perf::Link nic = InterLink(h100.sys, h100.eff);
+  double expert_rs_s = 7.0 / 8 * expert_params * 4 / nic.bandwidth_bytes_s;  // fp32 gradients
+  double backward_s = e->time_compute_s - e->time_compute_s / 3;  // at most the step's backward
+  EXPECT_GT(e->time_comm_dp_s, expert_rs_s - backward_s);
+  EXPECT_GT(e->time_comm_dp_s, 0.0);
 }
 
 TEST(PowerCap, CappedH100IsSlowerByTheCubeRootOfThePowerRatio) {
