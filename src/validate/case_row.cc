@@ -42,9 +42,51 @@ void SetFfnStyle(bool gelu, ModelSpec* m) {
   m->tie_embeddings = gelu;
 }
 
+// The zoo model named by `label` (id or alias, case-insensitive; never a file path).
+const ModelSpec* ZooModel(const ModelCatalog& zoo, const std::string& label) {
+  std::string q = ToLower(label);
+  if (q.empty()) return nullptr;
+  for (const ModelSpec& z : zoo.models()) {
+    if (ToLower(z.id) == q) return &z;
+    for (const std::string& a : z.aliases) {
+      if (ToLower(a) == q) return &z;
+    }
+  }
+  return nullptr;
+}
+
+// True when the zoo model `z` has every architecture value the row gives (`m` as built from the
+// columns; `kv_given`, `act_given`: whether kv_heads and ffn_act were given).
+bool AgreesWithRow(const ModelSpec& z, const ModelSpec& m, bool kv_given, bool act_given) {
+  if (z.kind != ModelKind::kDecoder || z.layers != m.layers || z.hidden != m.hidden || z.heads != m.heads ||
+      (act_given && z.ffn_act != m.ffn_act) || z.moe.has_value() != m.moe.has_value()) {
+    return false;
+  }
+  if (kv_given && !z.mla && z.kv_heads != m.kv_heads) return false;
+  if (!m.moe) return z.ffn == m.ffn;
+  return z.moe->experts == m.moe->experts && z.moe->top_k == m.moe->top_k && z.moe->expert_ffn == m.ffn;
+}
+
+// Takes from the zoo model what the columns cannot say; the row keeps its vocabulary (padded
+// as the source padded it), sequence length and label.
+void SupplementFromZoo(const ModelSpec& z, ModelSpec& m) {
+  m.ffn_act = z.ffn_act;
+  m.head_dim = z.head_dim;
+  m.kv_heads = z.kv_heads;
+  m.mla = z.mla;
+  m.moe = z.moe;
+  m.ffn = z.ffn;
+  m.tie_embeddings = z.tie_embeddings;
+  m.linear_bias = z.linear_bias;
+  m.qkv_bias = z.qkv_bias;
+  m.norm = z.norm;
+  m.norms_per_layer = z.norms_per_layer;
+  m.position = z.position;
+}
+
 }  // namespace
 
-Result<ModelSpec> ModelFromRow(const CaseRow& row) {
+Result<ModelSpec> ModelFromRow(const CaseRow& row, const ModelCatalog* zoo) {
   ModelSpec m;
   m.id = row.Get("model");
   m.name = m.id;
@@ -61,7 +103,6 @@ Result<ModelSpec> ModelFromRow(const CaseRow& row) {
   m.hidden = *hidden;
   // Unknown head count: 128-wide heads, the common choice of the GPT-3/Megatron configurations.
   m.heads = heads ? *heads : std::max<int64_t>(1, m.hidden / 128);
-  if (m.hidden % m.heads != 0) return InvalidInput("heads does not divide hidden");
   m.kv_heads = kv ? *kv : m.heads;
   m.head_dim = m.hidden / m.heads;
   m.ffn = *ffn;
@@ -94,6 +135,12 @@ Result<ModelSpec> ModelFromRow(const CaseRow& row) {
         m = gelu;
       }
     }
+  }
+  const ModelSpec* z = zoo ? ZooModel(*zoo, m.id) : nullptr;
+  if (z && AgreesWithRow(*z, m, kv.has_value(), !act.empty())) {
+    SupplementFromZoo(*z, m);
+  } else if (m.hidden % m.heads != 0) {
+    return InvalidInput("heads does not divide hidden");
   }
   return m;
 }

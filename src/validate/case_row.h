@@ -28,8 +28,11 @@ struct CaseRow {
 // The decoder model of a row: layers, hidden, heads, kv_heads, ffn, vocab (required ones
 // missing are an error), ffn_act (gelu: GPT-style; swiglu: Llama-style; empty: the style whose
 // parameter count is closer to params_b, else swiglu), and a mixture of experts when arch is
-// "moe" or experts is given.
-Result<ModelSpec> ModelFromRow(const CaseRow& row);
+// "moe" or experts is given. Details the columns cannot express (head width, MLA, shared
+// experts, leading dense layers, biases) come from the zoo model the `model` label names (its
+// id or an alias), only when that model agrees with every architecture column the row gives:
+// the columns stay authoritative. `zoo` may be null.
+Result<ModelSpec> ModelFromRow(const CaseRow& row, const ModelCatalog* zoo = nullptr);
 
 // Marks `vc` skipped for `why`; returns Ok so a predictor can `return Skip(vc, "...")`.
 Status Skip(ValidationCase& vc, std::string why);

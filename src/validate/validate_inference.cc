@@ -167,6 +167,7 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
                                            const std::string& eff_path) {
   DLCOST_ASSIGN_OR_RETURN(HardwareCatalog hw, HardwareCatalog::Load(data_dir));
   DLCOST_ASSIGN_OR_RETURN(std::vector<EngineProfile> engines, LoadEngines(data_dir));
+  DLCOST_ASSIGN_OR_RETURN(ModelCatalog zoo, ModelCatalog::Load(data_dir));
   std::vector<std::string> metrics(std::begin(kInferenceMetrics), std::end(kInferenceMetrics));
   metrics.push_back("speedup");
   // The inference schema's columns (validation/published/README.md, inference_cases.csv).
@@ -179,7 +180,7 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
     std::string note = row.Get("note");
     Result<Accelerator> gpu = RowAccelerator(hw, row.Get("gpu"), note);
     if (!gpu.ok()) return Skip(vc, gpu.status().message());
-    Result<ModelSpec> model = ModelFromRow(row);
+    Result<ModelSpec> model = ModelFromRow(row, &zoo);
     if (!model.ok()) return Skip(vc, model.status().message());
     std::vector<std::string> chosen;
     Result<EngineProfile> engine = ResolveEngine(engines, row.Get("engine"));

@@ -274,13 +274,14 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
                                           const std::string& eff_path, const ValidationOptions& opts) {
   DLCOST_ASSIGN_OR_RETURN(HardwareCatalog hw, HardwareCatalog::Load(data_dir));
   DLCOST_ASSIGN_OR_RETURN(CarbonData carbon, CarbonData::Load(data_dir));
+  DLCOST_ASSIGN_OR_RETURN(ModelCatalog zoo, ModelCatalog::Load(data_dir));
   std::vector<std::string> metrics(std::begin(kMetrics), std::end(kMetrics));
   Result<ValidationReport> rep = RunCases(csv_path, TrainingColumns(), metrics, [&](const CaseRow& row, ValidationCase& vc) -> Status {
     TrainingSetup software;
     DLCOST_RETURN_IF_ERROR(SoftwareFromRow(row, software));
     Result<Accelerator> gpu = hw.Resolve(row.Get("gpu"));
     if (!gpu.ok()) return Skip(vc, gpu.status().message());
-    Result<ModelSpec> model = ModelFromRow(row);
+    Result<ModelSpec> model = ModelFromRow(row, &zoo);
     if (!model.ok()) return Skip(vc, model.status().message());
     Result<std::optional<int64_t>> gpn = row.Int("gpus_per_node");
     Result<std::optional<double>> inter = row.Num("internode_gbps");

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "common/csv.h"
+#include "dlcost/model.h"
 #include "dlcost/op_graph.h"
 #include "dlcost/validate.h"
 #include "validate/case_row.h"
@@ -46,6 +47,43 @@ TEST(ServingValidation, RowWithoutFfnActTakesTheStyleMatchingParamsB) {
   EXPECT_NEAR(perf::BuildOpGraph(*g, 0)->TotalParams() / 1e9, 13.0, 0.3);
   CaseRow llama{&*t, &t->rows()[1]};
   EXPECT_EQ(ModelFromRow(llama)->ffn_act, FfnAct::kSwiglu);
+}
+
+TEST(CaseRowModel, ZooModelNamedByTheLabelSuppliesWhatTheColumnsCannotSay) {
+  // Qwen3-30B-A3B: head_dim 128 (query width 4096, twice the hidden size). A row whose columns
+  // agree with the zoo entry gets it; one that disagrees (40 layers) keeps hidden / heads; an
+  // unknown label gets nothing.
+  const char* csv =
+      "case_id,model,arch,layers,hidden,heads,kv_heads,ffn,ffn_act,vocab,experts,top_k,gpu,metric,value\n"
+      "T900,Qwen3-30B-A3B,moe,48,2048,32,4,768,swiglu,151936,128,8,b200,sec_per_iter,1\n"
+      "T901,qwen3-30b-a3b,moe,40,2048,32,4,768,swiglu,151936,128,8,b200,sec_per_iter,1\n"
+      "T902,my-moe,moe,48,2048,32,4,768,swiglu,151936,128,8,b200,sec_per_iter,1\n"
+      "T903,deepseek-v3,moe,61,7168,128,,2048,swiglu,129280,256,8,b200,sec_per_iter,1\n";
+  Result<CsvTable> t = CsvTable::Parse(csv, "inline");
+  ASSERT_TRUE(t.ok());
+  Result<ModelCatalog> zoo = ModelCatalog::Load(DLCOST_TEST_DATA_DIR);
+  ASSERT_TRUE(zoo.ok()) << zoo.status().message();
+  Result<ModelSpec> agree = ModelFromRow(CaseRow{&*t, &t->rows()[0]}, &*zoo);
+  ASSERT_TRUE(agree.ok()) << agree.status().message();
+  EXPECT_EQ(agree->head_dim, 128);
+  EXPECT_EQ(agree->id, "Qwen3-30B-A3B");
+  Result<ModelSpec> differ = ModelFromRow(CaseRow{&*t, &t->rows()[1]}, &*zoo);
+  ASSERT_TRUE(differ.ok());
+  EXPECT_EQ(differ->head_dim, 64);
+  Result<ModelSpec> unknown = ModelFromRow(CaseRow{&*t, &t->rows()[2]}, &*zoo);
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_EQ(unknown->head_dim, 64);
+  // DeepSeek-V3: multi-head latent attention, one shared expert, 3 leading dense layers of the
+  // dense MLP size, none of which the columns can express.
+  Result<ModelSpec> ds = ModelFromRow(CaseRow{&*t, &t->rows()[3]}, &*zoo);
+  ASSERT_TRUE(ds.ok()) << ds.status().message();
+  ASSERT_TRUE(ds->mla.has_value());
+  ASSERT_TRUE(ds->moe.has_value());
+  EXPECT_EQ(ds->moe->shared_experts, 1);
+  EXPECT_EQ(ds->moe->first_dense_layers, 3);
+  EXPECT_EQ(ds->ffn, 18432);
+  EXPECT_EQ(ds->moe->expert_ffn, 2048);
+  EXPECT_EQ(ds->vocab, 129280);
 }
 
 }  // namespace
