@@ -116,6 +116,15 @@ double LoraParams(const perf::OpGraph& graph, int64_t rank, LoraTargets targets)
 // Which pipeline stages a layer group sits on.
 enum class StagePlace { kFirst, kLayers, kLast };
 
+// Frameworks whose loss is PyTorch's unfused cross-entropy over the whole fp32 logits
+// (torchtitan's and Hugging Face transformers' training loops; torchtune's recipes default to
+// a chunked loss and Megatron-LM, NeMo and DeepSpeed-Megatron fuse it).
+bool EagerCrossEntropy(const TrainingSetup& s) {
+  if (!s.framework) return false;
+  return *s.framework == Framework::kTorchtitan || *s.framework == Framework::kTransformers ||
+         *s.framework == Framework::kPytorchFsdp;
+}
+
 // Every layer group priced once, with where it sits. Transformer groups fill layers in order;
 // other groups sit on the first stage (before the layers) or the last (after them). Fixed-size
 // arrays: the planner's inner loop allocates nothing.
@@ -148,9 +157,13 @@ GroupCosts CostGroups(const LayoutCostInputs& in) {
     if (grp.name == "head" && model.IsLanguageModel()) {
       // Cross-entropy over the vocabulary: fp32 logits kept for backward (4 bytes) and read,
       // written and read again by the fused softmax/loss (Korthikanti et al. 2022: 4sbv/t).
+      // torch.nn.functional.cross_entropy on logits upcast to fp32 (torchtitan's and Hugging
+      // Face's loss) keeps its fp32 log-softmax output and, at the start of backward, holds its
+      // gradient and the logits' gradient beside it: 12 bytes per logit at that peak.
       double rows = static_cast<double>(layout.micro_batch) * graph.tokens_per_sample / layout.cp;
-      out.logits_bytes = 4.0 * rows * model.vocab / layout.tp;
-      out.logits_s = perf::LossSeconds(3 * out.logits_bytes, in.rates);
+      double fp32_copies = EagerCrossEntropy(*in.setup) ? 3.0 : 1.0;
+      out.logits_bytes = 4.0 * fp32_copies * rows * model.vocab / layout.tp;
+      out.logits_s = perf::LossSeconds(3 * 4.0 * rows * model.vocab / layout.tp, in.rates);
     }
   }
   out.layers = layer_index;

@@ -104,6 +104,12 @@ inline bool IsTransformerLayer(const std::string& name) {
 // off in their default configurations).
 bool UnfusedElementwise(const TrainingSetup& s);
 
+// torchtitan's selective activation checkpointing ("op" policy of its activation_checkpoint
+// module): inside each block it saves the outputs of the attention kernel and of every plain
+// matmul except every second one, and recomputes the rest (norms, rotary, activation and the
+// skipped matmuls) in backward; the Megatron-LM selective policy recomputes only the attention core.
+bool OpLevelSelectiveRecompute(const LayoutCostInputs& in);
+
 // Prices one layer of `grp` for one micro-batch on one GPU under in.layout.
 LayerCost CostGroup(const LayoutCostInputs& in, const LayerGroup& grp);
 

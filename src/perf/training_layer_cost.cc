@@ -34,9 +34,34 @@ MicroBatchShape ShapeOf(const LayoutCostInputs& in, const LayerGroup& grp) {
   return sh;
 }
 
+// A matmul that PyTorch dispatches as aten.mm (linear layers and the router; the experts' grouped
+// GEMM is another operator).
+bool IsPlainMatmul(const Op& op) { return op.kind == OpKind::kGemm || op.kind == OpKind::kRouter; }
+
+// Elements per token that torchtitan's op-level selective checkpointing keeps for one block:
+// the block input, the attention output and the output of every plain matmul except every
+// second one (1st, 3rd, ...: q, v, gate and down projections of a Llama block); the experts'
+// output for MoE layers. Column-parallel outputs and, with sequence parallelism, row-parallel
+// ones are split over the tensor-parallel ranks.
+double OpSacSavedElemsPerToken(const LayerGroup& grp, const MicroBatchShape& sh, double hidden) {
+  double elems = hidden / sh.repl_div;
+  int mm_count = 0;
+  for (const Op& op : grp.ops) {
+    if (IsPlainMatmul(op)) {
+      if (++mm_count % 2 == 1) elems += static_cast<double>(op.gemm_n) / sh.tp;
+    } else if (op.kind == OpKind::kAttention && op.gemm_rows > 0) {
+      elems += op.act_out_elems / op.gemm_rows / sh.tp;  // heads x value width per query row
+    } else if (op.kind == OpKind::kExperts) {
+      elems += hidden / sh.tp;
+    }
+  }
+  return elems;
+}
+
 // GEMMs, routers, convolutions and experts: compute- or bandwidth-bound matrix products.
-void AddMatmulOp(const LayoutCostInputs& in, const MicroBatchShape& sh, const Op& op, double op_units_flops,
-                 LayerCost& out) {
+// Returns the op's forward seconds.
+double AddMatmulOp(const LayoutCostInputs& in, const MicroBatchShape& sh, const Op& op, double op_units_flops,
+                   LayerCost& out) {
   const Layout& layout = *in.layout;
   double tp = sh.tp;
   double weight_elems = op.params / tp / (op.kind == OpKind::kExperts ? layout.ep : 1);
@@ -72,6 +97,7 @@ void AddMatmulOp(const LayoutCostInputs& in, const MicroBatchShape& sh, const Op
     out.recompute_s += t + cast_fwd;
     out.recompute_flops += op_units_flops;
   }
+  return t + cast_fwd;
 }
 
 // Unfused attention (Megatron-LM before fused attention): QK^T and AV as batched GEMMs over the
@@ -119,7 +145,7 @@ double AddAttentionOp(const LayoutCostInputs& in, const MicroBatchShape& sh, con
   out.fwd_flops += op_units_flops;
   out.bwd_s += t_bwd;
   out.attention_s += t_fwd + t_bwd;
-  if (in.layout->recompute != Recompute::kNone) {
+  if (in.layout->recompute != Recompute::kNone && !OpLevelSelectiveRecompute(in)) {  // op-level SAC keeps its output
     out.recompute_s += t_fwd;
     out.recompute_flops += op_units_flops;
     out.attention_s += t_fwd;
@@ -130,6 +156,9 @@ double AddAttentionOp(const LayoutCostInputs& in, const MicroBatchShape& sh, con
 // Every op of the group in turn; returns the attention forward time.
 double AddOpCosts(const LayoutCostInputs& in, const LayerGroup& grp, const MicroBatchShape& sh, LayerCost& out) {
   const Layout& layout = *in.layout;
+  bool op_sac = OpLevelSelectiveRecompute(in) && sh.transformer;
+  bool recompute_norms = (layout.recompute == Recompute::kFull || op_sac) && sh.transformer;
+  int mm_count = 0;
   double attn_fwd_s = 0;
   for (const Op& op : grp.ops) {
     double op_units_flops = op.fwd_flops * sh.units / sh.split;
@@ -137,9 +166,15 @@ double AddOpCosts(const LayoutCostInputs& in, const LayerGroup& grp, const Micro
       case OpKind::kGemm:
       case OpKind::kRouter:
       case OpKind::kConv:
-      case OpKind::kExperts:
-        AddMatmulOp(in, sh, op, op_units_flops, out);
+      case OpKind::kExperts: {
+        double fwd = AddMatmulOp(in, sh, op, op_units_flops, out);
+        // Every second plain matmul of the block is recomputed, its output not saved.
+        if (op_sac && IsPlainMatmul(op) && ++mm_count % 2 == 0) {
+          out.recompute_s += fwd;
+          out.recompute_flops += op_units_flops;
+        }
         break;
+      }
       case OpKind::kAttention:
         attn_fwd_s += AddAttentionOp(in, sh, op, op_units_flops, out);
         break;
@@ -148,7 +183,7 @@ double AddOpCosts(const LayoutCostInputs& in, const LayerGroup& grp, const Micro
         double t = MemSeconds(bytes, in.rates);
         out.fwd_s += t;
         out.bwd_s += 2 * t;
-        if (layout.recompute == Recompute::kFull && sh.transformer) out.recompute_s += t;
+        if (recompute_norms) out.recompute_s += t;
         break;
       }
       case OpKind::kEmbedding: {
@@ -223,13 +258,14 @@ void AddElementwise(const LayoutCostInputs& in, const MicroBatchShape& sh, const
   double elem_t = MemSeconds(elem_bytes, in.rates) + 4 * in.rates.eff->kernel_overhead_s;
   out.fwd_s += elem_t;
   out.bwd_s += 2 * elem_t;
-  if (in.layout->recompute == Recompute::kFull) out.recompute_s += elem_t;
+  bool recomputed = in.layout->recompute == Recompute::kFull || OpLevelSelectiveRecompute(in);
+  if (recomputed) out.recompute_s += elem_t;
   if (UnfusedElementwise(*in.setup)) {
     double eager = sh.rows_local * EagerExtraBytesPerToken(m, w, sh);
     double eager_t = MemSeconds(eager, in.rates);
     out.fwd_s += eager_t;
     out.bwd_s += 2 * eager_t;
-    if (in.layout->recompute == Recompute::kFull) out.recompute_s += eager_t;
+    if (recomputed) out.recompute_s += eager_t;
   }
   if (w.moe) {
     // Token permutation into and out of expert order (read + write, twice).
@@ -257,9 +293,11 @@ void ApplyHostDispatch(const LayoutCostInputs& in, LayerCost& out) {
 
 // Activation memory kept for backward, bytes per micro-batch (Korthikanti et al. 2022, Sec. 4,
 // generalised to GQA, gated FFNs and MoE; docs/training.md).
-double ActivationBytes(const LayoutCostInputs& in, const MicroBatchShape& sh, const BlockWidths& w) {
+double ActivationBytes(const LayoutCostInputs& in, const LayerGroup& grp, const MicroBatchShape& sh,
+                       const BlockWidths& w) {
   const ModelSpec& m = *in.model;
   const Layout& layout = *in.layout;
+  if (OpLevelSelectiveRecompute(in)) return sh.rows_local * OpSacSavedElemsPerToken(grp, sh, w.h) * in.act_elem_bytes;
   double h = w.h;
   double repl = 8 * h + (in.dropout ? 2 * h : 0) + (m.norms_per_layer > 2 ? 4 * h : 0);
   double shard = 2 * w.hq + 4 * w.hkv + 2 * w.hq + kActBytes * w.ffn_elems;
@@ -309,6 +347,10 @@ void AddParallelComm(const LayoutCostInputs& in, const MicroBatchShape& sh, cons
 
 }  // namespace
 
+bool OpLevelSelectiveRecompute(const LayoutCostInputs& in) {
+  return in.layout->recompute == Recompute::kSelective && in.setup->framework == Framework::kTorchtitan;
+}
+
 bool UnfusedElementwise(const TrainingSetup& s) {
   if (!s.framework) return false;
   switch (*s.framework) {
@@ -330,7 +372,7 @@ LayerCost CostGroup(const LayoutCostInputs& in, const LayerGroup& grp) {
     BlockWidths w = WidthsOf(in, grp);
     AddElementwise(in, sh, w, out);
     ApplyHostDispatch(in, out);
-    out.act_bytes = ActivationBytes(in, sh, w);
+    out.act_bytes = ActivationBytes(in, grp, sh, w);
     AddParallelComm(in, sh, w, attn_fwd_s, out);
   }
   return out;

@@ -165,6 +165,33 @@ TEST(ExpertParallel, ExpertGradientsCrossTheNetworkWithoutAnInNodeReduction) {
   EXPECT_GT(e->time_comm_dp_s, 0.0);
 }
 
+TEST(Recompute, TorchtitanSelectiveSavesEveryOtherMatmulAndRecomputesTheRest) {
+  // torchtitan's op-level policy on a Llama block (q, k, v, o, gate, up, down): q, v, gate and
+  // down outputs, the attention output and the block input are kept; k, o and up are
+  // recomputed in backward. Megatron-LM's selective policy recomputes only the attention core.
+  ModelSpec m = Llama8b();
+  Gpu h100 = Load("h100-sxm-80gb");
+  TrainingSetup s = Fsdp(8, 16);
+  s.micro_batch = 2;
+  s.framework = Framework::kTorchtitan;
+  Result<TrainingEstimate> titan = EstimateTraining(m, h100.sys, s, h100.eff);
+  ASSERT_TRUE(titan.ok()) << titan.status().message();
+  s.framework = Framework::kMegatron;
+  Result<TrainingEstimate> megatron = EstimateTraining(m, h100.sys, s, h100.eff);
+  ASSERT_TRUE(megatron.ok()) << megatron.status().message();
+  double h = 4096, kv = 1024, ffn = 14336, tokens = 2.0 * 8192;
+  double recomputed_per_layer = 2 * tokens * (h * kv + h * h + h * ffn);  // k, o, up projections
+  double recomputed_flops_per_gpu = 32 * recomputed_per_layer * 16 / 2 / 8;  // 8 GPUs, 1 micro-batch each
+  double titan_recompute = titan->hardware_flops_per_step - titan->model_flops_per_step;
+  EXPECT_NEAR(titan_recompute / 8, recomputed_flops_per_gpu, 0.01 * recomputed_flops_per_gpu);
+  EXPECT_GT(titan->time_recompute_s, megatron->time_recompute_s);
+  // Kept per token and layer: x, q, v, attention out, gate, down = 4096 x 4 + 1024 + 14336
+  // elements at 2 bytes; Megatron's selective keeps about twice as much.
+  double kept = 32 * tokens * (4 * h + kv + ffn) * 2;
+  EXPECT_LT(titan->memory_activations_bytes, megatron->memory_activations_bytes);
+  EXPECT_GT(titan->memory_activations_bytes, kept);
+}
+
 TEST(PowerCap, CappedH100IsSlowerByTheCubeRootOfThePowerRatio) {
   Gpu capped = Load("h100-sxm-96gb-500w");
   EXPECT_NEAR(capped.sys.gpu.SustainedComputeFraction(), std::cbrt(500.0 / 700.0), 1e-12);
