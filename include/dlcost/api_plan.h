@@ -25,6 +25,7 @@ struct PlanSearchRequest {
   std::string model, tokens, steps, gpu = "any", gpus_max = "4096", deadline, budget, objective = "cost";
   std::string top = "5", threads = "0", seq, global_batch, vms, price, region, pue, goodput, gpu_power_w;
   std::string gpus, precision, optimizer = "adamw", finetune = "none", lora_rank = "16", calibration;
+  std::string memory_headroom;  // --memory-headroom: GiB kept free on every GPU
   std::string bands;  // --bands: a band table instead of the shipped data/bands/training.json
   bool no_flash = false;
   bool progress = false;  // progress on stderr (the CLI sets it when stderr is a terminal)
@@ -50,7 +51,7 @@ std::string PlanJson(const PlanSearchResult& r);
 
 struct BudgetRequest {
   std::string usd, deadline, gpu = "any", gpus_max = "4096", seq = "4096", finetune, tokens, method = "lora";
-  std::string tokens_per_param, region, calibration;
+  std::string tokens_per_param, region, calibration, memory_headroom;
   std::string bands;  // --bands: a band table instead of the shipped data/bands/training.json
 };
 

@@ -29,7 +29,7 @@ struct TrainRequest {
   CostRequest cost;
   SystemRequest system;
   std::string goodput, host_power_w, restart_min, eval_fraction;
-  std::string calibration, overhead_gib, moe_capacity_factor, epochs, dataset_tokens;
+  std::string calibration, overhead_gib, memory_headroom, moe_capacity_factor, epochs, dataset_tokens;
   std::string bands;  // --bands: a band table instead of the shipped data/bands/training.json
   bool no_flash = false;
 };

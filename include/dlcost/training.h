@@ -39,7 +39,8 @@ struct TrainingEstimate {
   double memory_overhead_bytes = 0;
   double memory_total_bytes = 0;
   double memory_capacity_bytes = 0;
-  bool fits = true;
+  double memory_headroom_bytes = 0;  // kept free by --memory-headroom
+  bool fits = true;                  // total + headroom <= capacity
 
   // Step time, seconds.
   double time_compute_s = 0;        // GEMM + attention + memory-bound kernels, all micro-batches

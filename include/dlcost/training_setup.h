@@ -88,6 +88,7 @@ struct TrainingSetup {
   std::optional<bool> dropout;             // default: on for GELU (GPT-style) models
   double grad_bytes = 4;                   // gradient buffer bytes per param (fp32 main grads)
   double overhead_bytes = 0;               // framework overhead; <0 means the default term
+  double memory_headroom_bytes = 0;        // kept free per GPU (--memory-headroom): fits needs total + it <= capacity
   double moe_capacity_factor = 1.0;        // expert slots per routed token (1: dropless, balanced)
 };
 

@@ -35,6 +35,10 @@ inline constexpr double kMaxCount = 1e18;
 // infinities, negative values, junk and values above kMaxCount.
 Result<double> ParseCount(std::string_view text, std::string_view field);
 
+// --memory-headroom: GiB kept free on every GPU (allocator fragmentation, other processes), a
+// plain number of GiB from 0 to 1,000,000; bytes. InvalidInput naming `field` otherwise.
+Result<double> ParseMemoryHeadroom(std::string_view text, std::string_view field);
+
 // Like ParseCount but the result must be a positive integer that fits in int64.
 Result<int64_t> ParsePositiveInt(std::string_view text, std::string_view field);
 

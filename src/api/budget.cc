@@ -59,6 +59,10 @@ Result<PlanRequest> BaseRequest(const Session& session, const BudgetRequest& a, 
   base.gpus_max = static_cast<int64_t>(gmax);
   base.setup.seq_len = seq;
   base.setup.overhead_bytes = -1;
+  if (!a.memory_headroom.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(base.setup.memory_headroom_bytes,
+                            ParseMemoryHeadroom(a.memory_headroom, "--memory-headroom"));
+  }
   base.objective = Objective::kCost;
   base.top_k = 1;
   base.budget_usd = usd;

@@ -15,6 +15,9 @@ namespace {
 Status ParseJob(const PlanSearchRequest& a, const ModelSpec& model, PlanRequest& req) {
   req.model = model;
   req.setup.overhead_bytes = -1;
+  if (!a.memory_headroom.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(req.setup.memory_headroom_bytes, ParseMemoryHeadroom(a.memory_headroom, "--memory-headroom"));
+  }
   req.setup.flash_attention = !a.no_flash;
   req.setup.seq_len = model.max_seq > 0 ? std::min<int64_t>(model.max_seq, 8192) : 2048;
   if (!a.seq.empty()) {

@@ -85,6 +85,9 @@ Status ParseLayoutFlags(const TrainRequest& a, const ModelSpec& model, TrainingS
     DLCOST_ASSIGN_OR_RETURN(double o, ParseCount(a.overhead_gib, "--overhead-gib"));
     s.overhead_bytes = o * kGiB;
   }
+  if (!a.memory_headroom.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(s.memory_headroom_bytes, ParseMemoryHeadroom(a.memory_headroom, "--memory-headroom"));
+  }
   return Status::Ok();
 }
 
@@ -181,6 +184,20 @@ Result<TrainResult> Train(const Session& session, const TrainRequest& a) {
 
 namespace {
 
+// The part of the most-loaded GPU's memory that decides whether it fits: the largest one.
+const char* LargestMemoryPart(const TrainingEstimate& e) {
+  std::pair<double, const char*> parts[] = {{e.memory_weights_bytes, "weights"},
+                                            {e.memory_grads_bytes, "gradients"},
+                                            {e.memory_optimizer_bytes, "optimizer states"},
+                                            {e.memory_activations_bytes, "activations"},
+                                            {e.memory_overhead_bytes, "framework overhead"}};
+  const auto* best = &parts[0];
+  for (const auto& p : parts) {
+    if (p.first > best->first) best = &p;
+  }
+  return best->second;
+}
+
 void AddTrainFields(const TrainResult& t, report::Report& r) {
   const TrainingEstimate& e = t.estimate;
   const Layout& L = e.layout;
@@ -200,6 +217,8 @@ void AddTrainFields(const TrainResult& t, report::Report& r) {
   r.AddField("fits", "fits in memory", e.fits);
   r.AddField("memory_total_gib", "memory per GPU (GiB)", e.memory_total_bytes / kGiB, 2);
   r.AddField("memory_capacity_gib", "GPU memory (GiB)", e.memory_capacity_bytes / kGiB, 1);
+  r.AddField("memory_kept_free_gib", "kept free (--memory-headroom, GiB)", e.memory_headroom_bytes / kGiB, 1);
+  r.AddField("memory_largest_part", "largest memory part", std::string(LargestMemoryPart(e)));
   r.AddField("time_step_s", "step time (s)", e.time_step_s, 4);
   AddBandFields(r, "time_step_s", t.bands.step_s);
   r.AddField("tokens_per_s", unit + " per second", e.tokens_per_s, 0);

@@ -119,6 +119,12 @@ Result<double> ParseCount(std::string_view text, std::string_view field) {
   return out;
 }
 
+Result<double> ParseMemoryHeadroom(std::string_view text, std::string_view field) {
+  DLCOST_ASSIGN_OR_RETURN(double v, ParseCount(text, field));
+  if (v > 1e6) return InvalidInput(fmt::format("{}: '{}' GiB is more than 1,000,000 GiB", field, Trim(text)));
+  return v * kGiB;
+}
+
 Result<int64_t> ParsePositiveInt(std::string_view text, std::string_view field) {
   DLCOST_ASSIGN_OR_RETURN(double v, ParseCount(text, field));
   if (v < 1) return InvalidInput(fmt::format("{}: '{}' must be at least 1", field, Trim(text)));

@@ -524,7 +524,8 @@ void FillMemory(const LayoutCostInputs& in, const GroupCosts& groups, const Stag
   e.memory_overhead_bytes = s.overhead_bytes < 0 ? kDefaultOverheadBytes : s.overhead_bytes;
   e.memory_total_bytes = weights + grads + opt + act + e.memory_overhead_bytes;
   e.memory_capacity_bytes = in.system->gpu.MemoryBytes();
-  e.fits = e.memory_total_bytes <= e.memory_capacity_bytes;
+  e.memory_headroom_bytes = s.memory_headroom_bytes;
+  e.fits = e.memory_total_bytes + e.memory_headroom_bytes <= e.memory_capacity_bytes;
 }
 
 }  // namespace

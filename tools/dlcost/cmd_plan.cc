@@ -61,6 +61,7 @@ void RegisterPlan(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("--goodput", a->req.goodput, "Share of wall time spent training (default: modelled per plan)");
   cmd->add_option("--gpu-power-w", a->req.gpu_power_w, "Average board power per GPU (default: TDP)");
   cmd->add_option("--calibration", a->req.calibration, "Efficiency profile JSON");
+  cmd->add_option("--memory-headroom", a->req.memory_headroom, "GiB kept free on every GPU (default 0)");
   cmd->add_option("--bands", a->req.bands, "Error-band table JSON (default: data/bands/training.json)");
   cmd->add_flag("--no-flash", a->req.no_flash, "Model unfused attention");
   AddOutputOptions(cmd, g);

@@ -18,9 +18,11 @@ int RunTrain(const GlobalOptions& g, const api::TrainRequest& a) {
   if (code != 0) return code;
   const TrainingEstimate& e = r->estimate;
   if (!e.fits) {
-    std::fprintf(stderr, "dlcost: does not fit: %.2f GiB needed per GPU, %.1f GiB available (short by %.2f GiB)\n",
-                 e.memory_total_bytes / kGiB, e.memory_capacity_bytes / kGiB,
-                 (e.memory_total_bytes - e.memory_capacity_bytes) / kGiB);
+    double usable = e.memory_capacity_bytes - e.memory_headroom_bytes;
+    std::fprintf(stderr, "dlcost: does not fit: %.2f GiB needed per GPU, %.1f GiB available%s (short by %.2f GiB)\n",
+                 e.memory_total_bytes / kGiB, usable / kGiB,
+                 e.memory_headroom_bytes > 0 ? " after --memory-headroom" : "",
+                 (e.memory_total_bytes - usable) / kGiB);
     return 3;
   }
   return 0;
@@ -76,6 +78,7 @@ void RegisterTrain(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("--gpus-per-node", a->system.gpus_per_node, "GPUs per node (default: catalog node size)");
   cmd->add_option("--internode-gbps", a->system.internode_gbps, "Network bandwidth per node, Gbit/s (default: catalog NICs)");
   cmd->add_option("--overhead-gib", a->overhead_gib, "Framework memory overhead per GPU in GiB (default 2)");
+  cmd->add_option("--memory-headroom", a->memory_headroom, "GiB kept free on every GPU (fragmentation, other processes; default 0)");
   cmd->add_option("--calibration", a->calibration, "Efficiency profile JSON (default: data/efficiency/default.json)");
   cmd->add_option("--bands", a->bands, "Error-band table JSON (default: data/bands/training.json)");
   cmd->add_flag("--no-flash", a->no_flash, "Model unfused attention (stores the s x s scores)");
