@@ -11,6 +11,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dlcost/api_session.h"
@@ -32,8 +33,24 @@ struct ServeRequest {
   std::string ttft_ms, tpot_ms;
   std::string engine, calibration, moe_imbalance;
   std::string steps = "50";
+  std::string trace, sim_requests = "20000", seed = "1";  // --trace, --sim-requests, --seed
   bool no_cfg = false;
+  bool skip_bad_rows = false;  // --skip-bad-rows: bad trace rows are counted, not fatal
 };
+
+// A request trace (`infer --trace`): its requests sorted by arrival, and the rows skipped.
+struct LoadTrace {
+  std::vector<LoadRequest> requests;
+  int64_t skipped = 0;
+  std::string first_skipped;  // "file:line: why" of the first skipped row
+};
+
+// Parses a trace: CSV with a header naming arrival_s, input_len and output_len (other columns
+// ignored), or JSON Lines of objects with those keys (a text starting with '{'). A bad row
+// (missing, negative or non-integer length, non-finite or unsorted time) is an InvalidInput
+// naming `name`, the line and the field, or with `skip_bad_rows` is counted in `skipped`.
+Result<LoadTrace> ParseLoadTrace(std::string_view text, const std::string& name, bool skip_bad_rows);
+Result<LoadTrace> ReadLoadTrace(const std::string& path, bool skip_bad_rows);
 
 // Everything EstimateServing needs, resolved from a ServeRequest and the catalogs.
 struct ServeContext {

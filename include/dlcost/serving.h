@@ -35,6 +35,36 @@ struct SpecDecode {
   double accept = 0.7;  // probability that a drafted token is accepted (i.i.d., Leviathan et al. 2023)
 };
 
+// One request of an offered load: when it arrives (seconds from the start of the load) and
+// its prompt and output lengths in tokens.
+struct LoadRequest {
+  double arrival_s = 0;
+  int64_t input_len = 0;
+  int64_t output_len = 0;
+};
+
+// Percentiles of a latency over the simulated requests, seconds.
+struct LatencyStats {
+  double p50 = 0, p90 = 0, p99 = 0, mean = 0, max = 0;
+};
+
+// Latency under load: the engine's scheduler simulated request by request (docs/serving.md,
+// "Latency under load").
+struct LoadSimulation {
+  std::string arrivals;              // "poisson" or "trace"
+  int64_t requests = 0;              // measured (after the warm-up)
+  int64_t warmup = 0;                // first requests left out of the statistics
+  double offered_req_s = 0;          // all replicas
+  double completed_req_s = 0;        // all replicas, over the measured window
+  double output_tok_s = 0;           // all replicas, over the measured window
+  LatencyStats ttft_s, tpot_s, e2e_s, queue_s;
+  double mean_running = 0;           // sequences in an iteration, time-weighted, per replica
+  int64_t preemptions = 0;           // sequences evicted when the KV cache ran out (recomputed)
+  bool overloaded = false;           // completions fall behind arrivals: latency grows with the run
+  std::optional<double> slo_attainment;   // share of requests meeting the TTFT and TPOT targets
+  std::optional<double> slo_goodput_req_s;  // requests/s meeting them, all replicas
+};
+
 enum class ServingMode {
   kContinuous,    // continuous batching at a concurrency (engine picks it when none is given)
   kStaticBatch,   // one fixed batch: prefill all, then decode all
@@ -59,6 +89,11 @@ struct ServingSetup {
   std::string sparse_kernel;         // named kernel for unstructured sparsity (loads sparse, computes dense)
   std::optional<SpecDecode> spec;
   std::optional<double> ttft_target_s, tpot_target_s;
+  // Latency under load: simulated when qps is given (Poisson arrivals, sim_requests of them,
+  // drawn with sim_seed) or when trace holds requests (replayed; lengths from the trace).
+  std::vector<LoadRequest> trace;
+  int64_t sim_requests = 20000;
+  uint64_t sim_seed = 1;
   double moe_imbalance = 1.0;        // tokens of the busiest expert / mean (1: balanced)
   // Vision and diffusion models.
   int64_t denoise_steps = 50;
@@ -110,6 +145,7 @@ struct ServingEstimate {
   std::optional<int64_t> gpus_needed;
   bool meets_targets = true;
   std::string binding;  // what limits the concurrency: "memory", "engine cap", "ttft", "tpot", "given"
+  std::optional<LoadSimulation> load;  // latency under load (qps or trace given)
 
   // Images (vision and diffusion models) or sequences (encoders): items per second and the
   // latency of one batch.

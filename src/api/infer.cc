@@ -10,6 +10,30 @@ namespace {
 
 double PowerW(const ServeContext& c, const CostContext& cc) { return cc.gpu_power_w.value_or(c.gpu.tdp_w); }
 
+// Latency under load, as simulated (docs/serving.md, "Latency under load").
+void AddLoadFields(const LoadSimulation& l, report::Report& r) {
+  r.AddField("sim_arrivals", "simulated arrivals", l.arrivals);
+  r.AddField("sim_requests", "simulated requests (measured)", l.requests);
+  r.AddField("ttft_ms_p50", "TTFT p50 under load (ms)", l.ttft_s.p50 * 1e3, 1);
+  r.AddField("ttft_ms_p90", "TTFT p90 under load (ms)", l.ttft_s.p90 * 1e3, 1);
+  r.AddField("ttft_ms_p99", "TTFT p99 under load (ms)", l.ttft_s.p99 * 1e3, 1);
+  r.AddField("tpot_ms_p50", "TPOT p50 under load (ms)", l.tpot_s.p50 * 1e3, 2);
+  r.AddField("tpot_ms_p90", "TPOT p90 under load (ms)", l.tpot_s.p90 * 1e3, 2);
+  r.AddField("tpot_ms_p99", "TPOT p99 under load (ms)", l.tpot_s.p99 * 1e3, 2);
+  r.AddField("e2e_s_p50", "request latency p50 under load (s)", l.e2e_s.p50, 3);
+  r.AddField("e2e_s_p99", "request latency p99 under load (s)", l.e2e_s.p99, 3);
+  r.AddField("queue_ms_p99", "queueing before admission p99 (ms)", l.queue_s.p99 * 1e3, 1);
+  r.AddField("sim_completed_req_s", "completed requests/s (simulated)", l.completed_req_s, 3);
+  r.AddField("sim_output_tok_s", "output tokens/s (simulated)", l.output_tok_s, 1);
+  r.AddField("sim_mean_running", "sequences per iteration (simulated mean)", l.mean_running, 1);
+  r.AddField("sim_preemptions", "preemptions (KV cache full)", l.preemptions);
+  r.AddField("overloaded", "overloaded (queue keeps growing)", l.overloaded);
+  if (l.slo_attainment) {
+    r.AddField("slo_attainment_pct", "requests meeting the TTFT/TPOT targets (%)", 100 * *l.slo_attainment, 1);
+    r.AddField("slo_goodput_req_s", "goodput: requests/s meeting the targets", *l.slo_goodput_req_s, 3);
+  }
+}
+
 void AddEstimateFields(report::Report& r, const ServeContext& c, const ServingEstimate& e, const ServingCost& k) {
   r.AddField("model", "model", c.model.id);
   r.AddField("gpu", "GPU", c.gpu.id);
@@ -59,6 +83,7 @@ void AddEstimateFields(report::Report& r, const ServeContext& c, const ServingEs
     r.AddField("gpus_needed", "GPUs needed for the load", e.gpus_needed ? report::Value(*e.gpus_needed) : report::Value());
     r.AddField("meets_load", "given GPUs carry the load", e.meets_targets);
   }
+  if (e.load) AddLoadFields(*e.load, r);
   r.AddField("usd_per_hour", "$ per hour (all GPUs)", k.usd_per_hour ? report::Value(*k.usd_per_hour) : report::Value(), 2);
   r.AddField("usd_per_m_input", "$ per 1M input tokens", k.usd_per_m_input ? report::Value(*k.usd_per_m_input) : report::Value(), 4);
   r.AddField("usd_per_m_output", "$ per 1M output tokens", k.usd_per_m_output ? report::Value(*k.usd_per_m_output) : report::Value(), 4);

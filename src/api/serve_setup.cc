@@ -1,5 +1,6 @@
 #include "dlcost/api_serve.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -67,6 +68,39 @@ bool IsHeadDraft(const std::string& d) {
   return l == "eagle" || l == "medusa" || l == "ngram" || l == "prompt-lookup";
 }
 
+// The simulated load (--trace, --sim-requests, --seed, --skip-bad-rows) into `s`. A trace
+// sets the offered rate to its requests over the span of their arrivals.
+Status ParseLoad(const ServeRequest& f, ModelKind kind, ServingSetup& s) {
+  DLCOST_ASSIGN_OR_RETURN(int64_t n, ParsePositiveInt(f.sim_requests, "--sim-requests"));
+  if (n < 100 || n > 10'000'000) return InvalidInput("--sim-requests: must be between 100 and 10,000,000");
+  s.sim_requests = n;
+  DLCOST_ASSIGN_OR_RETURN(double seed, ParseCount(f.seed, "--seed"));
+  if (seed != std::floor(seed) || seed > 1e15) return InvalidInput("--seed: must be a whole number up to 1e15");
+  s.sim_seed = static_cast<uint64_t>(seed);
+  if (f.skip_bad_rows && f.trace.empty()) return UsageError("--skip-bad-rows: needs --trace");
+  if (f.trace.empty()) return Status::Ok();
+  if (kind != ModelKind::kDecoder) return UsageError("--trace: only for language models");
+  if (s.mode != ServingMode::kContinuous) return UsageError("--trace: needs --mode continuous");
+  if (s.qps) return UsageError("--trace and --qps: give one (a trace sets its own rate)");
+  if (s.concurrency) return UsageError("--trace and --concurrency: give one");
+  DLCOST_ASSIGN_OR_RETURN(LoadTrace t, ReadLoadTrace(f.trace, f.skip_bad_rows));
+  s.trace = std::move(t.requests);
+  double span = s.trace.back().arrival_s - s.trace.front().arrival_s;
+  if (s.trace.size() < 2 || span <= 0) {
+    return InvalidInput(fmt::format("{}: needs at least two requests arriving at different times", f.trace));
+  }
+  s.qps = static_cast<double>(s.trace.size() - 1) / span;
+  // The analytic figures (KV per sequence, steady state) use the trace's mean lengths.
+  double in = 0, out = 0;
+  for (const LoadRequest& r : s.trace) {
+    in += static_cast<double>(r.input_len);
+    out += static_cast<double>(r.output_len);
+  }
+  s.input_len = std::max<int64_t>(1, std::llround(in / static_cast<double>(s.trace.size())));
+  s.output_len = std::max<int64_t>(1, std::llround(out / static_cast<double>(s.trace.size())));
+  return Status::Ok();
+}
+
 // Layout, lengths, batching and load (--tp .. --qps) into `s`.
 Status ParseServingSetup(const ServeRequest& f, ModelKind kind, ServingSetup& s) {
   DLCOST_ASSIGN_OR_RETURN(auto tp, OptPositive(f.tp, "--tp", 4096));
@@ -100,7 +134,7 @@ Status ParseServingSetup(const ServeRequest& f, ModelKind kind, ServingSetup& s)
     if (s.concurrency) return UsageError("--qps and --concurrency: give one");
     s.qps = q;
   }
-  return Status::Ok();
+  return ParseLoad(f, kind, s);
 }
 
 // Number formats, sparsity, speculative decoding, targets and diffusion steps into c.setup.

@@ -13,6 +13,7 @@
 #include "dlcost/op_graph.h"
 #include "dlcost/strings.h"
 #include "dlcost/units.h"
+#include "perf/serving_sim.h"
 
 namespace dlcost::perf {
 namespace {
@@ -152,6 +153,7 @@ class GenerationPasses {
   }
 
   const ServingSetup& setup() const { return setup_; }
+  double mean_ctx() const { return mean_ctx_; }
   const EngineProfile& engine() const { return target_.engine; }
   // Tokens one verify step yields per sequence (1 without speculative decoding).
   double spec_tokens() const { return spec_e_; }
@@ -171,9 +173,14 @@ class GenerationPasses {
   // A decode iteration at concurrency `c` (mean context I + O/2), carrying `prompt_tokens`
   // prompt tokens of mean context `prompt_ctx`, seconds.
   double DecodeIteration(double c, double prompt_tokens, double prompt_ctx) const {
+    return DecodeIterationAt(c, mean_ctx_, prompt_tokens, prompt_ctx);
+  }
+
+  // The same with every decoded sequence reading `decode_ctx` cached tokens.
+  double DecodeIterationAt(double c, double decode_ctx, double prompt_tokens, double prompt_ctx) const {
     Pass p;
     p.decode_seqs = c;
-    p.decode_ctx = mean_ctx_;
+    p.decode_ctx = decode_ctx;
     p.prefill_tokens = prompt_tokens;
     p.prefill_ctx = prompt_ctx;
     p.logits_rows = c;
@@ -182,7 +189,7 @@ class GenerationPasses {
     p.decode_tokens_per_seq = static_cast<double>(setup_.spec->k + 1);
     p.logits_rows = c * p.decode_tokens_per_seq;
     double verify = IterTime(target_, p);
-    return static_cast<double>(setup_.spec->k) * DraftSeconds(c, mean_ctx_) + verify;
+    return static_cast<double>(setup_.spec->k) * DraftSeconds(c, decode_ctx) + verify;
   }
 
   // Prefill of `seqs` prompts of `tokens_each` tokens in one pass, seconds.
@@ -408,6 +415,118 @@ Status EstimateContinuous(const GenerationPasses& g, double reserved_len, Servin
   return ApplyOfferedLoad(g, out);
 }
 
+// The replica's iteration times as a table over decoded sequences and prompt tokens, at the
+// mean context of the requests, with the KV read per further cached token.
+IterationTable BuildIterationTable(const GenerationPasses& g, int64_t max_batch, double mean_input) {
+  const EngineProfile& engine = g.engine();
+  double ctx_ref = std::max(1.0, g.mean_ctx());
+  double prompt_ctx = (mean_input + 1) / 2.0;
+  double big = static_cast<double>(std::max<int64_t>(1, max_batch));
+  double t1 = g.DecodeIterationAt(big, ctx_ref, 0, 0);
+  double t2 = g.DecodeIterationAt(big, 2 * ctx_ref, 0, 0);
+  double slope = (t2 - t1) / (big * ctx_ref);
+  auto iter = [&](double b, double p) { return g.DecodeIterationAt(b, ctx_ref, p, prompt_ctx); };
+  return IterationTable(iter, max_batch, std::max<int64_t>(1, engine.max_num_tokens), ctx_ref, slope);
+}
+
+// What the simulated runs of the replicas (`streams`, each run on `runs`) say about latency,
+// throughput and the targets; `copies`: replicas each stream stands for (Poisson: all of them,
+// one stream simulated), `warmup`: first requests of each stream left out.
+LoadSimulation Summarize(const std::vector<std::vector<LoadRequest>>& streams, const std::vector<ReplicaRun>& runs,
+                         double copies, int64_t warmup, const ServingSetup& s) {
+  LoadSimulation sim;
+  std::vector<double> ttft, tpot, e2e, queue;
+  double first = 1e300, last = 0, out_tokens = 0, area = 0, busy = 0;
+  int64_t measured = 0, met = 0, waiting = 0;
+  for (size_t k = 0; k < streams.size(); ++k) {
+    const std::vector<LoadRequest>& reqs = streams[k];
+    const ReplicaRun& run = runs[k];
+    sim.preemptions += run.preemptions;
+    area += run.running_time_area;
+    busy += run.busy_s;
+    waiting += run.waiting_at_last_arrival;
+    for (size_t i = static_cast<size_t>(std::min<int64_t>(warmup, static_cast<int64_t>(reqs.size()))); i < reqs.size(); ++i) {
+      const RequestOutcome& o = run.outcomes[i];
+      ++measured;
+      first = std::min(first, reqs[i].arrival_s);
+      if (!o.done) continue;  // rejected: longer than the KV cache holds
+      last = std::max(last, reqs[i].arrival_s + o.e2e_s);
+      out_tokens += static_cast<double>(reqs[i].output_len);
+      ttft.push_back(o.ttft_s);
+      if (reqs[i].output_len > 1) tpot.push_back(o.tpot_s);
+      e2e.push_back(o.e2e_s);
+      queue.push_back(o.queue_s);
+      bool ok = (!s.ttft_target_s || o.ttft_s <= *s.ttft_target_s) && (!s.tpot_target_s || o.tpot_s <= *s.tpot_target_s);
+      if (ok) ++met;
+    }
+  }
+  sim.requests = measured;
+  sim.warmup = warmup;
+  double window = last > first ? last - first : 0;
+  int64_t completed = static_cast<int64_t>(ttft.size());
+  if (window > 0) {
+    sim.completed_req_s = static_cast<double>(completed) / window * copies;
+    sim.output_tok_s = out_tokens / window * copies;
+  }
+  sim.mean_running = busy > 0 ? area / busy : 0;
+  sim.ttft_s = Percentiles(ttft);
+  sim.tpot_s = Percentiles(tpot);
+  sim.e2e_s = Percentiles(e2e);
+  sim.queue_s = Percentiles(queue);
+  if (s.ttft_target_s || s.tpot_target_s) {
+    sim.slo_attainment = measured > 0 ? static_cast<double>(met) / static_cast<double>(measured) : 0;
+    sim.slo_goodput_req_s = *sim.slo_attainment * sim.completed_req_s;
+  }
+  int64_t n = 0;
+  for (const auto& r : streams) n += static_cast<int64_t>(r.size());
+  sim.overloaded = waiting > std::max<int64_t>(50, n / 50);
+  return sim;
+}
+
+// Latency under load: the engine's scheduler simulated on this replica's iteration table. With
+// --qps, a Poisson stream routed round-robin over the replicas (one replica simulated, the
+// others alike); with a trace, its requests round-robin over the replicas, each simulated.
+void SimulateOfferedLoad(const GenerationPasses& g, const ServingEstimate& est, LoadSimulation* sim_out) {
+  const ServingSetup& s = g.setup();
+  const EngineProfile& engine = g.engine();
+  int64_t max_batch = s.batch.value_or(engine.max_batch);
+  if (s.ttft_target_s || s.tpot_target_s) max_batch = std::min(max_batch, est.concurrency);
+  max_batch = std::max<int64_t>(1, std::min<int64_t>(max_batch, kMaxSearchConcurrency));
+  SchedulerLimits lim;
+  lim.max_batch = max_batch;
+  lim.token_budget = std::max<int64_t>(1, engine.max_num_tokens);
+  lim.kv_tokens = est.kv_bytes_per_token > 0 ? est.kv_budget_bytes / est.kv_bytes_per_token : 0;
+  lim.reserve_full = engine.reserve_full_sequence;
+  lim.tokens_per_step = s.spec ? g.spec_tokens() : 1.0;
+  int64_t R = std::max<int64_t>(1, est.replicas);
+  std::vector<std::vector<LoadRequest>> streams;
+  double copies = 1;
+  int64_t warmup = 0;
+  double mean_input = static_cast<double>(s.input_len);
+  if (!s.trace.empty()) {
+    streams.resize(static_cast<size_t>(std::min<int64_t>(R, static_cast<int64_t>(s.trace.size()))));
+    double sum_in = 0;
+    for (size_t i = 0; i < s.trace.size(); ++i) {
+      streams[i % streams.size()].push_back(s.trace[i]);
+      sum_in += static_cast<double>(s.trace[i].input_len);
+    }
+    mean_input = sum_in / static_cast<double>(s.trace.size());
+  } else {
+    streams.push_back(PoissonReplicaStream(*s.qps, R, s.sim_requests, s.input_len, s.output_len, s.sim_seed));
+    copies = static_cast<double>(R);
+    warmup = s.sim_requests / 10;
+  }
+  IterationTable table = BuildIterationTable(g, max_batch, mean_input);
+  std::vector<ReplicaRun> runs;
+  runs.reserve(streams.size());
+  for (const std::vector<LoadRequest>& st : streams) runs.push_back(SimulateReplica(st, table, lim));
+  LoadSimulation sim = Summarize(streams, runs, copies, warmup, s);
+  sim.arrivals = s.trace.empty() ? "poisson" : "trace";
+  sim.offered_req_s = s.qps.value_or(0);
+  if (sim.offered_req_s > 0 && sim.completed_req_s < 0.95 * sim.offered_req_s) sim.overloaded = true;
+  *sim_out = sim;
+}
+
 }  // namespace
 
 Status EstimateDecoder(const ModelSpec& model, const ServingSetup& s, const ModelSpec* draft, ServingReplica& r,
@@ -426,7 +545,22 @@ Status EstimateDecoder(const ModelSpec& model, const ServingSetup& s, const Mode
     return Status::Ok();
   }
   if (s.mode == ServingMode::kStaticBatch) return EstimateStaticBatch(g, out);
-  return EstimateContinuous(g, reserved_len, out);
+  DLCOST_RETURN_IF_ERROR(EstimateContinuous(g, reserved_len, out));
+  if (s.qps || !s.trace.empty()) {
+    LoadSimulation sim;
+    SimulateOfferedLoad(g, out, &sim);
+    if (sim.overloaded) out.meets_targets = false;
+    out.assumptions.push_back(fmt::format(
+        "latency under load: {} {} requests simulated ({}); routed round-robin over {} replica(s); each iteration "
+        "decodes first, then prompt chunks up to {} tokens; {}; iteration times from the same passes as above",
+        sim.requests, sim.arrivals, s.trace.empty() ? fmt::format("Poisson arrivals at {:.3g} req/s, first 10% left out as warm-up", *s.qps)
+                                                     : "arrival times and lengths from the trace",
+        out.replicas, r.engine.max_num_tokens,
+        r.engine.reserve_full_sequence ? "KV reserved for prompt + outputs at admission"
+                                       : "KV grows per token; a full cache evicts the latest admitted sequence (recomputed)"));
+    out.load = sim;
+  }
+  return Status::Ok();
 }
 
 }  // namespace dlcost::perf
