@@ -28,8 +28,15 @@ int RunInfer(const GlobalOptions& g, const InferArgs& a) {
   int code = Emit(api::InferReport(*r), g);
   const ServingEstimate& e = r->estimate;
   if (code == 0 && e.qps && !e.meets_targets) {
-    std::fprintf(stderr, "dlcost: the given %lld GPUs cannot carry %.3f requests/s; %lld are needed\n",
-                 static_cast<long long>(e.num_gpus), *e.qps, static_cast<long long>(*e.gpus_needed));
+    if (e.gpus_needed && *e.gpus_needed > e.num_gpus) {
+      std::fprintf(stderr, "dlcost: the given %lld GPUs cannot carry %.3f requests/s; %lld are needed\n",
+                   static_cast<long long>(e.num_gpus), *e.qps, static_cast<long long>(*e.gpus_needed));
+    } else if (e.load) {
+      std::fprintf(stderr,
+                   "dlcost: overloaded: %lld GPUs complete %.3f of the %.3f requests/s offered in the simulation and the "
+                   "queue keeps growing (TTFT p99 %.0f ms); add GPUs with --gpus\n",
+                   static_cast<long long>(e.num_gpus), e.load->completed_req_s, *e.qps, e.load->ttft_s.p99 * 1e3);
+    }
     return 3;
   }
   return code;
