@@ -451,18 +451,19 @@ LoadSimulation Summarize(const std::vector<std::vector<LoadRequest>>& streams, c
       last_arrival = std::max(last_arrival, reqs[i].arrival_s);
     }
   }
-  // Throughput over the arrival window: requests (and their outputs) finished by the last
-  // arrival, so that draining the queue after it does not dilute the rate.
+  // Throughput over the measured arrival window: requests (warm-up ones too) that finish inside
+  // it, so that neither the warm-up nor draining the queue after the last arrival counts.
   for (size_t k = 0; k < streams.size(); ++k) {
     const std::vector<LoadRequest>& reqs = streams[k];
     const ReplicaRun& run = runs[k];
-    for (size_t i = static_cast<size_t>(std::min<int64_t>(warmup, static_cast<int64_t>(reqs.size()))); i < reqs.size(); ++i) {
+    for (size_t i = 0; i < reqs.size(); ++i) {
       const RequestOutcome& o = run.outcomes[i];
-      if (!o.done) continue;  // rejected: longer than the KV cache holds
-      if (reqs[i].arrival_s + o.e2e_s <= last_arrival) {
+      double end = reqs[i].arrival_s + o.e2e_s;
+      if (o.done && end >= first && end <= last_arrival) {
         ++in_window;
         out_tokens += static_cast<double>(reqs[i].output_len);
       }
+      if (static_cast<int64_t>(i) < warmup || !o.done) continue;  // refused: longer than the KV cache holds
       ttft.push_back(o.ttft_s);
       if (reqs[i].output_len > 1) tpot.push_back(o.tpot_s);
       e2e.push_back(o.e2e_s);
