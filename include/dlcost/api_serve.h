@@ -34,6 +34,7 @@ struct ServeRequest {
   std::string engine, calibration, moe_imbalance;
   std::string steps = "50";
   std::string trace, sim_requests = "20000", seed = "1";  // --trace, --sim-requests, --seed
+  std::string ttft_p99_ms, e2e_p99_ms;                    // serving-planner targets
   bool no_cfg = false;
   bool skip_bad_rows = false;  // --skip-bad-rows: bad trace rows are counted, not fatal
 };
@@ -77,7 +78,41 @@ Result<SpecDecode> ParseSpecDecode(const std::string& text);
 struct InferRequest {
   ServeRequest serve;
   CostRequest cost;
+  std::string top;  // --top: plans the serving planner prints
 };
+
+// One setup the serving planner found: GPU type and offer, GPUs, tensor parallelism, replicas,
+// number formats, price and the latency simulated under the load.
+struct ServePlanEntry {
+  std::string gpu, offer, region;
+  int64_t gpus = 0, tp = 1, replicas = 1;
+  std::string weights, kv_cache;
+  double usd_per_hour = 0;
+  double usd_per_1m_output_tokens = 0;
+  double ttft_ms_p99 = 0, tpot_ms_p50 = 0, e2e_s_p99 = 0;
+  bool overloaded = false;
+  bool simulated = false;
+};
+
+struct ServePlanResult {
+  ModelSpec model;
+  double qps = 0;
+  std::vector<ServePlanEntry> plans;   // meeting the targets, cheapest first
+  std::vector<ServePlanEntry> pareto;  // of plans: none cheaper and faster at p99 TTFT
+  int64_t evaluated = 0;               // setups priced analytically
+  int64_t simulated = 0;               // simulations run
+  double elapsed_s = 0;
+  std::string binding;                 // no plan: the constraint that binds and the best reached
+};
+
+// `infer --gpu any` (or a list of GPUs): the cheapest setups that carry --qps within
+// --ttft-p99-ms, --tpot-ms (p50) and --e2e-p99-ms (docs/serving.md, "Serving planner").
+// UsageError without --qps; no plan is not an error: `binding` says why.
+Result<ServePlanResult> ServePlan(const Session& session, const InferRequest& req);
+std::string ServePlanJson(const ServePlanResult& r);
+report::Report ServePlanReport(const ServePlanResult& r);
+// True when `gpu` (--gpu) asks for the serving planner: "any" or a comma-separated list.
+bool IsServePlanGpu(const std::string& gpu);
 
 struct InferResult {
   ServeContext context;

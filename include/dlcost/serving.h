@@ -94,6 +94,7 @@ struct ServingSetup {
   std::vector<LoadRequest> trace;
   int64_t sim_requests = 20000;
   uint64_t sim_seed = 1;
+  bool simulate = true;  // false: the analytic figures only (the serving planner's screening)
   double moe_imbalance = 1.0;        // tokens of the busiest expert / mean (1: balanced)
   // Vision and diffusion models.
   int64_t denoise_steps = 50;

@@ -561,7 +561,7 @@ Status EstimateDecoder(const ModelSpec& model, const ServingSetup& s, const Mode
   }
   if (s.mode == ServingMode::kStaticBatch) return EstimateStaticBatch(g, out);
   DLCOST_RETURN_IF_ERROR(EstimateContinuous(g, reserved_len, out));
-  if (s.qps || !s.trace.empty()) {
+  if (s.simulate && (s.qps || !s.trace.empty())) {
     LoadSimulation sim;
     SimulateOfferedLoad(g, out, &sim);
     if (sim.overloaded) out.meets_targets = false;

@@ -15,9 +15,25 @@ struct InferArgs {
   bool compare = false;
 };
 
+// The serving planner (--gpu any or a list): plans cheapest first, exit 3 when none meets the
+// targets.
+int RunServePlan(const GlobalOptions& g, const api::Session& session, const InferArgs& a) {
+  if (a.compare) return Fail(UsageError("--compare: needs one --gpu"));
+  Result<api::ServePlanResult> r = api::ServePlan(session, a.req);
+  if (!r.ok()) return Fail(r.status());
+  int code = g.format == "json" ? EmitText(api::ServePlanJson(*r), g) : Emit(api::ServePlanReport(*r), g);
+  if (code != 0) return code;
+  if (r->plans.empty()) {
+    std::fprintf(stderr, "dlcost: infeasible: %s\n", r->binding.c_str());
+    return 3;
+  }
+  return 0;
+}
+
 int RunInfer(const GlobalOptions& g, const InferArgs& a) {
   Result<api::Session> session = OpenSession(g);
   if (!session.ok()) return Fail(session.status());
+  if (api::IsServePlanGpu(a.req.serve.gpu)) return RunServePlan(g, *session, a);
   if (a.compare) {
     Result<api::InferCompareResult> r = api::InferCompare(*session, a.req);
     if (!r.ok()) return Fail(r.status());
@@ -49,6 +65,9 @@ void RegisterInfer(CLI::App& app, GlobalOptions& g, int* exit_code) {
   auto a = std::make_shared<InferArgs>();
   AddServeOptions(cmd, &a->req.serve, true);
   AddCostOptions(cmd, &a->req.cost);
+  cmd->add_option("--ttft-p99-ms", a->req.serve.ttft_p99_ms, "Planner (--gpu any or a list): p99 time-to-first-token target under the load");
+  cmd->add_option("--e2e-p99-ms", a->req.serve.e2e_p99_ms, "Planner: p99 request-latency target under the load");
+  cmd->add_option("--top", a->req.top, "Planner: how many plans to print (default 5)");
   cmd->add_flag("--compare", a->compare, "Run the setup across fp8, int4, fp8 KV, 2:4, speculative decoding and batch sizes");
   AddOutputOptions(cmd, g);
   cmd->callback([&g, exit_code, a] { *exit_code = RunInfer(g, *a); });

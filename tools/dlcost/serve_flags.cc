@@ -4,7 +4,7 @@ namespace dlcost::cli {
 
 void AddServeOptions(CLI::App* cmd, api::ServeRequest* f, bool require_model_gpu) {
   auto* m = cmd->add_option("--model", f->model, "Zoo id, model JSON or Hugging Face config.json");
-  auto* gp = cmd->add_option("--gpu", f->gpu, "GPU id or alias (dlcost gpus)");
+  auto* gp = cmd->add_option("--gpu", f->gpu, "GPU id or alias (dlcost gpus); for infer also 'any' or a comma-separated list: plan the cheapest setup for --qps");
   if (require_model_gpu) {
     m->required();
     gp->required();
