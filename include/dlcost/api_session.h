@@ -85,9 +85,10 @@ class Session {
   // The efficiency figures for `gpu_id` from `calibration` or the shipped default profile.
   Result<EfficiencyProfile> Efficiency(const std::string& calibration, const std::string& gpu_id) const;
 
-  // Resolves the price (given, the named offer, or the cheapest shipped offer for `gpu`), the
-  // region's carbon intensity and PUE, and the GPU power. Errors name the flag.
-  Result<CostContext> ResolveCost(const Accelerator& gpu, const CostRequest& r) const;
+  // Resolves the price (given, the named offer, or the cheapest shipped offer for `gpu` whose
+  // instance holds `node_gpus` GPUs: one serving replica, or one training node), the region's
+  // carbon intensity and PUE, and the GPU power. Errors name the flag.
+  Result<CostContext> ResolveCost(const Accelerator& gpu, const CostRequest& r, int node_gpus = 1) const;
 
  private:
   struct State;

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -160,7 +161,9 @@ std::vector<Variant> CompareVariants(const ServeContext& c) {
 Result<InferResult> Infer(const Session& session, const InferRequest& req) {
   InferResult r;
   DLCOST_ASSIGN_OR_RETURN(r.context, ResolveServe(session, req.serve));
-  DLCOST_ASSIGN_OR_RETURN(r.cost, session.ResolveCost(r.context.gpu, req.cost));
+  // One replica (tp x pp x ep GPUs) must sit in one priced instance.
+  const ServingSetup& s = r.context.setup;
+  DLCOST_ASSIGN_OR_RETURN(r.cost, session.ResolveCost(r.context.gpu, req.cost, static_cast<int>(std::min<int64_t>(s.tp * s.pp * s.ep, 4096))));
   DLCOST_ASSIGN_OR_RETURN(r.estimate, RunServing(r.context, r.context.setup));
   r.gpu_power_w = PowerW(r.context, r.cost);
   r.price = PriceServing(r.estimate, r.cost.usd_per_gpu_hour, r.gpu_power_w, r.cost.pue, r.cost.carbon_g_per_kwh);

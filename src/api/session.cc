@@ -111,7 +111,7 @@ Result<EfficiencyProfile> Session::Efficiency(const std::string& calibration, co
   return LoadEfficiency(EfficiencyPath(calibration), gpu_id);
 }
 
-Result<CostContext> Session::ResolveCost(const Accelerator& gpu, const CostRequest& f) const {
+Result<CostContext> Session::ResolveCost(const Accelerator& gpu, const CostRequest& f, int node_gpus) const {
   CostContext c;
   if (!f.price.empty() && !f.offer.empty()) return UsageError("--price-usd-per-gpu-hour and --offer: give one");
   if (!f.price.empty()) {
@@ -128,17 +128,28 @@ Result<CostContext> Session::ResolveCost(const Accelerator& gpu, const CostReque
       }
       c.usd_per_gpu_hour = o.OnDemandUsdPerGpuHour();
       c.provider = o.provider;
-      c.notes.push_back(fmt::format("price: {}:{} ({}) on-demand ${:.3f}/GPU-hour, list price as of {}", o.provider, o.instance,
-                                    o.region, *c.usd_per_gpu_hour, o.as_of));
+      c.notes.push_back(fmt::format("price: {}:{} ({}) on-demand ${:.3f}/GPU-hour, list price as of {}{}", o.provider, o.instance,
+                                    o.region, *c.usd_per_gpu_hour, o.as_of,
+                                    o.gpu_count < node_gpus
+                                        ? fmt::format("; its {} GPUs are fewer than the {} the estimate puts in one node, "
+                                                      "priced per GPU as asked", o.gpu_count, node_gpus)
+                                        : ""));
     } else {
       std::vector<Offer> offers = prices->ForGpu(gpu.id);
+      // Cheapest first: the first whose instance holds the node the estimate assumes (GPUs on one
+      // NVLink domain are not priced at a smaller instance's rate); none: the cheapest, said so.
+      auto holds = std::find_if(offers.begin(), offers.end(), [&](const Offer& o) { return o.gpu_count >= node_gpus; });
       if (!offers.empty()) {
-        const Offer& o = offers.front();
+        const Offer& o = holds != offers.end() ? *holds : offers.front();
         c.usd_per_gpu_hour = o.OnDemandUsdPerGpuHour();
         c.provider = o.provider;
-        c.notes.push_back(fmt::format("price: cheapest shipped offer {}:{} ({}) ${:.3f}/GPU-hour on demand, list price as of "
+        c.notes.push_back(fmt::format("price: cheapest shipped offer {}:{} ({}) ${:.3f}/GPU-hour on demand{}, list price as of "
                                       "{}; choose another with --offer or --price-usd-per-gpu-hour",
-                                      o.provider, o.instance, o.region, *c.usd_per_gpu_hour, o.as_of));
+                                      o.provider, o.instance, o.region, *c.usd_per_gpu_hour,
+                                      holds != offers.end()
+                                          ? (node_gpus > 1 ? fmt::format(" with at least {} GPUs per instance", node_gpus) : "")
+                                          : fmt::format(" (no shipped instance holds {} GPUs: priced per GPU)", node_gpus),
+                                      o.as_of));
       } else {
         c.notes.push_back("price: no shipped offer for this GPU; pass --price-usd-per-gpu-hour for dollars");
       }

@@ -92,7 +92,8 @@ Result<TcoResult> Tco(const Session& session, const TcoRequest& a) {
   TcoResult out;
   out.model = c.model;
   out.gpu = c.gpu;
-  DLCOST_ASSIGN_OR_RETURN(out.cost, session.ResolveCost(c.gpu, a.cost));
+  DLCOST_ASSIGN_OR_RETURN(out.cost, session.ResolveCost(c.gpu, a.cost,
+                                                        static_cast<int>(std::min<int64_t>(c.setup.tp * c.setup.pp * c.setup.ep, 4096))));
   if (!out.cost.usd_per_gpu_hour) return InvalidInput("--price-usd-per-gpu-hour: no shipped offer for this GPU; give a price");
   out.usd_per_gpu_hour = *out.cost.usd_per_gpu_hour;
   DLCOST_ASSIGN_OR_RETURN(out.months, ParsePositiveInt(a.months, "--months"));

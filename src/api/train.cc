@@ -168,7 +168,9 @@ Result<TrainResult> Train(const Session& session, const TrainRequest& a) {
   DLCOST_ASSIGN_OR_RETURN(r.estimate, EstimateWithChosenLayout(r.model, sys, r.setup, eff));
 
   DLCOST_ASSIGN_OR_RETURN(r.run, ParseRunAmount(a));
-  DLCOST_ASSIGN_OR_RETURN(r.cost_context, session.ResolveCost(r.gpu, a.cost));
+  // One node of the run (or all of it when smaller) must sit in one priced instance.
+  int node = static_cast<int>(std::min<int64_t>(r.setup.num_gpus, std::max(1, sys.gpus_per_node)));
+  DLCOST_ASSIGN_OR_RETURN(r.cost_context, session.ResolveCost(r.gpu, a.cost, node));
   r.run.usd_per_gpu_hour = r.cost_context.usd_per_gpu_hour;
   r.run.pue = r.cost_context.pue;
   r.run.carbon_g_per_kwh = r.cost_context.carbon_g_per_kwh;
