@@ -97,7 +97,9 @@ struct Variant {
   ServingSetup setup;
 };
 
-std::vector<Variant> CompareVariants(const ServeContext& c) {
+// The usual optimizations of the baseline `c`; `base_concurrency`: the sequences in flight the
+// baseline runs at, which speculative decoding at load is compared at.
+std::vector<Variant> CompareVariants(const ServeContext& c, int64_t base_concurrency) {
   const ServingSetup& b = c.setup;
   std::vector<Variant> v{{"baseline (as given)", b}};
   auto fmt_of = [](const char* n) { return *ParseNumberFormat(n, "--compare"); };
@@ -134,13 +136,18 @@ std::vector<Variant> CompareVariants(const ServeContext& c) {
   v.push_back(sp);
   SpecDecode sd = b.spec.value_or(SpecDecode{"eagle", 5, 0.8});
   for (int64_t conc : {int64_t{1}, int64_t{0}}) {
+    bool same_load = conc != 1 && (b.qps || b.mode != ServingMode::kContinuous);
     Variant x{conc == 1 ? fmt::format("speculative ({}, k={}, accept={}) at 1 request", sd.draft, sd.k, sd.accept)
-                        : fmt::format("speculative ({}, k={}, accept={}) at full load", sd.draft, sd.k, sd.accept),
+              : same_load ? fmt::format("speculative ({}, k={}, accept={}) at the baseline's load", sd.draft, sd.k, sd.accept)
+                          : fmt::format("speculative ({}, k={}, accept={}) at the baseline's concurrency ({})", sd.draft,
+                                        sd.k, sd.accept, base_concurrency),
               b};
     x.setup.spec = sd;
     if (conc == 1) {
       x.setup.concurrency = 1;
       x.setup.qps.reset();
+    } else if (!same_load && base_concurrency > 0) {
+      x.setup.concurrency = base_concurrency;  // same sequences in flight: the comparison users ask for
     }
     v.push_back(x);
   }
@@ -190,7 +197,7 @@ Result<InferCompareResult> InferCompare(const Session& session, const InferReque
   InferCompareResult out;
   DLCOST_ASSIGN_OR_RETURN(out.base, Infer(session, req));
   const InferResult& b = out.base;
-  for (Variant& v : CompareVariants(b.context)) {
+  for (Variant& v : CompareVariants(b.context, b.estimate.concurrency)) {
     ServeVariant sv{std::move(v.name), std::move(v.setup), std::nullopt, std::nullopt, ""};
     Result<ServingEstimate> e = RunServing(b.context, sv.setup);
     if (!e.ok()) {
