@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "dlcost/api_session.h"
+#include "dlcost/error_bands.h"
 #include "dlcost/report.h"
 #include "dlcost/serving.h"
 
@@ -114,12 +115,22 @@ report::Report ServePlanReport(const ServePlanResult& r);
 // True when `gpu` (--gpu) asks for the serving planner: "any" or a comma-separated list.
 bool IsServePlanGpu(const std::string& gpu);
 
+// The 80% error bands of a serving estimate (data/bands/serving.json, written by `dlcost
+// validate inference --write-bands`): rates from the serving_rate family, TTFT and TPOT from
+// serving_latency, for the estimate's GPU generation, parallelism and weight bits. An empty
+// optional: no band (the note says why).
+struct ServingBands {
+  std::optional<Band> output_tok_s, req_s, ttft_ms, tpot_ms;
+  std::string rate_note, latency_note;
+};
+
 struct InferResult {
   ServeContext context;
   CostContext cost;
   ServingEstimate estimate;
   ServingCost price;
   double gpu_power_w = 0;  // given, or the catalog TDP
+  ServingBands bands;
 };
 
 // Estimates serving `req.serve`, priced under `req.cost`.

@@ -28,6 +28,8 @@ namespace dlcost {
 inline constexpr const char* kTimeFamily = "time";           // step time and the rates derived from it
 inline constexpr const char* kMemoryFamily = "memory";       // memory per GPU
 inline constexpr const char* kWholeRunFamily = "whole_run";  // GPU-hours, days, energy, dollars
+inline constexpr const char* kServingRateFamily = "serving_rate";        // tokens/s and requests/s served
+inline constexpr const char* kServingLatencyFamily = "serving_latency";  // TTFT and TPOT
 
 // The family of a validator metric ("sec_per_iter" -> "time"), or "" for a metric without bands.
 std::string MetricFamily(std::string_view metric);
@@ -104,5 +106,13 @@ struct ErrorBandTable {
 
 // Where the shipped training table lives: `data_dir`/bands/training.json.
 std::string ShippedBandTablePath(const std::string& data_dir);
+// Where the shipped serving table lives: `data_dir`/bands/serving.json (written by
+// `dlcost validate inference FILE --write-bands PATH`; read by `infer`).
+std::string ShippedServingBandTablePath(const std::string& data_dir);
+// The parallelism part of a serving regime: "expert_parallel" (ep > 1), "tensor_pipeline"
+// (tp or pp > 1) or "single_gpu".
+const char* ServingParallelism(int64_t tp, int64_t pp, int64_t ep);
+// The precision part of a serving regime: the weight format's bits class ("w16", "w8", "w4").
+std::string ServingPrecision(double weight_bits);
 
 }  // namespace dlcost

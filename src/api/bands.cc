@@ -9,11 +9,9 @@
 #include "dlcost/units.h"
 
 namespace dlcost::api {
-namespace {
 
-// The band of one family for the estimate's regime, and the note that says where it came from.
-std::optional<BandMatch> Lookup(const ErrorBandTable& table, const BandRegime& regime, const char* what,
-                                std::string* note) {
+std::optional<BandMatch> BandLookup(const ErrorBandTable& table, const BandRegime& regime, const char* what,
+                                    std::string* note) {
   std::string full = regime.Keys().back();
   std::optional<BandMatch> m = table.Find(regime);
   if (!m) {
@@ -30,14 +28,12 @@ std::optional<BandMatch> Lookup(const ErrorBandTable& table, const BandRegime& r
   if (m) {
     auto cov = table.loso_coverage_pct.find(regime.family);
     *note += cov == table.loso_coverage_pct.end()
-                 ? fmt::format("; not checked on unseen sources (one source only)")
+                 ? fmt::format("; not checked on unseen sources (no case had {} residuals from other sources)", table.min_residuals)
                  : fmt::format("; built without each case's own source, such bands held {:.0f}% of the published {} "
                                "cases (80% intended)", cov->second, regime.family);
   }
   return m;
 }
-
-}  // namespace
 
 EstimateBands BandsFor(const ErrorBandTable* table, const Accelerator& gpu, const Layout& layout, Dtype precision,
                        const TrainingEstimate& e, const RunCost& cost) {
@@ -49,13 +45,13 @@ EstimateBands BandsFor(const ErrorBandTable* table, const Accelerator& gpu, cons
   }
   BandRegime regime{kTimeFamily, GpuGeneration(gpu),
                     ParallelismFamily(layout.tp, layout.pp, layout.cp, layout.ep, layout.zero), PrecisionClass(precision)};
-  if (std::optional<BandMatch> m = Lookup(*table, regime, "step time and throughput", &out.time_note)) {
+  if (std::optional<BandMatch> m = BandLookup(*table, regime, "step time and throughput", &out.time_note)) {
     out.time_key = m->key;
     out.step_s = ApplyBand(e.time_step_s, m->q, false);
     out.tokens_per_s = ApplyBand(e.tokens_per_s, m->q, true);
   }
   regime.family = kWholeRunFamily;
-  if (std::optional<BandMatch> m = Lookup(*table, regime, "GPU-hours, wall time and cost", &out.run_note)) {
+  if (std::optional<BandMatch> m = BandLookup(*table, regime, "GPU-hours, wall time and cost", &out.run_note)) {
     out.run_key = m->key;
     out.gpu_hours = ApplyBand(cost.gpu_hours, m->q, false);
     out.wall_days = ApplyBand(cost.wall_s / kSecondsPerDay, m->q, false);

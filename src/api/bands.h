@@ -12,6 +12,11 @@
 
 namespace dlcost::api {
 
+// The band of one family for an estimate's regime (the finest key the table has), and in
+// `note` where it came from, any fallback to a coarser key, or why there is none.
+std::optional<BandMatch> BandLookup(const ErrorBandTable& table, const BandRegime& regime, const char* what,
+                                    std::string* note);
+
 // "15.1-24.9": the band's ends to 3 significant digits (whole numbers from 100 up); an error
 // band has no more.
 std::string BandText(const Band& b);

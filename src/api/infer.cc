@@ -1,8 +1,10 @@
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 
 #include <fmt/format.h>
 
+#include "api/bands.h"
 #include "dlcost/api_serve.h"
 #include "dlcost/units.h"
 
@@ -10,6 +12,33 @@ namespace dlcost::api {
 namespace {
 
 double PowerW(const ServeContext& c, const CostContext& cc) { return cc.gpu_power_w.value_or(c.gpu.tdp_w); }
+
+// The shipped serving band table's bands for `e` (docs/serving.md, "Error bands"); none, with
+// notes saying so, when the data folder has no table.
+Result<ServingBands> ServingBandsFor(const Session& session, const ServeContext& c, const ServingEstimate& e) {
+  ServingBands b;
+  std::string file = ShippedServingBandTablePath(session.data_dir());
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) {
+    b.rate_note = "no 80% error bands: the data folder has no bands/serving.json";
+    b.latency_note = b.rate_note;
+    return b;
+  }
+  DLCOST_ASSIGN_OR_RETURN(ErrorBandTable table, ErrorBandTable::Load(file));
+  const ServingSetup& s = c.setup;
+  BandRegime regime{kServingRateFamily, GpuGeneration(c.gpu), ServingParallelism(s.tp, s.pp, s.ep),
+                    ServingPrecision(s.weights.bits)};
+  if (std::optional<BandMatch> m = BandLookup(table, regime, "throughput", &b.rate_note)) {
+    b.output_tok_s = ApplyBand(e.output_tok_s, m->q, true);
+    b.req_s = ApplyBand(e.req_s, m->q, true);
+  }
+  regime.family = kServingLatencyFamily;
+  if (std::optional<BandMatch> m = BandLookup(table, regime, "TTFT and TPOT", &b.latency_note)) {
+    b.ttft_ms = ApplyBand(e.ttft_s * 1e3, m->q, false);
+    b.tpot_ms = ApplyBand(e.tpot_s * 1e3, m->q, false);
+  }
+  return b;
+}
 
 // Latency under load, as simulated (docs/serving.md, "Latency under load").
 void AddLoadFields(const LoadSimulation& l, report::Report& r) {
@@ -35,7 +64,10 @@ void AddLoadFields(const LoadSimulation& l, report::Report& r) {
   }
 }
 
-void AddEstimateFields(report::Report& r, const ServeContext& c, const ServingEstimate& e, const ServingCost& k) {
+void AddEstimateFields(report::Report& r, const ServeContext& c, const ServingEstimate& e, const ServingCost& k,
+                       const ServingBands* bands = nullptr) {
+  ServingBands none;
+  const ServingBands& b = bands ? *bands : none;
   r.AddField("model", "model", c.model.id);
   r.AddField("gpu", "GPU", c.gpu.id);
   r.AddField("num_gpus", "GPUs", e.num_gpus);
@@ -68,11 +100,15 @@ void AddEstimateFields(report::Report& r, const ServeContext& c, const ServingEs
   r.AddField("concurrency", "sequences in flight per replica", e.concurrency);
   r.AddField("binding", "concurrency set by", e.binding);
   r.AddField("ttft_ms", "TTFT (ms, p50 as modelled)", e.ttft_s * 1e3, 2);
+  AddBandFields(r, "ttft_ms", b.ttft_ms);
   r.AddField("tpot_ms", "TPOT (ms, p50 as modelled)", e.tpot_s * 1e3, 3);
+  AddBandFields(r, "tpot_ms", b.tpot_ms);
   r.AddField("request_latency_s", "request latency (s)", e.request_latency_s, 3);
   r.AddField("output_tok_s", "output tokens/s (all replicas)", e.output_tok_s, 1);
+  AddBandFields(r, "output_tok_s", b.output_tok_s);
   r.AddField("total_tok_s", "total tokens/s (all replicas)", e.total_tok_s, 1);
   r.AddField("req_s", "requests/s", e.req_s, 3);
+  AddBandFields(r, "req_s", b.req_s);
   r.AddField("prompt_tok_s", "prefill-only tokens/s", e.prompt_tok_s, 1);
   r.AddField("gen_tok_s", "decode-only tokens/s", e.gen_tok_s, 1);
   if (c.setup.spec) {
@@ -174,6 +210,9 @@ Result<InferResult> Infer(const Session& session, const InferRequest& req) {
   DLCOST_ASSIGN_OR_RETURN(r.estimate, RunServing(r.context, r.context.setup));
   r.gpu_power_w = PowerW(r.context, r.cost);
   r.price = PriceServing(r.estimate, r.cost.usd_per_gpu_hour, r.gpu_power_w, r.cost.pue, r.cost.carbon_g_per_kwh);
+  if (r.estimate.unit == "token") {
+    DLCOST_ASSIGN_OR_RETURN(r.bands, ServingBandsFor(session, r.context, r.estimate));
+  }
   return r;
 }
 
@@ -183,9 +222,11 @@ report::Report InferReport(const InferResult& x) {
   const CostContext& cc = x.cost;
   report::Report r;
   r.title = fmt::format("Serving {} on {} x {}", c.model.id, e.num_gpus, c.gpu.id);
-  AddEstimateFields(r, c, e, x.price);
+  AddEstimateFields(r, c, e, x.price, &x.bands);
   r.notes.push_back("p50 latencies as modelled: no queueing delay; TTFT is the iteration that carries the prompt.");
   for (const std::string& s : e.assumptions) r.notes.push_back(s);
+  if (!x.bands.rate_note.empty()) r.notes.push_back(x.bands.rate_note);
+  if (!x.bands.latency_note.empty() && x.bands.latency_note != x.bands.rate_note) r.notes.push_back(x.bands.latency_note);
   for (const std::string& s : cc.notes) r.notes.push_back(s);
   if (!c.calibration_note.empty()) r.notes.push_back(c.calibration_note);
   r.notes.push_back(fmt::format("energy: {:.0f} W per GPU{} x PUE {:.2f} ({})", x.gpu_power_w,

@@ -152,14 +152,18 @@ Result<ValidationReport> Validate(const Session& session, const ValidateRequest&
   if (a.kind != "training" && a.kind != "inference") {
     return UsageError(fmt::format("validate: unknown kind '{}' (training, inference)", a.kind));
   }
-  if (a.kind == "inference" && (a.no_flash || a.compare_planner || !a.write_bands.empty())) {
-    return UsageError("validate inference: --no-flash, --compare-planner and --write-bands apply to training cases only");
+  if (a.kind == "inference" && (a.no_flash || a.compare_planner)) {
+    return UsageError("validate inference: --no-flash and --compare-planner apply to training cases only");
   }
   std::string eff = session.EfficiencyPath(a.calibration);
   ValidationOptions opts;
   opts.flash_attention = !a.no_flash;
   opts.compare_planner = a.compare_planner;
-  if (a.kind == "inference") return ValidateInference(a.file, session.data_dir(), eff);
+  if (a.kind == "inference") {
+    DLCOST_ASSIGN_OR_RETURN(ValidationReport v, ValidateInference(a.file, session.data_dir(), eff));
+    if (!a.write_bands.empty()) DLCOST_RETURN_IF_ERROR(WriteBands(v, a, eff));
+    return v;
+  }
   DLCOST_ASSIGN_OR_RETURN(ValidationReport v, ValidateTraining(a.file, session.data_dir(), eff, opts));
   if (!a.write_bands.empty()) DLCOST_RETURN_IF_ERROR(WriteBands(v, a, eff));
   return v;

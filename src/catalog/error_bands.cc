@@ -25,6 +25,11 @@ constexpr MetricInfo kMetricInfo[] = {
     {"tokens_per_sec_per_gpu", kTimeFamily, true}, {"mem_gib_per_gpu", kMemoryFamily, false},
     {"gpu_hours", kWholeRunFamily, false},   {"days", kWholeRunFamily, false},
     {"mwh", kWholeRunFamily, false},         {"usd", kWholeRunFamily, false},
+    // The serving validator's metrics (docs/serving.md, "Error bands").
+    {"output_tok_s", kServingRateFamily, true}, {"total_tok_s", kServingRateFamily, true},
+    {"req_s", kServingRateFamily, true},      {"prompt_tok_s", kServingRateFamily, true},
+    {"gen_tok_s", kServingRateFamily, true},  {"ttft_ms", kServingLatencyFamily, false},
+    {"tpot_ms", kServingLatencyFamily, false},
 };
 
 const MetricInfo* FindMetric(std::string_view metric) {
@@ -34,7 +39,10 @@ const MetricInfo* FindMetric(std::string_view metric) {
   return nullptr;
 }
 
-bool KnownFamily(std::string_view f) { return f == kTimeFamily || f == kMemoryFamily || f == kWholeRunFamily; }
+bool KnownFamily(std::string_view f) {
+  return f == kTimeFamily || f == kMemoryFamily || f == kWholeRunFamily || f == kServingRateFamily ||
+         f == kServingLatencyFamily;
+}
 
 Result<BandQuantiles> ParseQuantiles(const nlohmann::json& j, const std::string& where) {
   if (!j.is_object()) return InvalidInput(fmt::format("{}: expected a JSON object", where));
@@ -75,6 +83,18 @@ const char* ParallelismFamily(int64_t tp, int64_t pp, int64_t cp, int64_t ep, in
   if (ep > 1) return "expert_parallel";  // MoE runs: their errors are not those of dense ones
   if (tp > 1 || pp > 1 || cp > 1) return "tensor_pipeline";
   return zero >= 3 ? "zero3_fsdp" : "data_parallel";
+}
+
+const char* ServingParallelism(int64_t tp, int64_t pp, int64_t ep) {
+  if (ep > 1) return "expert_parallel";
+  if (tp > 1 || pp > 1) return "tensor_pipeline";
+  return "single_gpu";
+}
+
+std::string ServingPrecision(double weight_bits) {
+  if (weight_bits > 8.5) return "w16";
+  if (weight_bits > 4.5) return "w8";
+  return "w4";
 }
 
 std::string PrecisionClass(Dtype precision) {
@@ -183,5 +203,7 @@ std::string ErrorBandTable::ToJsonText() const {
 }
 
 std::string ShippedBandTablePath(const std::string& data_dir) { return data_dir + "/bands/training.json"; }
+
+std::string ShippedServingBandTablePath(const std::string& data_dir) { return data_dir + "/bands/serving.json"; }
 
 }  // namespace dlcost

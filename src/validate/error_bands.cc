@@ -142,7 +142,7 @@ void AddErrorBands(ValidationReport* report, int min_residuals) {
     m.band_median_halfwidth_pct = it->second.Halfwidth();
   }
   rep.band_families.clear();
-  for (const char* f : {kTimeFamily, kMemoryFamily, kWholeRunFamily}) {
+  for (const char* f : {kTimeFamily, kMemoryFamily, kWholeRunFamily, kServingRateFamily, kServingLatencyFamily}) {
     if (!family_predicted.count(f)) continue;
     BandFamilySummary s;
     s.family = f;

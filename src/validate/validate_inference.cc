@@ -9,6 +9,7 @@
 #include "dlcost/serving.h"
 #include "dlcost/units.h"
 #include "dlcost/validate.h"
+#include "dlcost/error_bands.h"
 #include "validate/case_row.h"
 
 namespace dlcost {
@@ -175,7 +176,7 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
       "case_id", "source", "model", "params_b", "active_params_b", "layers", "hidden", "heads", "kv_heads", "ffn",
       "vocab", "experts", "top_k", "gpu", "num_gpus", "tp", "pp", "ep", "weight_dtype", "act_dtype", "kv_dtype",
       "input_len", "output_len", "batch", "concurrency", "scenario", "engine", "metric", "value", "note"};
-  return RunCases(csv_path, kColumns, metrics, [&](const CaseRow& row, ValidationCase& vc) -> Status {
+  Result<ValidationReport> rep = RunCases(csv_path, kColumns, metrics, [&](const CaseRow& row, ValidationCase& vc) -> Status {
     if (vc.metric == "speedup") return Skip(vc, "speedup: the baseline is described in words only");
     std::string note = row.Get("note");
     Result<Accelerator> gpu = RowAccelerator(hw, row.Get("gpu"), note);
@@ -202,8 +203,16 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
     double pred = PredictServingMetric(vc.metric, e);
     if (!(pred > 0)) return Skip(vc, fmt::format("{} is not defined for this row's lengths", vc.metric));
     vc.predicted = pred;
+    vc.regime = {MetricFamily(vc.metric), GpuGeneration(*gpu), ServingParallelism(s->tp, s->pp, s->ep),
+                 ServingPrecision(s->weights.bits)};
     return Status::Ok();
   });
+  if (rep.ok()) {
+    AddErrorBands(&*rep);
+    DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile base, LoadEfficiency(eff_path, ""));
+    AddErrorGroups(&*rep, base.fit_sources);
+  }
+  return rep;
 }
 
 }  // namespace dlcost

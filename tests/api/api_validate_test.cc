@@ -78,16 +78,24 @@ TEST(ValidateApi, WriteBandsNeverReplacesTheEfficiencyProfile) {
   EXPECT_EQ(ReadAll(req.calibration), before);
 }
 
-TEST(ValidateApi, WriteBandsIsForTrainingOnly) {
+TEST(ValidateApi, InferenceCasesGetServingBands) {
   Result<api::Session> s = api::Session::Open(DLCOST_TEST_DATA_DIR);
   ASSERT_TRUE(s.ok());
   api::ValidateRequest req;
   req.kind = "inference";
   req.file = std::string(DLCOST_TEST_DATA_DIR) + "/../validation/published/inference_cases.csv";
-  req.write_bands = "bands.json";
   Result<ValidationReport> v = api::Validate(*s, req);
-  ASSERT_FALSE(v.ok());
-  EXPECT_EQ(v.status().code(), StatusCode::kUsage);
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  int banded = 0;
+  for (const ValidationCase& c : v->cases) {
+    if (!c.predicted_low) continue;
+    ++banded;
+    EXPECT_LT(*c.predicted_low, *c.predicted_high) << c.case_id;
+    EXPECT_EQ(c.band_key.rfind("serving_", 0), 0u) << c.case_id;
+  }
+  EXPECT_GE(banded, 20);
+  req.no_flash = true;
+  EXPECT_EQ(api::Validate(*s, req).status().code(), StatusCode::kUsage);  // a training-only flag
 }
 
 }  // namespace

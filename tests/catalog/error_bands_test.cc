@@ -29,7 +29,17 @@ TEST(ErrorBandKeys, RegimePartsFromTheCatalogLayoutAndPrecision) {
   EXPECT_EQ(PrecisionClass(Dtype::kFp8), "fp8");
   EXPECT_EQ(MetricFamily("mfu_pct"), "time");
   EXPECT_EQ(MetricFamily("days"), "whole_run");
-  EXPECT_EQ(MetricFamily("ttft_ms"), "");
+  EXPECT_EQ(MetricFamily("ttft_ms"), "serving_latency");
+  EXPECT_EQ(MetricFamily("output_tok_s"), "serving_rate");
+  EXPECT_TRUE(IsRateMetric("gen_tok_s"));
+  EXPECT_FALSE(IsRateMetric("tpot_ms"));
+  EXPECT_EQ(MetricFamily("speedup"), "");
+  EXPECT_STREQ(ServingParallelism(1, 1, 1), "single_gpu");
+  EXPECT_STREQ(ServingParallelism(4, 1, 1), "tensor_pipeline");
+  EXPECT_STREQ(ServingParallelism(4, 1, 8), "expert_parallel");
+  EXPECT_EQ(ServingPrecision(16), "w16");
+  EXPECT_EQ(ServingPrecision(8.25), "w8");
+  EXPECT_EQ(ServingPrecision(4.125), "w4");
   EXPECT_TRUE(IsRateMetric("tokens_per_sec_per_gpu"));
   EXPECT_FALSE(IsRateMetric("gpu_hours"));
   BandRegime r{"time", "ampere", "zero3_fsdp", "bf16_fp16"};

@@ -26,7 +26,7 @@ void RegisterValidate(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_flag("--compare-planner", a->compare_planner,
                 "For rows that give their layout, also report the planner's fastest layout for the same GPUs and batch");
   cmd->add_option("--write-bands", a->write_bands,
-                  "Write the per-regime error-band table of all predicted cases to this JSON file (training only)");
+                  "Write the per-regime error-band table of all predicted cases to this JSON file (training: data/bands/training.json; inference: data/bands/serving.json)");
   AddOutputOptions(cmd, g);
   cmd->callback([&g, exit_code, a] { *exit_code = RunValidate(g, *a); });
 }
