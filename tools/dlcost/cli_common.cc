@@ -1,11 +1,13 @@
 #include "cli_common.h"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
 
 #include "dlcost/data_dir.h"
+#include "dlcost/measure.h"
 
 namespace dlcost::cli {
 
@@ -14,23 +16,52 @@ int Fail(const Status& s) {
   return ExitCodeFor(s);
 }
 
+std::vector<std::string> PossibleInputs(int argc, char** argv) {
+  std::vector<std::string> out;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--out") {
+      ++i;  // its value is the output
+      continue;
+    }
+    if (a.rfind("--out=", 0) == 0) continue;
+    size_t eq = a.find('=');
+    if (a.rfind("--", 0) == 0 && eq != std::string::npos) a = a.substr(eq + 1);
+    out.push_back(a);
+  }
+  return out;
+}
+
 Status WriteTextFile(const std::string& path, const std::string& text, const char* flag) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) return InvalidInput(fmt::format("{}: cannot write '{}'", flag, path));
-  out << text;
-  out.close();
-  if (!out) return InvalidInput(fmt::format("{}: error writing '{}'", flag, path));
-  return Status::Ok();
+  return measure::WriteFileAtomically(path, text, flag);
 }
 
 int EmitText(const std::string& text, const GlobalOptions& g) {
   if (g.out.empty()) {
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
+    size_t n = std::fwrite(text.data(), 1, text.size(), stdout);
+    if (n != text.size() || std::fflush(stdout) != 0 || std::ferror(stdout)) {
+      return Fail(InvalidInput("standard output: write error (disk full or closed pipe?); the output is incomplete"));
+    }
     return 0;
   }
-  Status st = WriteTextFile(g.out, text, "--out");
+  Status st = WriteOut(g, text);
   return st.ok() ? 0 : Fail(st);
+}
+
+Status WriteOut(const GlobalOptions& g, const std::string& text) {
+  // Never over an input of the run: the same file by any name (path, ./, symlink, hard link).
+  std::error_code ec;
+  if (std::filesystem::exists(g.out, ec)) {
+    for (const std::string& in : g.inputs) {
+      std::error_code e2;
+      if (std::filesystem::is_regular_file(in, e2) && std::filesystem::equivalent(g.out, in, e2)) {
+        return InvalidInput(fmt::format("--out: '{}' is an input of this run ({}); give another path", g.out, in));
+      }
+    }
+  }
+  // Written to a temporary file beside it and renamed: a kill or a full disk never leaves a
+  // half-written --out.
+  return WriteTextFile(g.out, text, "--out");
 }
 
 int Emit(const report::Report& r, const GlobalOptions& g) {

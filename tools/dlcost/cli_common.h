@@ -17,7 +17,13 @@ struct GlobalOptions {
   std::string format = "table";
   std::string out;       // file to write instead of stdout
   std::string data_dir;  // catalogs folder override
+  // Every command-line word that may name an input file (all but --out's value): --out must not
+  // name one of them (the same file by any path, link or hard link).
+  std::vector<std::string> inputs;
 };
+
+// The words of `argv` that may name input files: every argument except the value of --out.
+std::vector<std::string> PossibleInputs(int argc, char** argv);
 
 // Prints "dlcost: error: <message>" on stderr and returns the exit code for the status.
 int Fail(const Status& s);
@@ -28,8 +34,10 @@ int Emit(const report::Report& r, const GlobalOptions& g);
 // Writes already-rendered `text` (exact JSON contracts) to stdout or --out; the exit code.
 int EmitText(const std::string& text, const GlobalOptions& g);
 
-// Writes `text` to the file `path`; errors name `flag`.
+// Writes `text` to the file `path` atomically (a temporary file beside it, renamed); errors name `flag`.
 Status WriteTextFile(const std::string& path, const std::string& text, const char* flag);
+// Writes `text` to --out atomically; InvalidInput when --out names an input of the run.
+Status WriteOut(const GlobalOptions& g, const std::string& text);
 
 // For a flag held as text in a library request but once read as a T: shows T's name in --help
 // and rejects text CLI11 cannot convert to T with the message a T flag gave, so the command line

@@ -124,7 +124,7 @@ int RunManifest(const GlobalOptions& g, api::AuditManifestRequest& a) {
   Result<api::AuditManifestResult> r = api::AuditManifest(a);
   if (!r.ok()) return Fail(r.status());
   if (a.verify.empty() && !g.out.empty()) {  // the manifest file is always JSON; a summary goes to stdout
-    if (Status st = WriteTextFile(g.out, api::AuditManifestJson(*r), "--out"); !st.ok()) return Fail(st);
+    if (Status st = WriteOut(g, api::AuditManifestJson(*r)); !st.ok()) return Fail(st);
     std::printf("dlcost: manifest of %zu files (%lld bytes) written to %s\n", r->manifest.files.size(),
                 static_cast<long long>(r->total_bytes), g.out.c_str());
     return 0;

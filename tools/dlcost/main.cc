@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   GlobalOptions g;
+  g.inputs = PossibleInputs(argc, argv);
   app.add_option("--data-dir", g.data_dir, "Folder with the catalogs (default: the shipped data/)");
   int exit_code = 0;
   RegisterGpus(app, g, &exit_code);
