@@ -20,7 +20,7 @@ namespace {
 constexpr int64_t kMaxTraceRequests = 10'000'000;
 constexpr int64_t kMaxTraceLength = int64_t{1} << 24;  // tokens, as --input/--output
 constexpr size_t kMaxJsonLineBytes = 1 << 16;
-constexpr int kMaxJsonDepth = 4;
+constexpr int kMaxTraceJsonDepth = 4;
 
 // `t` for an error message: at most 40 bytes, bytes outside printable ASCII as '?'.
 std::string Printable(std::string_view t) {
@@ -107,29 +107,10 @@ Status ParseCsvTrace(std::string_view text, const std::string& name, bool skip_b
   return Status::Ok();
 }
 
-// Nesting depth of a JSON text, counted outside strings, so that a deeply nested line is
-// refused before a recursive parser sees it.
-int JsonDepth(std::string_view s) {
-  int depth = 0, max = 0;
-  bool in_str = false, esc = false;
-  for (char c : s) {
-    if (in_str) {
-      if (esc) esc = false;
-      else if (c == '\\') esc = true;
-      else if (c == '"') in_str = false;
-      continue;
-    }
-    if (c == '"') in_str = true;
-    else if (c == '{' || c == '[') max = std::max(max, ++depth);
-    else if (c == '}' || c == ']') --depth;
-  }
-  return max;
-}
-
 Result<LoadRequest> JsonLineRequest(std::string_view line) {
   if (line.size() > kMaxJsonLineBytes) return InvalidInput("line longer than 64 KiB");
-  if (JsonDepth(line) > kMaxJsonDepth) return InvalidInput("JSON nested too deep");
-  nlohmann::json j = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
+  if (JsonNestingDepth(line) > kMaxTraceJsonDepth) return InvalidInput("JSON nested too deep");
+  nlohmann::json j = ParseJsonNoThrow(line);
   if (j.is_discarded() || !j.is_object()) return InvalidInput("not a JSON object");
   auto num = [&](const char* key, bool length) -> Result<double> {
     auto it = j.find(key);

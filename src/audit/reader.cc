@@ -14,6 +14,7 @@
 #include "common/csv.h"
 #include "dlcost/strings.h"
 #include "dlcost/audit.h"
+#include "common/json_util.h"
 
 namespace dlcost::audit {
 namespace {
@@ -227,7 +228,7 @@ Status ReadJsonl(const InputSpec& in, const ReadFilter& filter, const std::funct
       skip.Skip(in.path, line_no, this_number, "invalid UTF-8");
       continue;
     }
-    nlohmann::json doc = nlohmann::json::parse(line, nullptr, false);
+    nlohmann::json doc = ParseJsonNoThrow(line);
     if (doc.is_discarded() || !doc.is_object()) {
       skip.Skip(in.path, line_no, this_number, "not a JSON object");
       continue;

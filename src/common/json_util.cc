@@ -1,5 +1,6 @@
 #include "common/json_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -16,15 +17,38 @@ Result<std::string> ReadTextFile(const std::string& path) {
   return ss.str();
 }
 
+int JsonNestingDepth(std::string_view text) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '{' || c == '[') deepest = std::max(deepest, ++depth);
+    else if (c == '}' || c == ']') --depth;
+  }
+  return deepest;
+}
+
 Result<nlohmann::json> ReadJsonFile(const std::string& path) {
   DLCOST_ASSIGN_OR_RETURN(std::string text, ReadTextFile(path));
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (JsonNestingDepth(text) > kMaxJsonDepth) {
+    return InvalidInput(fmt::format("{}: JSON nested deeper than {} levels", path, kMaxJsonDepth));
+  }
+  nlohmann::json j = ParseJsonNoThrow(text);
   if (j.is_discarded()) {
-    // Re-parse with exceptions only to get the position for the message.
+    // Re-parse with exceptions only to get the position (and the kind of error) for the message.
     try {
       (void)nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
       return InvalidInput(fmt::format("{}: invalid JSON at byte {}", path, e.byte));
+    } catch (const nlohmann::json::out_of_range&) {
+      return InvalidInput(fmt::format("{}: a number is outside the range of a double", path));
+    } catch (const nlohmann::json::exception&) {
     }
     return InvalidInput(fmt::format("{}: invalid JSON", path));
   }

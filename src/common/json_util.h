@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -17,7 +18,26 @@
 
 namespace dlcost {
 
-// Reads and parses a JSON file; a syntax error names the file and byte offset.
+// Deepest nesting of objects and arrays in a JSON text (brackets outside strings).
+int JsonNestingDepth(std::string_view text);
+// Deeper than this, dlcost refuses a JSON text: no input it reads nests so deep, and printing
+// or walking such a value recursively would exhaust the stack.
+inline constexpr int kMaxJsonDepth = 64;
+// Parses `text` without throwing: a discarded value (is_discarded()) when it is not JSON, holds
+// a number outside double range, or nests deeper than `max_depth`.
+// `Json`: nlohmann::json, or nlohmann::ordered_json to keep the keys in file order.
+template <typename Json = nlohmann::json>
+Json ParseJsonNoThrow(std::string_view text, int max_depth = kMaxJsonDepth) {
+  if (JsonNestingDepth(text) > max_depth) return Json(Json::value_t::discarded);
+  try {
+    return Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  } catch (const typename Json::exception&) {
+    return Json(Json::value_t::discarded);
+  }
+}
+
+// Reads and parses a JSON file; a syntax error names the file and byte offset, a number out of
+// double range or nesting deeper than kMaxJsonDepth is refused.
 Result<nlohmann::json> ReadJsonFile(const std::string& path);
 // Reads a whole file into a string.
 Result<std::string> ReadTextFile(const std::string& path);

@@ -9,6 +9,7 @@
 
 #include "drift/cells.h"
 #include "drift/readers.h"
+#include "common/json_util.h"
 
 namespace dlcost::drift {
 namespace {
@@ -96,7 +97,7 @@ Result<Frame> ReadJsonl(std::string_view text, const std::string& path, const Re
   std::vector<ColumnSample> samples;
   int64_t sampled = 0;
   ForEachLine(text, [&](int64_t, std::string_view s) {
-    json j = json::parse(s.begin(), s.end(), nullptr, false);
+    json j = ParseJsonNoThrow<json>(s);
     if (j.is_discarded() || !j.is_object()) return true;
     for (auto it = j.begin(); it != j.end(); ++it) {
       auto [pos, inserted] = sample_index.emplace(it.key(), names.size());
@@ -140,7 +141,7 @@ Result<Frame> ReadJsonl(std::string_view text, const std::string& path, const Re
 
   // Pass 2: every line.
   ForEachLine(text, [&](int64_t line, std::string_view s) {
-    json j = json::parse(s.begin(), s.end(), nullptr, false);
+    json j = ParseJsonNoThrow<json>(s);
     if (j.is_discarded() || !j.is_object()) {
       if (f.skipped_rows++ == 0) {
         f.skipped_detail = fmt::format("line {} is not a JSON object", line);

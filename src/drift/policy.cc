@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dlcost/drift.h"
+#include "common/json_util.h"
 
 namespace dlcost::drift {
 namespace {
@@ -132,7 +133,7 @@ Result<DecisionPolicy> ReadPolicyFile(const std::string& path, Policy* policy) {
   if (!in) return InvalidInput(fmt::format("{}: cannot open the policy file", path));
   std::stringstream ss;
   ss << in.rdbuf();
-  json j = json::parse(ss.str(), nullptr, false);
+  json j = ParseJsonNoThrow<json>(ss.str());
   if (j.is_discarded()) return InvalidInput(fmt::format("{}: not valid JSON", path));
   if (!j.is_object()) return InvalidInput(fmt::format("{}: the policy must be a JSON object", path));
   DLCOST_RETURN_IF_ERROR(
