@@ -168,7 +168,7 @@ std::string AuditDedupJson(const AuditDedupResult& r) {
   }
   out["lsh_curve"] = curve;
   out["skipped"] = SkippedJson(d.input);
-  return out.dump(2) + "\n";
+  return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace dlcost::api

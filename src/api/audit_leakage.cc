@@ -105,7 +105,7 @@ std::string AuditLeakageJson(const AuditLeakageResult& res) {
   Json skipped = SkippedJson(L.train_input);
   for (const auto& k : SkippedJson(L.test_input)) skipped.push_back(k);
   out["skipped"] = skipped;
-  return out.dump(2) + "\n";
+  return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace dlcost::api

@@ -62,7 +62,7 @@ std::string VerifyJson(const AuditManifestResult& res) {
   s["changed"] = res.changed;
   s["ok"] = res.changes.empty();
   out["summary"] = s;
-  return out.dump(2) + "\n";
+  return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace

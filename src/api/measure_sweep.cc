@@ -104,7 +104,7 @@ Result<MeasureSweepResult> MeasureSweep(const Session& session, const MeasureSwe
   return r;
 }
 
-std::string MeasureSweepJson(const MeasureSweepResult& r) { return measure::SweepJson(r.m).dump(2) + "\n"; }
+std::string MeasureSweepJson(const MeasureSweepResult& r) { return measure::SweepJson(r.m).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"; }
 
 report::Report MeasureSweepReport(const MeasureSweepResult& res) {
   const measure::SweepMeasurement& m = res.m;

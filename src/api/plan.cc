@@ -242,7 +242,7 @@ std::string PlanJson(const PlanSearchResult& r) {
   for (const auto& [k, v] : pr.stats.rejected) st["rejected"][k] = v;
   j["stats"] = st;
   if (!pr.binding.empty()) j["binding"] = pr.binding;
-  return j.dump(2) + "\n";
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 report::Report PlanReport(const PlanSearchResult& x, bool pareto, bool stats) {

@@ -169,7 +169,10 @@ Result<ValidationReport> Validate(const Session& session, const ValidateRequest&
   return v;
 }
 
-std::string ValidationJson(const ValidationReport& v) { return ToJson(v).dump(2) + "\n"; }
+std::string ValidationJson(const ValidationReport& v) {
+  // Bytes that are not UTF-8 (a cell of a cases file) print as U+FFFD instead of aborting.
+  return ToJson(v).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
+}
 
 namespace {
 

@@ -141,7 +141,7 @@ std::string ManifestToJson(const Manifest& m) {
   s["licenses"] = nlohmann::ordered_json::object();
   for (const auto& [id, n] : licenses) s["licenses"][id] = n;
   out["summary"] = s;
-  return out.dump(2) + "\n";
+  return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 Result<Manifest> ReadManifest(const std::string& path) {

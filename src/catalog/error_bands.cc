@@ -199,7 +199,7 @@ std::string ErrorBandTable::ToJsonText() const {
     for (const auto& [family, pct] : loso_coverage_pct) cov[family] = pct;
     j["loso_coverage_pct"] = cov;
   }
-  return j.dump(2) + "\n";
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 std::string ShippedBandTablePath(const std::string& data_dir) { return data_dir + "/bands/training.json"; }

@@ -393,11 +393,39 @@ int64_t ModelSpec::AttentionWidth() const {
   return heads * head_dim;
 }
 
+// Sizes beyond any model dlcost can price (a hundredfold above today's largest) are refused
+// before an op graph is built from them: a million norms per layer would take seconds and a
+// billion would exhaust memory.
+Status CheckModelBounds(const ModelSpec& m, const std::string& where) {
+  struct Bound {
+    const char* field;
+    int64_t value;
+    int64_t max;
+  };
+  const Bound bounds[] = {
+      {"layers", m.layers, 100'000},         {"hidden", m.hidden, 1 << 20},     {"heads", m.heads, 1 << 16},
+      {"kv_heads", m.kv_heads, 1 << 16},     {"head_dim", m.head_dim, 1 << 16}, {"ffn", m.ffn, 1 << 24},
+      {"vocab", m.vocab, 1 << 26},           {"max_seq", m.max_seq, 1 << 26},   {"norms_per_layer", m.norms_per_layer, 16},
+      {"image_size", m.image_size, 1 << 16}, {"patch_size", m.patch_size, 1 << 16},
+      {"experts", m.moe ? m.moe->experts : 0, 1 << 16},
+      {"first_dense_layers", m.moe ? m.moe->first_dense_layers : 0, 100'000},
+  };
+  for (const Bound& b : bounds) {
+    if (b.value > b.max) return Invalid(where, fmt::format("field '{}' ({}) is above {}", b.field, b.value, b.max));
+  }
+  if (m.moe && m.moe->top_k > m.moe->experts) {
+    return Invalid(where, fmt::format("field 'top_k' ({}) is above 'experts' ({})", m.moe->top_k, m.moe->experts));
+  }
+  return Status::Ok();
+}
+
 Result<ModelSpec> ParseModelJson(const nlohmann::json& doc, const std::string& where) {
   if (!doc.is_object()) return Invalid(where, "expected a JSON object");
-  if (doc.contains("kind")) return ParseDlcostSchema(doc, where);
-  if (doc.contains("model_type") || doc.contains("architectures")) return ParseHfConfig(doc, where);
-  return Invalid(where, "not a model file: needs 'kind' (dlcost schema) or 'model_type' (Hugging Face config.json)");
+  Result<ModelSpec> m = Invalid(where, "not a model file: needs 'kind' (dlcost schema) or 'model_type' (Hugging Face config.json)");
+  if (doc.contains("kind")) m = ParseDlcostSchema(doc, where);
+  else if (doc.contains("model_type") || doc.contains("architectures")) m = ParseHfConfig(doc, where);
+  if (m.ok()) DLCOST_RETURN_IF_ERROR(CheckModelBounds(*m, where));
+  return m;
 }
 
 Result<ModelSpec> ReadModelFile(const std::string& path) {
