@@ -167,7 +167,17 @@ Result<ValidationReport> RunCases(const std::string& csv_path, const std::vector
     DLCOST_RETURN_IF_ERROR(t.RequireColumn(col).status());
   }
   ValidationReport rep;
+  // No published cell comes near this (the longest note is under 2 KB); the note and source
+  // parsers' regular expressions recurse per repeated character, so a megabyte cell would
+  // exhaust the stack.
+  constexpr size_t kMaxCellBytes = 8192;
   for (const CsvRow& r : t.rows()) {
+    for (size_t c = 0; c < t.header().size(); ++c) {
+      if (t.Field(r, c).size() > kMaxCellBytes) {
+        return InvalidInput(fmt::format("{}: line {}: column '{}' is longer than {} bytes", csv_path, r.line,
+                                        t.header()[c], kMaxCellBytes));
+      }
+    }
     CaseRow row{&t, &r};
     ValidationCase vc;
     vc.case_id = row.Get("case_id");
