@@ -11,6 +11,7 @@
 #include "audit/dedup_slices.h"
 #include "audit/internal.h"
 #include "dlcost/audit.h"
+#include "audit/output_file.h"
 
 namespace dlcost::audit {
 namespace {
@@ -239,9 +240,11 @@ Result<DedupResult> Dedup(const InputSpec& in, const DedupOptions& opt) {
 
 Status WriteDeduplicated(const InputSpec& in, const DedupResult& r, const std::string& out_path) {
   DLCOST_ASSIGN_OR_RETURN(InputFormat fmt_in, ResolvedFormat(in));
-  std::ofstream out(out_path, std::ios::binary);
-  if (!out) return InvalidInput(fmt::format("--write-deduplicated: cannot write '{}'", out_path));
-  if (fmt_in == InputFormat::kCsv) out << r.input.csv_header << '\n';
+  DLCOST_ASSIGN_OR_RETURN(OutputFile out, OutputFile::Open(out_path, in.path, "--write-deduplicated"));
+  if (fmt_in == InputFormat::kCsv) {
+    out.Write(r.input.csv_header);
+    out.Write("\n");
+  }
   int64_t doc = 0;
   InputStats again;
   DLCOST_RETURN_IF_ERROR(ReadRecords(
@@ -254,15 +257,15 @@ Status WriteDeduplicated(const InputSpec& in, const DedupResult& r, const std::s
           nlohmann::ordered_json j;
           j["id"] = rec.id;
           j["text"] = rec.text;
-          out << j.dump() << '\n';
+          out.Write(j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
         } else {
-          out << rec.raw << '\n';
+          out.Write(rec.raw);
         }
+        out.Write("\n");
         return Status::Ok();
       },
       &again));
-  if (!out) return InvalidInput(fmt::format("--write-deduplicated: error writing '{}'", out_path));
-  return Status::Ok();
+  return out.Commit();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -482,15 +485,14 @@ Result<int64_t> WriteDedupShard(const InputSpec& in, const DedupOptions& opt, co
   }
   DLCOST_ASSIGN_OR_RETURN(LshParams lsh, ChooseLsh(opt.threshold, opt.num_perm));
   MinHasher mh(opt.num_perm, opt.seed);
-  std::ofstream out(out_path, std::ios::binary);
-  if (!out) return InvalidInput(fmt::format("--shard-out: cannot write '{}'", out_path));
+  DLCOST_ASSIGN_OR_RETURN(OutputFile out, OutputFile::Open(out_path, in.path, "--shard-out"));
   Json header;
   header["format"] = kShardFormat;
   header["version"] = kShardVersion;
   header["shard"] = shard.index;
   header["shards"] = shard.count;
   header["params"] = ParamsJson(opt, lsh);
-  out << header.dump() << '\n';
+  out.Write(header.dump() + "\n");
 
   InputStats stats;
   DocumentFeatures f;
@@ -510,7 +512,7 @@ Result<int64_t> WriteDedupShard(const InputSpec& in, const DedupOptions& opt, co
         d["key"] = {f.key.h1, f.key.h2};
         d["signature"] = f.signature;
         d["shingles"] = sorted;
-        out << d.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
+        out.Write(d.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
         ++docs;
         if (opt.progress && docs % kProgressEvery == 0) opt.progress("signatures", docs);
         return Status::Ok();
@@ -521,9 +523,8 @@ Result<int64_t> WriteDedupShard(const InputSpec& in, const DedupOptions& opt, co
   end["end"] = true;
   end["documents"] = docs;
   end["input"] = InputJson(in, stats);
-  out << end.dump(-1, ' ', false, Json::error_handler_t::replace) << '\n';
-  out.close();
-  if (!out) return InvalidInput(fmt::format("--shard-out: error writing '{}'", out_path));
+  out.Write(end.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
+  DLCOST_RETURN_IF_ERROR(out.Commit());
   return docs;
 }
 

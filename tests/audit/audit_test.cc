@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <random>
@@ -294,6 +295,27 @@ TEST(AuditDedup, ExactAndNearClustersAndWriteDeduplicated) {
   ASSERT_EQ(kept.size(), 2u);
   EXPECT_EQ(kept[0].id, "x0");
   EXPECT_EQ(kept[1].id, "x1");
+
+  // A .gz name is written gzip-compressed (the reader takes both); the input itself, by any
+  // name, is refused and left whole; a full disk is an error, not a short file.
+  std::string gz = tmp.path().string() + "/kept.jsonl.gz";
+  ASSERT_TRUE(WriteDeduplicated(in, *r, gz).ok());
+  std::ifstream raw(gz, std::ios::binary);
+  char magic[2] = {0, 0};
+  raw.read(magic, 2);
+  EXPECT_EQ(static_cast<unsigned char>(magic[0]), 0x1f);
+  EXPECT_EQ(static_cast<unsigned char>(magic[1]), 0x8b);
+  back.path = gz;
+  EXPECT_EQ(ReadAll(back, &st).size(), 2u);
+  std::filesystem::create_symlink(path, tmp.path() / "link.jsonl");
+  Status self = WriteDeduplicated(in, *r, (tmp.path() / "link.jsonl").string());
+  EXPECT_EQ(self.code(), StatusCode::kInvalidInput);
+  EXPECT_NE(self.message().find("is the input of this run"), std::string::npos);
+  EXPECT_EQ(std::filesystem::file_size(path), jsonl.size());
+  if (std::filesystem::exists("/dev/full")) {
+    Status full = WriteDeduplicated(in, *r, "/dev/full");
+    EXPECT_NE(full.message().find("error writing '/dev/full'"), std::string::npos) << full.message();
+  }
 
   // Same seed, same result; bad options are errors.
   Result<DedupResult> again = Dedup(in, opt);
