@@ -26,7 +26,7 @@ Result<std::optional<double>> OptionalNumber(const std::string& text, const char
   char* end = nullptr;
   double v = static_cast<double>(std::strtold(text.c_str(), &end));
   if (end != text.c_str() + text.size()) return UsageError(fmt::format("{}: '{}' is not a number", flag, text));
-  if (std::isnan(v)) return std::optional<double>();  // "nan" leaves the default, as it always did
+  if (std::isnan(v)) return UsageError(fmt::format("{}: '{}' is not a number", flag, text));
   if (v < lo || v > hi) {
     return UsageError(std::isinf(hi) ? fmt::format("{}: '{}' must be zero or positive", flag, text)
                                      : fmt::format("{}: '{}' must be between {} and {}", flag, text, lo, hi));

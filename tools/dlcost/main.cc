@@ -93,6 +93,18 @@ int main(int argc, char** argv) {
     }
     break;
   }
+  // An option given an empty value ("--tp ''" or "--tp=") is a mistake, never "not given".
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    bool empty_after_flag = arg.empty() && i > 1 && argv[i - 1][0] == '-' && argv[i - 1][1] == '-';
+    bool empty_inline = arg.rfind("--", 0) == 0 && !arg.empty() && arg.back() == '=';
+    if (empty_after_flag || empty_inline) {
+      std::string flag = empty_inline ? arg.substr(0, arg.size() - 1) : std::string(argv[i - 1]);
+      std::fprintf(stderr, "dlcost: usage error: %s: empty value (leave the option out to use its default)\n",
+                   flag.c_str());
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
