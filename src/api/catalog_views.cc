@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -115,9 +116,18 @@ Result<report::Report> PricesReport(const Session& session, const PricesRequest&
   } else {
     offers = table->ForGpu(gpu_id);
   }
+  bool top_overall = gpu_id.empty() && a.top > 0;
+  if (top_overall) {
+    // --top without a GPU: the cheapest offers of any GPU, not the first GPUs in id order.
+    std::stable_sort(offers.begin(), offers.end(), [](const Offer& x, const Offer& y) {
+      return x.OnDemandUsdPerGpuHour() < y.OnDemandUsdPerGpuHour();
+    });
+  }
   if (a.top > 0 && static_cast<int>(offers.size()) > a.top) offers.resize(a.top);
   report::Report r;
-  r.title = gpu_id.empty() ? "GPU offers, cheapest first per GPU" : fmt::format("Offers for {}, cheapest first", gpu_id);
+  r.title = !gpu_id.empty() ? fmt::format("Offers for {}, cheapest first", gpu_id)
+            : top_overall   ? fmt::format("The {} cheapest GPU offers (per GPU-hour, any GPU)", a.top)
+                            : "GPU offers, cheapest first per GPU";
   report::Table& t = r.AddTable("offers", "",
                                 {{"provider", "provider"},
                                  {"instance", "instance"},

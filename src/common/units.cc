@@ -25,6 +25,8 @@ constexpr Suffix kCountSuffixes[] = {
     {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0},
     {"k", 1e3},     {"K", 1e3},        {"M", 1e6},           {"B", 1e9},
     {"G", 1e9},     {"T", 1e12},       {"P", 1e15},
+    // Lower case as people type them ("2b", "500m", "1t"): a count is never in milli-units.
+    {"m", 1e6},     {"b", 1e9},        {"g", 1e9},           {"t", 1e12},   {"p", 1e15},
 };
 
 Result<double> ParseNumberPrefix(std::string_view text, std::string_view field, size_t* consumed) {
@@ -108,7 +110,7 @@ Result<double> ParseCount(std::string_view text, std::string_view field) {
     }
     if (!matched) {
       return InvalidInput(fmt::format(
-          "{}: unknown suffix '{}' in '{}' (use k, M, B, T, P or Ki, Mi, Gi, Ti)", field, rest, text));
+          "{}: unknown suffix '{}' in '{}' (use k, M, B, T, P (or m, b, t, p) or Ki, Mi, Gi, Ti)", field, rest, text));
     }
   }
   double out = v * factor;

@@ -285,7 +285,13 @@ std::string FormatValue(const Value& v, int precision) {
     if (!std::isfinite(d)) return "-";
     if (precision >= 0) return fmt::format("{:.{}f}", d, precision);
     double a = std::fabs(d);
-    if (a != 0 && (a >= 1e7 || a < 1e-3)) return fmt::format("{:.3g}", d);
+    // Large counts in words, 3 significant digits ("8.03 billion", not "8.03e+09").
+    if (a >= 1e7 && a < 1e15) {
+      double scale = a < 1e9 ? 1e6 : a < 1e12 ? 1e9 : 1e12;
+      const char* word = a < 1e9 ? "million" : a < 1e12 ? "billion" : "trillion";
+      return fmt::format("{:#.3g} {}", d / scale, word);
+    }
+    if (a != 0 && (a >= 1e15 || a < 1e-3)) return fmt::format("{:.3g}", d);
     if (a >= 100) return fmt::format("{:.0f}", d);
     return fmt::format("{:.3g}", d);
   }

@@ -44,7 +44,7 @@ TEST(ParseDuration, Units) {
   EXPECT_EQ(*ParseDurationSeconds("1k", "--deadline"), 1000.0);
   EXPECT_EQ(*ParseDurationSeconds("1M", "--deadline"), 1e6);
   EXPECT_EQ(ParseDurationSeconds("1H", "--deadline").status().message(),
-            "--deadline: unknown suffix 'H' in '1H' (use k, M, B, T, P or Ki, Mi, Gi, Ti)");
+            "--deadline: unknown suffix 'H' in '1H' (use k, M, B, T, P (or m, b, t, p) or Ki, Mi, Gi, Ti)");
   EXPECT_EQ(ParseDurationSeconds("0d", "--deadline").status().message(), "--deadline: duration '0d' must be positive");
   EXPECT_EQ(ParseDurationSeconds("", "--deadline").status().code(), StatusCode::kInvalidInput);
 }

@@ -252,7 +252,12 @@ TEST(ReportFormat, FormatValue) {
   EXPECT_EQ(FormatValue(2.5, 3), "2.500");
   EXPECT_EQ(FormatValue(1.23456, -1), "1.23");   // 3 significant digits
   EXPECT_EQ(FormatValue(123.456, -1), "123");    // no exponent below 1e7
-  EXPECT_EQ(FormatValue(1.72e10, -1), "1.72e+10");
+  EXPECT_EQ(FormatValue(1.72e10, -1), "17.2 billion");
+  EXPECT_EQ(FormatValue(2e9, -1), "2.00 billion");
+  EXPECT_EQ(FormatValue(8.030261248e9, -1), "8.03 billion");
+  EXPECT_EQ(FormatValue(-1.5e7, -1), "-15.0 million");
+  EXPECT_EQ(FormatValue(3.2e13, -1), "32.0 trillion");
+  EXPECT_EQ(FormatValue(4.5e18, -1), "4.5e+18");
   EXPECT_EQ(FormatValue(0.0, -1), "0");
   EXPECT_EQ(FormatValue(0.0001234, -1), "0.000123");
 }

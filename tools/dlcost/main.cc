@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
   HandOverMeasure(argc, argv);
   CLI::App app{"dlcost: estimate and check the cost of deep-learning training and serving\n"
                "(GPU-hours, wall time, dollars, energy, CO2). Exit codes: 0 ok, 1 bad input or data,\n"
-               "2 usage, 3 infeasible, 4 unavailable."};
+               "2 usage, 3 infeasible, 4 unavailable, 5 drift detected (drift)."};
   app.name("dlcost");
   app.set_version_flag("--version", "dlcost 0.1.0");
   app.require_subcommand(1);
