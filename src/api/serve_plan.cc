@@ -96,9 +96,9 @@ std::vector<std::string> WeightChoices(const Accelerator& gpu, const std::string
   return w;
 }
 
-// The cheapest way to hold `replicas` replicas of `tp` GPUs on one offer: whole replicas per
-// instance (a replica never spans instances), instances rounded up. Empty when no instance of
-// the offers holds a replica.
+// The offer with the lowest price per replica-hour for replicas of `tp` GPUs, and how many whole
+// replicas one of its instances holds (a replica never spans instances). Empty when no
+// instance of the offers holds a replica.
 std::optional<std::pair<Offer, int64_t>> CheapestOffer(const std::vector<Offer>& offers, int64_t tp) {
   std::optional<std::pair<Offer, int64_t>> best;
   double best_rate = std::numeric_limits<double>::infinity();
@@ -119,13 +119,13 @@ double PlanUsdPerHour(const Candidate& c, int64_t replicas) {
   return static_cast<double>(instances) * c.offer.on_demand_usd_per_hour;
 }
 
-// Every GPU x tp x weight x KV format, priced from the analytic estimate at the load.
 // Why screened-out setups were dropped, for the message when nothing is left.
 struct ScreenNotes {
   std::string memory;                 // the first "does not fit"
   std::optional<double> best_ttft_s;  // fastest unloaded TTFT among those over the p99 target
 };
 
+// Every GPU x tp x weight x KV format, priced from the analytic estimate at the load.
 Status ScreenCandidates(const Session& session, const InferRequest& req, const Targets& t,
                         const std::vector<Accelerator>& gpus, std::vector<Candidate>* out, int64_t* evaluated,
                         ScreenNotes* notes) {
