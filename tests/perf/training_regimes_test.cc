@@ -118,22 +118,27 @@ TEST(ContextParallel, ZeroShardsOverDataAndContextRanks) {
   EXPECT_NEAR(cp2->memory_optimizer_bytes, no_cp->memory_optimizer_bytes, 1e-6 * no_cp->memory_optimizer_bytes);
 }
 
+// Llama-3-8B's blocks with `experts` routed experts of width `expert_ffn`, top-2, and its
+// estimate on 64 H100s with ZeRO-1 and ep = 8 (one node's GPUs hold different experts).
+Result<TrainingEstimate> MoeOn64H100(ModelSpec m, int64_t experts, int64_t expert_ffn, const Gpu& h100) {
+  MoeSpec moe;
+  moe.experts = experts;
+  moe.top_k = 2;
+  moe.expert_ffn = expert_ffn;
+  m.moe = moe;
+  TrainingSetup s = Fsdp(64, 64, 4096);
+  s.zero = 1;
+  s.ep = 8;
+  return EstimateTraining(m, h100.sys, s, h100.eff);
+}
+
 TEST(ExpertParallel, ExpertOptimizerStateShardsOverItsOwnReplicasOnly) {
   // Mixtral-8x7B-like: 8 experts, ep = 8 on 64 GPUs. Each expert's weights live on 64 / 8 = 8
   // ranks, so ZeRO-1 divides their optimizer state by 8, not by the 64 data-parallel ranks.
   ModelSpec m = Llama8b();
   m.vocab = 32000;
-  m.kv_heads = 8;
-  MoeSpec moe;
-  moe.experts = 8;
-  moe.top_k = 2;
-  moe.expert_ffn = m.ffn;
-  m.moe = moe;
   Gpu h100 = Load("h100-sxm-80gb");
-  TrainingSetup s = Fsdp(64, 64, 4096);
-  s.zero = 1;
-  s.ep = 8;
-  Result<TrainingEstimate> e = EstimateTraining(m, h100.sys, s, h100.eff);
+  Result<TrainingEstimate> e = MoeOn64H100(m, 8, m.ffn, h100);
   ASSERT_TRUE(e.ok()) << e.status().message();
   double expert_params = 8.0 / 8 * 3 * 4096.0 * 14336 * 32;  // one expert per GPU, 32 layers
   EXPECT_GT(e->memory_optimizer_bytes, 12 * expert_params / 8);
@@ -145,17 +150,8 @@ TEST(ExpertParallel, ExpertGradientsCrossTheNetworkWithoutAnInNodeReduction) {
   // hold different experts, so each expert's gradients reduce-scatter over one rank per node
   // and cross the NIC whole ((n - 1) / n of them), not as the 1/8 shard a dense parameter's
   // hierarchical reduction sends. One micro-batch per GPU leaves little backward to hide under.
-  ModelSpec m = Llama8b();
-  MoeSpec moe;
-  moe.experts = 64;
-  moe.top_k = 2;
-  moe.expert_ffn = 2048;
-  m.moe = moe;
   Gpu h100 = Load("h100-sxm-80gb");
-  TrainingSetup s = Fsdp(64, 64, 4096);
-  s.zero = 1;
-  s.ep = 8;
-  Result<TrainingEstimate> e = EstimateTraining(m, h100.sys, s, h100.eff);
+  Result<TrainingEstimate> e = MoeOn64H100(Llama8b(), 64, 2048, h100);
   ASSERT_TRUE(e.ok()) << e.status().message();
   double expert_params = 64.0 / 8 * 3 * 4096.0 * 2048 * 32;  // 8 experts per GPU, 32 layers
   perf::Link nic = InterLink(h100.sys, h100.eff);
