@@ -117,6 +117,8 @@ struct ServingEstimate {
   double kv_budget_bytes = 0;
   int64_t max_concurrency = 0;  // sequences that fit (per replica), before the engine cap
   int64_t concurrency = 0;      // sequences in flight per replica, as modelled
+  int64_t queued = 0;           // requests the clients keep in flight beyond what runs (per replica)
+  double queue_wait_s = 0;      // their wait before prefill, included in ttft_s (closed loop)
   bool fits = true;
 
   // Latency (p50 as modelled: no queueing), seconds.

@@ -99,6 +99,10 @@ void AddEstimateFields(report::Report& r, const ServeContext& c, const ServingEs
   r.AddField("max_concurrency", "sequences that fit per replica", e.max_concurrency);
   r.AddField("concurrency", "sequences in flight per replica", e.concurrency);
   r.AddField("binding", "concurrency set by", e.binding);
+  if (e.queued > 0) {
+    r.AddField("queued", "requests queued per replica (clients beyond what runs)", e.queued);
+    r.AddField("queue_wait_ms", "queue wait before prefill (in TTFT), ms", e.queue_wait_s * 1e3, 1);
+  }
   r.AddField("ttft_ms", "TTFT (ms, p50 as modelled)", e.ttft_s * 1e3, 2);
   AddBandFields(r, "ttft_ms", b.ttft_ms);
   r.AddField("tpot_ms", "TPOT (ms, p50 as modelled)", e.tpot_s * 1e3, 3);

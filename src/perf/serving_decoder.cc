@@ -303,27 +303,35 @@ void EvaluateConcurrency(const GenerationPasses& g, int64_t C, int64_t replicas,
   e->prefill_share = it > 0 ? std::max(0.0, (it - dec) / it) : 0;
 }
 
-// The concurrency to run at: the given one (Infeasible when its KV cache does not fit), or the
-// engine's cap or what memory holds, whichever is lower.
-Result<int64_t> ChooseConcurrency(const GenerationPasses& g, double reserved_len, ServingEstimate& out) {
+// The concurrency to run at: the engine's cap or what memory holds, whichever is lower, and
+// at most the requests the clients keep in flight when a concurrency is given. Clients beyond
+// what runs wait in the engine's queue (`queued`).
+int64_t ChooseConcurrency(const GenerationPasses& g, double reserved_len, ServingEstimate& out, int64_t* queued) {
   const ServingSetup& s = g.setup();
   int64_t cap = s.batch.value_or(g.engine().max_batch);
-  int64_t C;
+  int64_t limit = std::min<int64_t>({cap, out.max_concurrency, kMaxSearchConcurrency});
+  std::string bound = cap <= out.max_concurrency ? "engine cap" : "memory";
+  *queued = 0;
   if (s.concurrency) {
-    C = *s.concurrency;
-    if (C > out.max_concurrency) {
-      return Infeasible(fmt::format(
-          "--concurrency: {} sequences of {} tokens need {:.1f} GiB of KV cache per GPU, {:.1f} GiB available (at most {} fit; short by {:.1f} GiB)",
-          C, static_cast<int64_t>(reserved_len), C * out.kv_bytes_per_sequence / kGiB, out.kv_budget_bytes / kGiB,
-          out.max_concurrency, (C * out.kv_bytes_per_sequence - out.kv_budget_bytes) / kGiB));
+    int64_t C = *s.concurrency;
+    if (C <= limit) {
+      out.binding = "given";
+      return C;
     }
-    out.binding = "given";
-  } else {
-    C = std::min<int64_t>({cap, out.max_concurrency, kMaxSearchConcurrency});
-    out.binding = cap <= out.max_concurrency ? "engine cap" : "memory";
-    if (!s.batch) out.chosen.push_back(fmt::format("concurrency={} ({})", C, out.binding));
+    *queued = C - limit;
+    out.binding = bound;
+    out.chosen.push_back(fmt::format("concurrency={} running ({}), {} queued", limit, bound, *queued));
+    out.assumptions.push_back(fmt::format(
+        "{} requests in flight: the {} holds {} at once ({} sequences of {} tokens fit the KV cache), the other {} wait in "
+        "the queue; with the clients sending a new request when one ends, each waits (in flight - running) / running x one "
+        "request's latency before its prefill (Little's law)",
+        C, bound == "memory" ? "KV cache" : "engine's batch cap", limit, out.max_concurrency, static_cast<int64_t>(reserved_len),
+        *queued));
+    return limit;
   }
-  return C;
+  out.binding = bound;
+  if (!s.batch) out.chosen.push_back(fmt::format("concurrency={} ({})", limit, bound));
+  return limit;
 }
 
 // Latency targets: the highest concurrency that meets both (iteration time grows with C), at
@@ -409,8 +417,19 @@ Status ApplyOfferedLoad(const GenerationPasses& g, ServingEstimate& out) {
 // Continuous batching: the concurrency the engine runs at, lowered to meet latency targets,
 // and the operating point under an offered load.
 Status EstimateContinuous(const GenerationPasses& g, double reserved_len, ServingEstimate& out) {
-  DLCOST_ASSIGN_OR_RETURN(int64_t C, ChooseConcurrency(g, reserved_len, out));
+  int64_t queued = 0;
+  int64_t C = ChooseConcurrency(g, reserved_len, out, &queued);
   EvaluateConcurrency(g, C, out.replicas, &out);
+  if (queued > 0) {
+    // Closed loop of C + queued clients over C running slots: throughput is that of the C
+    // running; each request first waits (clients - C) / C x its latency (Little's law).
+    double wait = static_cast<double>(queued) / static_cast<double>(C) * out.request_latency_s;
+    out.queued = queued;
+    out.queue_wait_s = wait;
+    out.ttft_s += wait;
+    out.request_latency_s += wait;
+    return Status::Ok();
+  }
   DLCOST_RETURN_IF_ERROR(ApplyLatencyTargets(g, C, out));
   return ApplyOfferedLoad(g, out);
 }

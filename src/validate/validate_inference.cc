@@ -100,6 +100,25 @@ Status ScenarioFromRow(const std::string& scenario, std::optional<int64_t> batch
   return Status::Ok();
 }
 
+// Requests simulated for a row offered at a request rate: enough for stable medians (the
+// first 10% are warm-up), few enough that the validator stays fast.
+constexpr int64_t kRowSimRequests = 4000;
+
+// A `server` row's offered request rate (request_rate column; "inf" or empty: unlimited, the
+// engine's own concurrency). A finite rate is simulated as Poisson arrivals.
+Status RequestRateFromRow(const CaseRow& row, ServingSetup& s, std::vector<std::string>& chosen) {
+  std::string v = ToLower(row.Get("request_rate"));
+  if (v.empty() || v == "inf") return Status::Ok();
+  if (row.Get("scenario") != "server") return Status::Ok();
+  Result<std::optional<double>> rate = row.Num("request_rate");
+  if (!rate.ok() || !*rate || !(**rate > 0) || **rate > 1e6) return InvalidInput("request_rate is not a positive number or inf");
+  if (s.mode != ServingMode::kContinuous || s.concurrency) return Status::Ok();
+  s.qps = **rate;
+  s.sim_requests = kRowSimRequests;
+  chosen.push_back(fmt::format("poisson {} req/s simulated", **rate));
+  return Status::Ok();
+}
+
 // The row's layout, lengths, number formats, scenario and speculative decoding as a serving
 // setup; `chosen` gets what dlcost filled in. An error is the reason to skip the case.
 Result<ServingSetup> SetupFromRow(const CaseRow& row, const std::string& note, std::vector<std::string>& chosen) {
@@ -139,6 +158,7 @@ Result<ServingSetup> SetupFromRow(const CaseRow& row, const std::string& note, s
   if (bad) return InvalidInput("a size field is not a positive integer");
   DLCOST_RETURN_IF_ERROR(FormatsFromRow(row, s, chosen));
   DLCOST_RETURN_IF_ERROR(ScenarioFromRow(row.Get("scenario"), batch, conc, s));
+  DLCOST_RETURN_IF_ERROR(RequestRateFromRow(row, s, chosen));
   std::smatch mt;
   static const std::regex spec_re(R"(spec=([a-z]+))");
   if (std::regex_search(note, mt, spec_re)) {
@@ -151,7 +171,18 @@ Result<ServingSetup> SetupFromRow(const CaseRow& row, const std::string& note, s
 }
 
 // The estimate's figure for an inference metric; 0 when the metric is not defined for it.
-double PredictServingMetric(const std::string& m, const ServingEstimate& e) {
+// Under a simulated load, latencies are the simulated median (p99 when the note says the
+// figure is a p99) and throughputs the simulated completions.
+double PredictServingMetric(const std::string& m, const ServingEstimate& e, const std::string& note) {
+  if (e.load) {
+    bool p99 = note.find("p99") != std::string::npos;
+    const LoadSimulation& l = *e.load;
+    if (m == "ttft_ms") return (p99 ? l.ttft_s.p99 : l.ttft_s.p50) * 1e3;
+    if (m == "tpot_ms") return (p99 ? l.tpot_s.p99 : l.tpot_s.p50) * 1e3;
+    if (m == "output_tok_s") return l.output_tok_s;
+    if (m == "req_s") return l.completed_req_s;
+    if (m == "total_tok_s" && l.completed_req_s > 0) return l.output_tok_s * e.total_tok_s / e.output_tok_s;
+  }
   if (m == "output_tok_s") return e.output_tok_s;
   if (m == "total_tok_s") return e.total_tok_s;
   if (m == "ttft_ms") return e.ttft_s * 1e3;
@@ -175,7 +206,9 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
   static const std::vector<std::string> kColumns = {
       "case_id", "source", "model", "params_b", "active_params_b", "layers", "hidden", "heads", "kv_heads", "ffn",
       "vocab", "experts", "top_k", "gpu", "num_gpus", "tp", "pp", "ep", "weight_dtype", "act_dtype", "kv_dtype",
-      "input_len", "output_len", "batch", "concurrency", "scenario", "engine", "metric", "value", "note"};
+      "input_len", "output_len", "batch", "concurrency", "scenario", "engine", "metric", "value", "note",
+      // Optional columns (validation/published/README.md, "Columns added by dlcost").
+      "ffn_act", "engine_version", "dataset", "request_rate"};
   Result<ValidationReport> rep = RunCases(csv_path, kColumns, metrics, [&](const CaseRow& row, ValidationCase& vc) -> Status {
     if (vc.metric == "speedup") return Skip(vc, "speedup: the baseline is described in words only");
     std::string note = row.Get("note");
@@ -200,7 +233,7 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
     const ServingEstimate& e = *est;
     chosen.insert(chosen.end(), e.chosen.begin(), e.chosen.end());
     vc.chosen = fmt::format("{}", fmt::join(chosen, " "));
-    double pred = PredictServingMetric(vc.metric, e);
+    double pred = PredictServingMetric(vc.metric, e, note);
     if (!(pred > 0)) return Skip(vc, fmt::format("{} is not defined for this row's lengths", vc.metric));
     vc.predicted = pred;
     vc.regime = {MetricFamily(vc.metric), GpuGeneration(*gpu), ServingParallelism(s->tp, s->pp, s->ep),
