@@ -51,7 +51,8 @@ struct LatencyStats {
 // Latency under load: the engine's scheduler simulated request by request (docs/serving.md,
 // "Latency under load").
 struct LoadSimulation {
-  std::string arrivals;              // "poisson" or "trace"
+  std::string arrivals;              // "poisson", "trace" or "closed loop"
+  int64_t clients = 0;               // closed loop: clients per replica, each sending its next request when one ends
   int64_t requests = 0;              // measured (after the warm-up)
   int64_t warmup = 0;                // first requests left out of the statistics
   double offered_req_s = 0;          // all replicas

@@ -465,9 +465,10 @@ LoadSimulation Summarize(const std::vector<std::vector<LoadRequest>>& streams, c
     busy += run.busy_s;
     waiting += run.waiting_at_last_arrival;
     for (size_t i = static_cast<size_t>(std::min<int64_t>(warmup, static_cast<int64_t>(reqs.size()))); i < reqs.size(); ++i) {
+      if (!std::isfinite(run.arrival_s[i])) continue;  // closed loop: never sent
       ++measured;
-      first = std::min(first, reqs[i].arrival_s);
-      last_arrival = std::max(last_arrival, reqs[i].arrival_s);
+      first = std::min(first, run.arrival_s[i]);
+      last_arrival = std::max(last_arrival, run.arrival_s[i]);
     }
   }
   // Throughput over the measured arrival window: requests (warm-up ones too) that finish inside
@@ -477,7 +478,7 @@ LoadSimulation Summarize(const std::vector<std::vector<LoadRequest>>& streams, c
     const ReplicaRun& run = runs[k];
     for (size_t i = 0; i < reqs.size(); ++i) {
       const RequestOutcome& o = run.outcomes[i];
-      double end = reqs[i].arrival_s + o.e2e_s;
+      double end = run.arrival_s[i] + o.e2e_s;
       if (o.done && end >= first && end <= last_arrival) {
         ++in_window;
         out_tokens += static_cast<double>(reqs[i].output_len);
@@ -515,7 +516,8 @@ LoadSimulation Summarize(const std::vector<std::vector<LoadRequest>>& streams, c
 
 // Latency under load: the engine's scheduler simulated on this replica's iteration table. With
 // --qps, a Poisson stream routed round-robin over the replicas (one replica simulated, the
-// others alike); with a trace, its requests round-robin over the replicas, each simulated.
+// others alike); with a trace, its requests round-robin over the replicas, each simulated; with
+// a concurrency alone, a closed loop of that many clients per replica (one simulated).
 void SimulateOfferedLoad(const GenerationPasses& g, const ServingEstimate& est, LoadSimulation* sim_out) {
   const ServingSetup& s = g.setup();
   const EngineProfile& engine = g.engine();
@@ -532,6 +534,7 @@ void SimulateOfferedLoad(const GenerationPasses& g, const ServingEstimate& est, 
   std::vector<std::vector<LoadRequest>> streams;
   double copies = 1;
   int64_t warmup = 0;
+  int64_t clients = 0;
   double mean_input = static_cast<double>(s.input_len);
   if (!s.trace.empty()) {
     streams.resize(static_cast<size_t>(std::min<int64_t>(R, static_cast<int64_t>(s.trace.size()))));
@@ -541,17 +544,27 @@ void SimulateOfferedLoad(const GenerationPasses& g, const ServingEstimate& est, 
       sum_in += static_cast<double>(s.trace[i].input_len);
     }
     mean_input = sum_in / static_cast<double>(s.trace.size());
-  } else {
+  } else if (s.qps) {
     streams.push_back(PoissonReplicaStream(*s.qps, R, s.sim_requests, s.input_len, s.output_len, s.sim_seed));
     copies = static_cast<double>(R);
     warmup = s.sim_requests / 10;
+  } else {
+    clients = *s.concurrency;
+    // At least 20 rounds of the clients, so that the first wave's start-up is a small part.
+    int64_t n = std::max<int64_t>(s.sim_requests, std::min<int64_t>(20 * clients, 2'000'000));
+    streams.push_back(std::vector<LoadRequest>(static_cast<size_t>(n), LoadRequest{0, s.input_len, s.output_len}));
+    copies = static_cast<double>(R);
+    warmup = n / 10;
   }
   IterationTable table = BuildIterationTable(g, max_batch, mean_input);
   std::vector<ReplicaRun> runs;
   runs.reserve(streams.size());
-  for (const std::vector<LoadRequest>& st : streams) runs.push_back(SimulateReplica(st, table, lim));
+  for (const std::vector<LoadRequest>& st : streams) runs.push_back(SimulateReplica(st, table, lim, clients));
   LoadSimulation sim = Summarize(streams, runs, copies, warmup, s);
-  sim.arrivals = s.trace.empty() ? "poisson" : "trace";
+  sim.arrivals = !s.trace.empty() ? "trace" : s.qps ? "poisson" : "closed loop";
+  sim.clients = clients;
+  // A closed loop's queue is bounded by its clients: it cannot fall behind.
+  if (clients > 0) sim.overloaded = false;
   sim.offered_req_s = s.qps.value_or(0);
   // Falling behind the arrivals by more than 5% over a long run is overload (a short trace's
   // window is too short to tell it from the requests still in flight at its end).
@@ -580,15 +593,19 @@ Status EstimateDecoder(const ModelSpec& model, const ServingSetup& s, const Mode
   }
   if (s.mode == ServingMode::kStaticBatch) return EstimateStaticBatch(g, out);
   DLCOST_RETURN_IF_ERROR(EstimateContinuous(g, reserved_len, out));
-  if (s.simulate && (s.qps || !s.trace.empty())) {
+  bool closed_loop = s.concurrency && !s.qps && s.trace.empty();
+  if (s.simulate && (s.qps || !s.trace.empty() || closed_loop)) {
     LoadSimulation sim;
     SimulateOfferedLoad(g, out, &sim);
     if (sim.overloaded) out.meets_targets = false;
     out.assumptions.push_back(fmt::format(
         "latency under load: {} {} requests simulated ({}); routed round-robin over {} replica(s); each iteration "
         "decodes first, then prompt chunks up to {} tokens; {}; iteration times from the same passes as above",
-        sim.requests, sim.arrivals, s.trace.empty() ? fmt::format("Poisson arrivals at {:.3g} req/s, first 10% left out as warm-up", *s.qps)
-                                                     : "arrival times and lengths from the trace",
+        sim.requests, sim.arrivals,
+        !s.trace.empty() ? std::string("arrival times and lengths from the trace")
+        : s.qps ? fmt::format("Poisson arrivals at {:.3g} req/s, first 10% left out as warm-up", *s.qps)
+                : fmt::format("{} clients per replica, each sending its next request as soon as one ends, no think time; "
+                              "first 10% left out as warm-up", sim.clients),
         out.replicas, r.engine.max_num_tokens,
         r.engine.reserve_full_sequence ? "KV reserved for prompt + outputs at admission"
                                        : "KV grows per token; a full cache evicts the latest admitted sequence (recomputed)"));

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <limits>
 #include <random>
 
 namespace dlcost::perf {
@@ -82,10 +83,20 @@ struct Live {
 
 class Scheduler {
  public:
-  Scheduler(const std::vector<LoadRequest>& reqs, const IterationTable& cost, const SchedulerLimits& lim)
+  Scheduler(const std::vector<LoadRequest>& reqs, const IterationTable& cost, const SchedulerLimits& lim, int64_t clients)
       : reqs_(reqs), cost_(cost), lim_(lim), first_token_(reqs.size(), -1.0), admitted_(reqs.size(), -1.0),
         resume_(reqs.size(), 0.0) {
     run_.outcomes.resize(reqs.size());
+    run_.arrival_s.resize(reqs.size());
+    for (size_t i = 0; i < reqs.size(); ++i) run_.arrival_s[i] = reqs[i].arrival_s;
+    if (clients > 0) {
+      // Closed loop: the first `clients` requests arrive at 0, each later one when an earlier
+      // request ends (finished or refused).
+      released_ = std::min(reqs.size(), static_cast<size_t>(clients));
+      for (size_t i = 0; i < reqs.size(); ++i) run_.arrival_s[i] = i < released_ ? 0.0 : kNever;
+    } else {
+      released_ = reqs.size();
+    }
     running_.reserve(static_cast<size_t>(std::max<int64_t>(1, std::min<int64_t>(lim.max_batch, 1 << 20))));
   }
 
@@ -94,8 +105,8 @@ class Scheduler {
     while (finished_ < n) {
       Arrive();
       if (running_.empty() && waiting_.empty()) {
-        if (next_ >= n) break;
-        t_ = std::max(t_, reqs_[next_].arrival_s);
+        if (next_ >= n || run_.arrival_s[next_] == kNever) break;
+        t_ = std::max(t_, run_.arrival_s[next_]);
         continue;
       }
       if (!lim_.reserve_full) EvictForDecode();
@@ -105,8 +116,8 @@ class Scheduler {
       if (b == 0 && p == 0) {
         // Nothing could run (the waiting requests do not fit beside the running ones, which
         // cannot happen while any is running): wait for the next arrival.
-        if (next_ >= n) break;
-        t_ = std::max(t_, reqs_[next_].arrival_s);
+        if (next_ >= n || run_.arrival_s[next_] == kNever) break;
+        t_ = std::max(t_, run_.arrival_s[next_]);
         continue;
       }
       double dt = cost_.Seconds(b, ctx_sum, p);
@@ -120,7 +131,7 @@ class Scheduler {
 
  private:
   void Arrive() {
-    while (next_ < reqs_.size() && reqs_[next_].arrival_s <= t_) {
+    while (next_ < reqs_.size() && run_.arrival_s[next_] <= t_) {
       waiting_.push_back(static_cast<int64_t>(next_++));
       if (next_ == reqs_.size()) run_.waiting_at_last_arrival = static_cast<int64_t>(waiting_.size());
     }
@@ -172,6 +183,7 @@ class Scheduler {
         RequestOutcome& o = run_.outcomes[static_cast<size_t>(idx)];
         o.rejected = true;
         ++finished_;
+        Release();
         continue;
       }
       double resumed = resume_[static_cast<size_t>(idx)];
@@ -237,12 +249,21 @@ class Scheduler {
     kv_used_ -= l.kv;
     RequestOutcome& o = run_.outcomes[i];
     o.done = true;
-    o.ttft_s = first_token_[i] - r.arrival_s;
-    o.e2e_s = t_ - r.arrival_s;
-    o.queue_s = admitted_[i] - r.arrival_s;
+    double arrival = run_.arrival_s[i];
+    o.ttft_s = first_token_[i] - arrival;
+    o.e2e_s = t_ - arrival;
+    o.queue_s = admitted_[i] - arrival;
     o.tpot_s = r.output_len > 1 ? (t_ - first_token_[i]) / static_cast<double>(r.output_len - 1) : 0;
     ++finished_;
+    Release();
   }
+
+  // Closed loop: the client of a request that ended sends the next one now.
+  void Release() {
+    if (released_ < reqs_.size()) run_.arrival_s[released_++] = t_;
+  }
+
+  static constexpr double kNever = std::numeric_limits<double>::infinity();
 
   const std::vector<LoadRequest>& reqs_;
   const IterationTable& cost_;
@@ -255,12 +276,14 @@ class Scheduler {
   double kv_used_ = 0;
   size_t next_ = 0;
   size_t finished_ = 0;
+  size_t released_ = 0;  // requests given an arrival time (closed loop: as clients free up)
 };
 
 }  // namespace
 
-ReplicaRun SimulateReplica(const std::vector<LoadRequest>& reqs, const IterationTable& cost, const SchedulerLimits& lim) {
-  Scheduler s(reqs, cost, lim);
+ReplicaRun SimulateReplica(const std::vector<LoadRequest>& reqs, const IterationTable& cost, const SchedulerLimits& lim,
+                           int64_t clients) {
+  Scheduler s(reqs, cost, lim, clients);
   return s.Run();
 }
 

@@ -54,6 +54,7 @@ struct RequestOutcome {
 
 struct ReplicaRun {
   std::vector<RequestOutcome> outcomes;  // by index into the replica's requests
+  std::vector<double> arrival_s;         // arrival of each request as simulated (closed loop: set by the run)
   double running_time_area = 0;          // sum over iterations of sequences x seconds
   double busy_s = 0;                     // seconds with an iteration running
   int64_t preemptions = 0;
@@ -66,7 +67,11 @@ struct ReplicaRun {
 // arrival order while the batch cap and the KV cache allow. Without full reservation, a
 // sequence that has no KV for its next token evicts the latest admitted one, which waits again
 // at the head of the queue and recomputes its prompt and outputs (vLLM's recompute preemption).
-ReplicaRun SimulateReplica(const std::vector<LoadRequest>& reqs, const IterationTable& cost, const SchedulerLimits& lim);
+// `clients` > 0: a closed loop of that many clients, as benchmark tools run a fixed concurrency:
+// the first `clients` requests arrive at 0 and each later one when an earlier one ends (the
+// requests' own arrival times are ignored); 0: the requests' arrival times (open loop).
+ReplicaRun SimulateReplica(const std::vector<LoadRequest>& reqs, const IterationTable& cost, const SchedulerLimits& lim,
+                           int64_t clients = 0);
 
 // Requests of a Poisson stream of `total_req_s` routed round-robin over `replicas` replicas,
 // as one replica sees them: `n` arrivals with Erlang(replicas) gaps, lengths fixed.

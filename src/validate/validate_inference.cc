@@ -114,7 +114,6 @@ Status RequestRateFromRow(const CaseRow& row, ServingSetup& s, std::vector<std::
   if (!rate.ok() || !*rate || !(**rate > 0) || **rate > 1e6) return InvalidInput("request_rate is not a positive number or inf");
   if (s.mode != ServingMode::kContinuous || s.concurrency) return Status::Ok();
   s.qps = **rate;
-  s.sim_requests = kRowSimRequests;
   chosen.push_back(fmt::format("poisson {} req/s simulated", **rate));
   return Status::Ok();
 }
@@ -151,6 +150,7 @@ Result<ServingSetup> SetupFromRow(const CaseRow& row, const std::string& note, s
   s.pp = get_int("pp").value_or(1);
   s.ep = get_int("ep").value_or(1);
   s.num_gpus = get_int("num_gpus").value_or(0);
+  s.sim_requests = kRowSimRequests;
   s.input_len = get_len("input_len", kDefaultInput);
   s.output_len = get_len("output_len", kDefaultOutput);
   std::optional<int64_t> batch = get_int("batch");

@@ -97,7 +97,14 @@ TEST(HardwareCatalog, EveryValidationGpuResolves) {
   }
   EXPECT_GE(files, 2);
   EXPECT_FALSE(gpus.empty());
+  // Devices of published serving rows with no sourced dense peak yet: their rows are skipped
+  // with the reason (validation/published/README.md, "GPU ids beyond the schema's list").
+  const std::set<std::string> kNotCatalogued = {"arc-pro-b60", "apple-m5", "tesla-p40"};
   for (const std::string& gpu : gpus) {
+    if (kNotCatalogued.count(gpu)) {
+      EXPECT_FALSE(Catalog().Resolve(gpu).ok()) << gpu << " is catalogued now: drop it from kNotCatalogued";
+      continue;
+    }
     Result<Accelerator> a = Catalog().Resolve(gpu);
     EXPECT_TRUE(a.ok()) << gpu << ": " << a.status().message();
   }

@@ -59,6 +59,27 @@ TEST(SimulateReplica, BatchCapMakesTheSecondRequestQueue) {
   EXPECT_EQ(run.waiting_at_last_arrival, 2);
 }
 
+TEST(SimulateReplica, ClosedLoopSendsTheNextRequestWhenOneEnds) {
+  // Two clients, one running at a time (batch cap 1), requests of 2 iterations each: the
+  // arrival times given are ignored; request k arrives when request k - 2 ends.
+  SchedulerLimits lim;
+  lim.kv_tokens = 1e6;
+  lim.max_batch = 1;
+  std::vector<LoadRequest> reqs(6, Req(123, 10, 2));
+  ReplicaRun run = SimulateReplica(reqs, OneSecond(), lim, 2);
+  std::vector<double> want_arrival = {0, 0, 2, 4, 6, 8};
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    ASSERT_TRUE(run.outcomes[i].done) << i;
+    EXPECT_DOUBLE_EQ(run.arrival_s[i], want_arrival[i]) << i;
+  }
+  // Each later request waits for the other client's request (2 iterations), then runs 2.
+  EXPECT_DOUBLE_EQ(run.outcomes[3].queue_s, 2);
+  EXPECT_DOUBLE_EQ(run.outcomes[3].e2e_s, 4);
+  // Open loop (clients 0) keeps the given arrival times.
+  ReplicaRun open = SimulateReplica(reqs, OneSecond(), lim, 0);
+  EXPECT_DOUBLE_EQ(open.arrival_s[5], 123);
+}
+
 TEST(SimulateReplica, LongPromptIsChunkedAtTheTokenBudget) {
   SchedulerLimits lim;
   lim.kv_tokens = 1e6;
@@ -183,6 +204,34 @@ TEST(LatencyUnderLoad, LightLoadMatchesTheAnalyticFiguresAndLatencyGrowsWithLoad
   EXPECT_GT(busy.load->ttft_s.p99, busy.load->ttft_s.p50);
   EXPECT_GT(busy.load->ttft_s.p99, light.load->ttft_s.p99);
   EXPECT_GT(busy.load->tpot_s.p50, light.load->tpot_s.p50);
+}
+
+TEST(LatencyUnderLoad, ConcurrencyAloneIsAClosedLoopWhoseFirstTokenWaitsForTheWave) {
+  Served m = Llama8bOnH100();
+  ServingSetup s;
+  s.num_gpus = 1;
+  s.input_len = 1024;
+  s.output_len = 256;
+  s.weights = *ParseNumberFormat("bf16", "--weights");
+  s.sim_requests = 2000;
+  s.concurrency = 1;
+  Result<ServingEstimate> one = EstimateServing(m.model, m.sys, s, m.eff, m.engine);
+  ASSERT_TRUE(one.ok()) << one.status().message();
+  ASSERT_TRUE(one->load.has_value());
+  EXPECT_EQ(one->load->arrivals, "closed loop");
+  EXPECT_EQ(one->load->clients, 1);
+  // One client: its TTFT is its own prompt pass, and it completes one request per latency.
+  EXPECT_NEAR(one->load->ttft_s.p50, one->prefill_s, 0.05 * one->prefill_s);
+  EXPECT_NEAR(one->load->completed_req_s, 1 / one->load->e2e_s.p50, 0.02 / one->load->e2e_s.p50);
+  s.concurrency = 64;
+  Result<ServingEstimate> many = EstimateServing(m.model, m.sys, s, m.eff, m.engine);
+  ASSERT_TRUE(many.ok());
+  ASSERT_TRUE(many->load.has_value());
+  EXPECT_FALSE(many->load->overloaded);
+  // 64 prompts of 1,024 tokens arrive together: the wave needs 8 passes of the 8,192-token
+  // budget, so the median first token waits several prompt passes.
+  EXPECT_GT(many->load->ttft_s.p50, 3 * one->prefill_s);
+  EXPECT_GT(many->load->output_tok_s, 20 * one->load->output_tok_s);
 }
 
 }  // namespace
