@@ -57,6 +57,10 @@ struct EfficiencyProfile {
   // GEMM efficiency by arithmetic intensity (FLOPs per element moved, 2mkn / (mk + kn + mn)),
   // per precision; a precision with a curve uses it instead of gemm_max_fraction.
   std::array<EfficiencyCurve, kNumDtypes> gemm_curve;
+  // Weight streaming as decoding runs it (one row times the weights), per precision: the rate
+  // as a fraction of the device's memory bandwidth by the weights' working set in bytes (above 1
+  // where the caches hold them). The serving estimator charges matrix-vector weight reads with it.
+  std::array<EfficiencyCurve, kNumDtypes> weight_stream_curve;
   // The host is the device (a CPU): framework dispatch time adds to the compute time instead of
   // hiding under it (layer time = work + host, not max(work, host)).
   bool host_overhead_serial = false;

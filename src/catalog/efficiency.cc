@@ -63,6 +63,17 @@ Status LoadCalibratedFields(const nlohmann::json& j, const std::string& path, Ef
       e.gemm_curve[static_cast<int>(d)] = std::move(curve);
     }
   }
+  if (f.Has("weight_stream_curve")) {
+    const nlohmann::json& curves = j.at("weight_stream_curve");
+    if (!curves.is_object()) return InvalidInput(fmt::format("{}: weight_stream_curve must be an object", path));
+    for (const auto& [key, c] : curves.items()) {
+      std::string where = fmt::format("{}: weight_stream_curve.{}", path, key);
+      DLCOST_ASSIGN_OR_RETURN(Dtype d, ParseDtype(key, where));
+      DLCOST_ASSIGN_OR_RETURN(EfficiencyCurve curve,
+                              ParseCurveJson(c, where, "working_set_bytes", "bandwidth_fraction", 100.0));
+      e.weight_stream_curve[static_cast<int>(d)] = std::move(curve);
+    }
+  }
   DLCOST_ASSIGN_OR_RETURN(e.host_overhead_serial, f.OptBool("host_overhead_serial", e.host_overhead_serial));
   DLCOST_ASSIGN_OR_RETURN(std::optional<double> step, f.OptNumber("step_overhead_s"));
   if (step) {

@@ -168,6 +168,7 @@ struct FitState {
   EfficiencyProfile eff;
   CalibratedFigures fig;
   nlohmann::json curves = nlohmann::json::object();
+  nlohmann::json weight_stream = nlohmann::json::object();
   nlohmann::json peaks = nlohmann::json::object();
   nlohmann::json calibrated = nlohmann::json::object();
   nlohmann::json layer_oh = nlohmann::json::object();
@@ -179,6 +180,41 @@ struct FitState {
 };
 
 double Round(double v, double scale) { return std::round(v * scale) / scale; }
+
+// Decode's weight streaming: per precision, the rate of one row times a weight matrix (weight
+// bytes / time) over the copy bandwidth, by the weights' size, made non-increasing in the size
+// (a larger working set never streams faster). Precisions without samples get no curve.
+void FitWeightStreaming(FitState& s) {
+  std::map<Dtype, std::vector<std::pair<double, double>>> pts;
+  for (const MemorySample& m : s.data.memory) {
+    if (m.op == "weight_stream" && m.seconds > 0 && m.modelled_bytes > 0) {
+      pts[m.dtype].push_back({m.modelled_bytes, m.modelled_bytes / m.seconds / s.bw});
+    }
+  }
+  for (auto& [dt, xy] : pts) {
+    std::sort(xy.begin(), xy.end());
+    std::vector<double> neg, w;
+    for (const auto& p : xy) {
+      neg.push_back(-p.second);
+      w.push_back(1.0);
+    }
+    std::vector<double> iso = Isotonic(neg, w);
+    EfficiencyCurve c;
+    nlohmann::json j;
+    std::vector<double> xs, ys;
+    for (size_t i = 0; i < xy.size(); ++i) {
+      if (!c.x.empty() && xy[i].first <= c.x.back()) continue;
+      c.x.push_back(xy[i].first);
+      c.y.push_back(Clamp(-iso[i], kMinFraction, 100.0));
+      xs.push_back(std::round(xy[i].first));
+      ys.push_back(Round(c.y.back(), 10000));
+    }
+    j["working_set_bytes"] = xs;
+    j["bandwidth_fraction"] = ys;
+    s.weight_stream[DtypeName(dt)] = j;
+    s.eff.weight_stream_curve[static_cast<int>(dt)] = c;
+  }
+}
 
 // The device: bandwidth from the median copy rate (bytes read + written per second), memory.
 Status FitDevice(FitState& s) {
@@ -455,6 +491,13 @@ nlohmann::json ProfileJson(const FitState& s) {
   p["gemm_efficiency_curve_source"] =
       "median efficiency (forward + input-gradient + weight-gradient GEMM time against the peak) in log-spaced bins "
       "of arithmetic intensity, made non-decreasing";
+  if (!s.weight_stream.empty()) {
+    p["weight_stream_curve"] = s.weight_stream;
+    p["weight_stream_curve_source"] =
+        "one row times a weight matrix (forward only, as decoding runs it) for weight sets from 4 MB to beyond the "
+        "caches: weight bytes over time, as a fraction of the copy bandwidth, by the weights' size, made "
+        "non-increasing; the serving estimator charges decode's weight reads with it (docs/serving.md)";
+  }
   p["memory_fraction"] = Round(eff.memory_fraction, 10000);
   p["memory_fraction_source"] =
       "the estimator's bytes for a layer's norms, RoPE, activation and residual adds over the measured time of those "
@@ -488,6 +531,7 @@ Result<nlohmann::json> FitProfile(const MicrobenchData& data, const ProfileMeta&
   FitState s(data, meta);
   DLCOST_RETURN_IF_ERROR(FitDevice(s));
   DLCOST_RETURN_IF_ERROR(FitGemmCurves(s));
+  FitWeightStreaming(s);
   FitMemoryFractions(s);
   FitAdamw(s);
   SetMainFigures(s);

@@ -177,6 +177,39 @@ void RunDispatchAndCopy(const MicrobenchPlan& plan, const torch::Device& dev, co
   d.memory.push_back({"copy", Dtype::kFp32, 2.0 * 4.0 * static_cast<double>(n), t});
 }
 
+// Decoding streams the weights once per generated token: one row times a weight matrix
+// (forward only, as inference runs it) for weight sets from inside the caches to beyond them,
+// so that the fit can give the bandwidth a decode step reaches by the weights' working set.
+void RunWeightStreaming(const MicrobenchPlan& plan, Dtype dt, const torch::Device& dev, const Budget& mem_b,
+                        const std::function<void(const std::string&)>& say, MicrobenchData& d) {
+  say(fmt::format("weight streaming ({})", DtypeName(dt)));
+  double big = plan.device == Device::kCuda ? 2e9 : (plan.quick ? 512e6 : 1e9);
+  double memory = RunnerDescription().device_memory_bytes;
+  if (memory > 0) big = std::min(big, memory / 8);
+  constexpr int64_t kCols = 4096;  // the input width of a 7-8B model's projections
+  double elem = DtypeBytes(dt);
+  auto opts = torch::TensorOptions().dtype(TorchDtype(dt)).device(dev);
+  // A model's weights are many matrices read one after another: the set is cut into matrices of
+  // at most 64 MB (a 4,096 x 4,096 fp32 projection), each multiplied by the same row.
+  constexpr double kPiece = 64e6;
+  for (double ws : {4e6, 32e6, 256e6, big}) {
+    if (ws > big) continue;
+    int64_t rows = std::max<int64_t>(1, static_cast<int64_t>(std::min(ws, kPiece) / (elem * kCols)));
+    int64_t pieces = std::max<int64_t>(1, static_cast<int64_t>(std::round(ws / (static_cast<double>(rows) * kCols * elem))));
+    std::vector<torch::Tensor> ws_mats;
+    for (int64_t i = 0; i < pieces; ++i) ws_mats.push_back(torch::randn({rows, kCols}, opts));
+    torch::Tensor x = torch::randn({1, kCols}, opts);
+    torch::NoGradGuard no_grad;
+    double t = TimeMedian(
+        [&] {
+          for (const torch::Tensor& w : ws_mats) torch::linear(x, w);
+          Sync(dev);
+        },
+        mem_b.min_reps, mem_b.target_s, mem_b.max_reps);
+    d.memory.push_back({"weight_stream", dt, static_cast<double>(pieces * rows) * kCols * elem, t});
+  }
+}
+
 // A probe layer's elementwise operators and attention, per block style, in precision `dt`.
 void RunLayerProbes(const MicrobenchPlan& plan, Dtype dt, const torch::Device& dev, const Budget& mem_b,
                     const std::function<void(const std::string&)>& say, MicrobenchData& d) {
@@ -256,6 +289,7 @@ void RunRound(const MicrobenchPlan& plan, const std::function<void(const std::st
   say("GEMM shapes");
   RunGemms(plan, dev, gemm_b, d);
   for (Dtype dt : plan.dtypes) {
+    RunWeightStreaming(plan, dt, dev, mem_b, say, d);
     RunLayerProbes(plan, dt, dev, mem_b, say, d);
     say(fmt::format("cross-entropy and optimizer ({})", DtypeName(dt)));
     RunLossAndOptimizer(plan, dt, dev, mem_b, d);

@@ -140,6 +140,7 @@ Result<ServingReplica> DescribeReplica(const ModelSpec& model, const SystemSpec&
   // Attention runs in 16-bit (fp8 attention kernels are not assumed).
   r.attn_peak = gpu.PeakFlops(Dtype::kFp16).value_or(gpu.PeakFlops(Dtype::kBf16).value_or(gpu.PeakFlops(Dtype::kFp32).value_or(r.gemm_peak)));
   r.bw = gpu.memory_bandwidth_gb_s * kGB * eff.memory_fraction;
+  r.curve_dtype = static_cast<int>(compute);
   r.kernel_s = engine.kernel_overhead_s >= 0 ? engine.kernel_overhead_s : eff.kernel_overhead_s;
   r.w_bits = s.weights.bits;
   r.act_bytes = DtypeBytes(compute) < 2 ? 1.0 : (compute == Dtype::kFp32 ? 4.0 : 2.0);

@@ -581,6 +581,17 @@ Status EstimateDecoder(const ModelSpec& model, const ServingSetup& s, const Mode
   int64_t I = s.input_len, O = s.output_len;
   double reserved_len = r.engine.reserve_full_sequence ? static_cast<double>(I + O) : static_cast<double>(I) + O / 2.0;
   DLCOST_RETURN_IF_ERROR(SizeKvCache(model, s, reserved_len, r, out));
+  // A calibrated weight-streaming curve: decode's matrix-vector products read this GPU's weights
+  // at the rate measured for a working set of that size.
+  if (r.curve_dtype >= 0) {
+    const EfficiencyCurve& ws = r.eff.weight_stream_curve[static_cast<size_t>(r.curve_dtype)];
+    if (!ws.empty()) {
+      r.weight_stream_bw = r.system.gpu.memory_bandwidth_gb_s * kGB * ws.At(out.weights_bytes);
+      out.assumptions.push_back(fmt::format(
+          "calibrated weight streaming: matrix-vector products read the {:.2f} GB of weights per GPU at {:.1f} GB/s "
+          "(the profile's rate for that working set)", out.weights_bytes / kGB, r.weight_stream_bw / kGB));
+    }
+  }
   std::optional<ServingReplica> draft_replica;
   if (s.spec) {
     DLCOST_ASSIGN_OR_RETURN(draft_replica, PrepareSpeculation(model, draft, s, reserved_len, r, out));

@@ -26,9 +26,14 @@ double WeightBitsEffective(const ServingReplica& r, bool linear, bool for_capaci
   return bits;
 }
 
-double OpSeconds(const ServingReplica& r, double flops_exec, double peak, double frac, double bytes, PassCost* pc) {
+// `weight_bytes` of `bytes` are weights read by a matrix-vector product: at the calibrated
+// weight-streaming bandwidth when the profile has one.
+double OpSeconds(const ServingReplica& r, double flops_exec, double peak, double frac, double bytes, PassCost* pc,
+                 double weight_bytes = 0) {
   double tc = peak > 0 ? flops_exec / (peak * frac) : 0;
-  double tm = bytes / r.bw;
+  double tm = r.weight_stream_bw > 0 && weight_bytes > 0
+                  ? weight_bytes / r.weight_stream_bw + (bytes - weight_bytes) / r.bw
+                  : bytes / r.bw;
   if (tc >= tm) pc->compute_s += tc;
   else pc->memory_s += tm;
   return std::max(tc, tm) + r.kernel_s;
@@ -56,9 +61,12 @@ void AddMatmulOp(const ServingReplica& r, const Pass& p, const LayerGroup& grp, 
   double exec = 2 * padded * k * n / shard;
   bool linear = op.kind != OpKind::kRouter;
   if (r.sparse24 && linear) exec /= 2;  // 2:4 sparse tensor cores: twice the math rate
-  double bytes = k * n / shard * WeightBitsEffective(r, linear, false) / 8 + rows * (k + n / shard) * r.act_bytes;
+  double wbytes = k * n / shard * WeightBitsEffective(r, linear, false) / 8;
+  double bytes = wbytes + rows * (k + n / shard) * r.act_bytes;
   if (head) bytes += rows * n / shard * kLogitBytes;
-  layer.seconds += OpSeconds(r, exec, r.gemm_peak, r.gemm_frac, bytes, pc);
+  const EfficiencyCurve* curve = r.GemmCurve();
+  double frac = curve ? curve->At(GemmIntensity(rows, k, n / shard)) : r.gemm_frac;
+  layer.seconds += OpSeconds(r, exec, r.gemm_peak, frac, bytes, pc, rows < kGemmRowTile ? wbytes : 0);
   layer.flops += flops;
 }
 
@@ -82,7 +90,13 @@ void AddExpertsOp(const ServingReplica& r, const Pass& p, const Op& op, PassCost
       rows_per_expert < kGemmRowTile ? rows_per_expert : std::ceil(rows_per_expert / kGemmRowTile) * kGemmRowTile;
   double exec = 2 * padded * one * touched / shard;
   if (r.sparse24) exec /= 2;
-  layer.seconds += OpSeconds(r, exec, r.gemm_peak, r.gemm_frac, bytes, pc);
+  double wbytes = touched * one * WeightBitsEffective(r, true, false) / 8 / shard;
+  double frac = r.gemm_frac;
+  if (const EfficiencyCurve* curve = r.GemmCurve(); curve && m.hidden > 0) {
+    double k = static_cast<double>(m.hidden), n = one / shard / k;
+    frac = curve->At(GemmIntensity(std::max(1.0, rows_per_expert), k, n));
+  }
+  layer.seconds += OpSeconds(r, exec, r.gemm_peak, frac, bytes, pc, rows_per_expert < kGemmRowTile ? wbytes : 0);
   layer.flops += flops;
   if (r.ep > 1) {
     double msg = tokens * K * m.hidden * kAct16Bytes / static_cast<double>(r.ep);

@@ -38,6 +38,16 @@ struct ServingReplica {
   double gemm_frac = 0;
   double attn_peak = 0;
   double bw = 0;          // achievable HBM bytes/s
+  // Calibrated profiles: the index (a Dtype) of the compute type's curves in eff (-1: none;
+  // gemm_frac then applies), and the bandwidth matrix-vector products stream the weights at
+  // (0: bw).
+  int curve_dtype = -1;
+  double weight_stream_bw = 0;
+  const EfficiencyCurve* GemmCurve() const {
+    return curve_dtype >= 0 && !eff.gemm_curve[static_cast<size_t>(curve_dtype)].empty()
+               ? &eff.gemm_curve[static_cast<size_t>(curve_dtype)]
+               : nullptr;
+  }
   double kernel_s = 0;
   double w_bits = 16;
   double act_bytes = 2;   // GEMM input bytes

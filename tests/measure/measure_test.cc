@@ -10,6 +10,8 @@
 
 #include "dlcost/measure.h"
 #include "dlcost/measure_record.h"
+#include "dlcost/model.h"
+#include "dlcost/serving.h"
 #include "dlcost/op_graph.h"
 #include "dlcost/units.h"
 #include "temp_dir.h"
@@ -174,6 +176,11 @@ MicrobenchData Synthetic(const Truth& t) {
     d.gemm.push_back({Dtype::kFp32, s.m, s.k, s.n, each, each, each});
   }
   d.memory.push_back({"copy", Dtype::kFp32, 1e9, 1e9 / t.bw});
+  // Weight streaming: twice the copy rate inside the caches, 0.6 and 0.4 of it beyond; the
+  // 256 MB point (0.45, faster than the 32 MB one) is a violator the fit pools.
+  for (auto [bytes, frac] : std::vector<std::pair<double, double>>{{4e6, 2.0}, {32e6, 0.4}, {256e6, 0.5}, {1e9, 0.3}}) {
+    d.memory.push_back({"weight_stream", Dtype::kFp32, bytes, bytes / (t.bw * frac)});
+  }
   for (const char* style : {"gelu", "gated"}) {
     double bytes = ModelledLayerElementwiseBytes(ProbeModel(style, Device::kCpu), 512, 4);
     d.memory.push_back({std::string("layer_elementwise:") + style, Dtype::kFp32, bytes, bytes / (t.bw * t.mem_frac)});
@@ -254,6 +261,9 @@ TEST(MeasureFit, RecoversAKnownDevice) {
   EXPECT_NEAR(j["overheads"]["layer_host_overhead_s"]["gelu"].get<double>(), t.layer_oh, 1e-6);
   EXPECT_NEAR(j["overheads"]["expert_overhead_s"].get<double>(), t.expert_oh, 1e-6);
   EXPECT_TRUE(j["host_overhead_serial"].get<bool>());
+  // Weight streaming, non-increasing in the working set: the 32 MB and 256 MB points pooled.
+  EXPECT_EQ(j["weight_stream_curve"]["fp32"]["working_set_bytes"], nlohmann::json({4e6, 32e6, 256e6, 1e9}));
+  EXPECT_EQ(j["weight_stream_curve"]["fp32"]["bandwidth_fraction"], nlohmann::json({2.0, 0.45, 0.45, 0.3}));
   // The curve reproduces the GEMM times it was fitted to.
   EXPECT_LT(j["fit_quality"]["gemm_curve_mape_pct"]["fp32"].get<double>(), 10.0);
 }
@@ -480,6 +490,38 @@ TEST(MeasurePredict, CalibratedFiguresDrivePredictions) {
   EXPECT_GT(base->time_attention_s, 0);
   EXPECT_NEAR(doubled->time_attention_s, 2 * base->time_attention_s, 1e-12);
   EXPECT_NEAR(doubled->time_step_s - base->time_step_s, base->time_attention_s, 1e-9);
+}
+
+TEST(MeasurePredict, WeightStreamingCurvePricesDecodeByTheWeightsWorkingSet) {
+  TempDir tmp;
+  std::string path = (tmp.path() / "p.json").string();
+  ASSERT_TRUE(WriteProfile(FittedProfile(), path).ok());
+  LocalCpu cpu;
+  cpu.usable_cpus = 2;
+  cpu.memory_total_bytes = 16 * kGiB;
+  Result<DeviceModel> dm = LocalCpuModel(path, cpu);
+  ASSERT_TRUE(dm.ok()) << dm.status().message();
+  ASSERT_FALSE(dm->eff.weight_stream_curve[static_cast<int>(Dtype::kFp32)].empty());
+  Result<ModelSpec> m = ModelCatalog::Load(DLCOST_TEST_DATA_DIR)->Resolve("llama-3-8b");
+  ASSERT_TRUE(m.ok());
+  ModelSpec two = *m;
+  two.layers = 2;
+  InferConfig c;
+  DeviceModel lo = *dm, hi = *dm;
+  lo.eff.weight_stream_curve[static_cast<int>(Dtype::kFp32)] = EfficiencyCurve{{1e6, 1e12}, {0.25, 0.25}};
+  hi.eff.weight_stream_curve[static_cast<int>(Dtype::kFp32)] = EfficiencyCurve{{1e6, 1e12}, {0.5, 0.5}};
+  Result<ServingEstimate> slow = PredictInfer(two, c, lo);
+  Result<ServingEstimate> fast = PredictInfer(two, c, hi);
+  ASSERT_TRUE(slow.ok() && fast.ok()) << slow.status().message();
+  // Batch 1 reads every weight once per step (the embedding table is gathered, not read):
+  // halving the rate adds the weights' bytes once more at the slow rate's half.
+  double bw = dm->acc.memory_bandwidth_gb_s * kGB;
+  double streamed = (fast->weights_bytes - 4.0 * two.vocab * two.hidden) / (0.5 * bw);
+  EXPECT_NEAR(slow->decode_step_s - fast->decode_step_s, streamed, 0.02 * streamed);
+  // A curve that falls with the working set: a small model streams at the in-cache rate.
+  DeviceModel falls = *dm;
+  falls.eff.weight_stream_curve[static_cast<int>(Dtype::kFp32)] = EfficiencyCurve{{1e6, 1e12}, {2.0, 0.25}};
+  EXPECT_LT(PredictInfer(two, c, falls)->decode_step_s, slow->decode_step_s);
 }
 
 TEST(MeasurePredict, CheckFitsSaysWhatItNeeds) {
