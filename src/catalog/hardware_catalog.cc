@@ -47,7 +47,8 @@ Result<Accelerator> ParseAcceleratorJson(const nlohmann::json& j, const std::str
     return InvalidInput(fmt::format("{}: missing object 'peak_dense_tflops'", where));
   }
   JsonFields peaks(j.at("peak_dense_tflops"), where + ": peak_dense_tflops");
-  for (const auto& [key, value] : j.at("peak_dense_tflops").items()) {
+  for (const auto& item : j.at("peak_dense_tflops").items()) {
+    const std::string& key = item.key();  // not a structured binding: clang 14 cannot capture those in a lambda
     if (std::find_if(std::begin(kDtypeNames), std::end(kDtypeNames),
                      [&](const char* n) { return key == n; }) == std::end(kDtypeNames)) {
       return InvalidInput(fmt::format("{}: peak_dense_tflops: unknown dtype '{}'", where, key));

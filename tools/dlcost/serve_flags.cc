@@ -16,11 +16,11 @@ void AddServeOptions(CLI::App* cmd, api::ServeRequest* f, bool require_model_gpu
   cmd->add_option("--input", f->input, "Prompt tokens per request")->capture_default_str();
   cmd->add_option("--output", f->output, "Generated tokens per request")->capture_default_str();
   cmd->add_option("--batch", f->batch, "Static batch (--mode static) or the engine's batch cap");
-  cmd->add_option("--concurrency", f->concurrency, "Requests in flight per replica (default: what fits, up to the engine cap)");
+  cmd->add_option("--concurrency", f->concurrency, "Requests the clients keep in flight per replica, simulated as a closed loop; what the engine cannot hold queues (default: what fits, up to the engine cap)");
   cmd->add_option("--qps", f->qps, "Offered requests per second: GPUs needed, and p50/p90/p99 latency simulated at that load");
   cmd->add_option("--trace", f->trace, "Request trace to replay (CSV or JSONL: arrival_s, input_len, output_len)");
   cmd->add_flag("--skip-bad-rows", f->skip_bad_rows, "Count and skip bad trace rows instead of stopping");
-  cmd->add_option("--sim-requests", f->sim_requests, "Requests simulated per replica for --qps")->capture_default_str();
+  cmd->add_option("--sim-requests", f->sim_requests, "Requests simulated per replica for --qps or --concurrency")->capture_default_str();
   cmd->add_option("--seed", f->seed, "Seed of the simulated arrivals")->capture_default_str();
   cmd->add_option("--mode", f->mode, "continuous (in-flight batching), static (fixed batch) or single (one request at a time)")
       ->capture_default_str();

@@ -1,0 +1,18 @@
+// Fuzz target of the measured-case readers (`validate training|inference FILE.csv`): either
+// file as a training and as an inference case file gives a report or a one-line error
+// (fuzz/README.md).
+#include <string>
+
+#include "dlcost/validate.h"
+#include "fuzz_file.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const std::string kData = DLCOST_FUZZ_DATA_DIR;
+  static const std::string kEff = kData + "/efficiency/default.json";
+  std::string path = dlcost::fuzz::InputFile(data, size, "cases.csv");
+  dlcost::Result<dlcost::ValidationReport> a = dlcost::ValidateInference(path, kData, kEff);
+  if (!a.ok()) dlcost::fuzz::CheckOneLine(a.status());
+  dlcost::Result<dlcost::ValidationReport> b = dlcost::ValidateTraining(path, kData, kEff);
+  if (!b.ok()) dlcost::fuzz::CheckOneLine(b.status());
+  return 0;
+}
