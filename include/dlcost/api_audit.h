@@ -144,6 +144,9 @@ struct AuditLeakageRequest {
   AuditInputFlags in;
   MinHashFlags minhash;
   int contamination_ngram = 13;  // Brown et al. 2020 (GPT-3), appendix C
+  // --fail-on PCT: the run fails (AuditLeakageResult::failed) when an item leaked and at least
+  // this share of the test items, in percent, did; empty: never.
+  std::optional<double> fail_on_pct;
   AuditHooks hooks;
 };
 
@@ -151,6 +154,8 @@ struct AuditLeakageResult {
   std::string train, test;
   audit::LeakageOptions options;
   audit::LeakageResult found;
+  std::optional<double> fail_on_pct;
+  bool failed = false;  // leaked share >= fail_on_pct: `audit leakage` exits 5
 };
 
 // Finds test items duplicated in, or sharing an n-gram with, the training set.

@@ -27,6 +27,11 @@ Result<report::Report> PricesReport(const Session& session, const PricesRequest&
 // The model zoo with computed and published parameter counts.
 Result<report::Report> ModelsReport(const Session& session);
 
+// `dlcost --version`: the version, the commit it was built from (`commit`, empty when unknown),
+// the data folder and the dates of its snapshots (prices, hardware catalog, efficiency profile,
+// error bands); a catalog that does not load is named with its error instead.
+std::string VersionText(const Session& session, const std::string& version, const std::string& commit);
+
 // One model: parameters, FLOPs per token or image at `seq` (empty: the model's context), the
 // per-layer breakdown and, with `ops`, every operation of each layer group.
 struct ModelRequest {

@@ -21,6 +21,9 @@ audit::InputStats BothInputs(const audit::LeakageResult& L) {
 }  // namespace
 
 Result<AuditLeakageResult> AuditLeakage(const AuditLeakageRequest& req) {
+  if (req.fail_on_pct && !(*req.fail_on_pct >= 0 && *req.fail_on_pct <= 100)) {
+    return InvalidInput("--fail-on: must be a percentage between 0 and 100").WithField("--fail-on");
+  }
   DLCOST_ASSIGN_OR_RETURN(audit::InputSpec train, MakeInputSpec(req.train, req.in));
   DLCOST_ASSIGN_OR_RETURN(audit::InputSpec test, MakeInputSpec(req.test, req.in));
   AuditLeakageResult r;
@@ -35,6 +38,9 @@ Result<AuditLeakageResult> AuditLeakage(const AuditLeakageRequest& req) {
   DLCOST_ASSIGN_OR_RETURN(r.found, audit::FindLeakage(train, test, r.options));
   WarnSkipped(req.hooks, r.found.train_input);
   WarnSkipped(req.hooks, r.found.test_input);
+  r.fail_on_pct = req.fail_on_pct;
+  // At least one leaked item and at least the given share: --fail-on 0 fails on any leak.
+  r.failed = req.fail_on_pct && r.found.leaked > 0 && 100 * r.found.contaminated_share >= *req.fail_on_pct;
   return r;
 }
 
@@ -51,6 +57,10 @@ report::Report AuditLeakageReport(const AuditLeakageResult& res, bool cut_lists)
   r.AddField("near", fmt::format("near duplicates in train (Jaccard >= {})", opt.threshold), L.near);
   r.AddField("ngram", fmt::format("{}-gram overlap only", opt.contamination_ngram), L.ngram);
   r.AddField("records_skipped", "records skipped (train + test)", L.train_input.skipped + L.test_input.skipped);
+  if (res.fail_on_pct) {
+    r.AddField("fail_on_pct", "fails at a leaked share of (%)", *res.fail_on_pct, 2);
+    r.AddField("failed", "failed (exit 5)", res.failed);
+  }
   report::Table& t = r.AddTable("items", "Test items",
                                 {{"id", "id"}, {"leaked", "leaked"}, {"kind", "kind"}, {"train_id", "train id"},
                                  {"overlap", "overlap", 3}, {"ngrams", "n-grams"}, {"ngrams_in_train", "in train"}});
@@ -99,6 +109,10 @@ std::string AuditLeakageJson(const AuditLeakageResult& res) {
   s["seed"] = opt.seed;
   s["lsh_bands"] = L.lsh.bands;
   s["lsh_rows"] = L.lsh.rows;
+  if (res.fail_on_pct) {
+    s["fail_on_pct"] = *res.fail_on_pct;
+    s["failed"] = res.failed;
+  }
   Json out;
   out["items"] = items;
   out["summary"] = s;

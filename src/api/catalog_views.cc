@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "common/json_util.h"
 #include "dlcost/api_catalog.h"
 #include "dlcost/op_graph.h"
 #include "dlcost/units.h"
@@ -268,6 +269,53 @@ Result<report::Report> ModelReport(const Session& session, const ModelRequest& a
   if (!m->published.source.empty()) r.notes.push_back("published count: " + m->published.source);
   if (!m->published.note.empty()) r.notes.push_back(m->published.note);
   return r;
+}
+
+std::string VersionText(const Session& session, const std::string& version, const std::string& commit) {
+  std::string out = fmt::format("dlcost {}{}\ndata: {}\n", version, commit.empty() ? "" : " (commit " + commit + ")",
+                                session.data_dir());
+  auto range = [](std::vector<std::string> dates) -> std::string {
+    dates.erase(std::remove(dates.begin(), dates.end(), std::string()), dates.end());
+    if (dates.empty()) return "undated";
+    auto [lo, hi] = std::minmax_element(dates.begin(), dates.end());
+    return *lo == *hi ? *lo : *lo + " to " + *hi;
+  };
+  if (Result<const PriceTable*> p = session.Prices(); p.ok()) {
+    std::vector<std::string> d;
+    for (const Offer& o : (*p)->offers()) d.push_back(o.as_of);
+    out += fmt::format("  prices: {} offers, as of {}\n", (*p)->offers().size(), range(d));
+  } else {
+    out += fmt::format("  prices: {}\n", p.status().message());
+  }
+  if (Result<const HardwareCatalog*> h = session.Hardware(); h.ok()) {
+    std::vector<std::string> d;
+    for (const Accelerator& a : (*h)->accelerators()) d.push_back(a.as_of);
+    out += fmt::format("  hardware: {} accelerators, as of {}\n", (*h)->accelerators().size(), range(d));
+  } else {
+    out += fmt::format("  hardware: {}\n", h.status().message());
+  }
+  Result<nlohmann::json> eff = ReadJsonFile(session.EfficiencyPath(""));
+  out += fmt::format("  efficiency profile: {}\n",
+                     eff.ok() && eff->contains("as_of") && (*eff)["as_of"].is_string()
+                         ? "as of " + (*eff)["as_of"].get<std::string>()
+                         : std::string("undated"));
+  for (const char* kind : {"training", "serving"}) {
+    Result<nlohmann::json> b = ReadJsonFile(fmt::format("{}/bands/{}.json", session.data_dir(), kind));
+    int64_t n = 0;
+    if (b.ok() && b->contains("regimes") && (*b)["regimes"].is_object()) {
+      for (const auto& item : (*b)["regimes"].items()) {
+        if (item.value().is_object() && item.value().contains("n") && item.value()["n"].is_number_integer() &&
+            item.key().find('/') == std::string::npos) {
+          n += item.value()["n"].get<int64_t>();
+        }
+      }
+    }
+    out += fmt::format("  {} error bands: {}\n", kind,
+                       b.ok() ? fmt::format("{} published residuals ({})", n,
+                                            b->value("source", std::string("source not named")))
+                              : std::string("absent"));
+  }
+  return out;
 }
 
 }  // namespace dlcost::api

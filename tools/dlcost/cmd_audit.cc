@@ -103,13 +103,16 @@ int RunDedup(const GlobalOptions& g, api::AuditDedupRequest& a, bool mpi) {
   return 0;
 }
 
+// `audit leakage --fail-on`: the exit code of a check that found a problem (as drift's 5).
+constexpr int kExitCheckFailed = 5;
+
 int RunLeakage(const GlobalOptions& g, api::AuditLeakageRequest& a) {
   a.hooks = Hooks();
   Result<api::AuditLeakageResult> r = api::AuditLeakage(a);
   EndProgress();
   if (!r.ok()) return Fail(r.status());
-  if (g.format == "json") return EmitText(api::AuditLeakageJson(*r), g);
-  return Emit(api::AuditLeakageReport(*r, Human(g)), g);
+  int rc = g.format == "json" ? EmitText(api::AuditLeakageJson(*r), g) : Emit(api::AuditLeakageReport(*r, Human(g)), g);
+  return rc == 0 && r->failed ? kExitCheckFailed : rc;
 }
 
 int RunLabels(const GlobalOptions& g, api::AuditLabelsRequest& a) {
@@ -195,6 +198,8 @@ void RegisterAudit(CLI::App& app, GlobalOptions& g, int* exit_code) {
   AddMinHashOptions(leak, la->minhash);
   leak->add_option("--contamination-ngram", la->contamination_ngram, "Words per contamination n-gram (GPT-3: 13)")
       ->capture_default_str();
+  TypedAs<double>(leak->add_option("--fail-on", la->fail_on_pct,
+                                   "Exit 5 when at least this percentage of the test items leaked (for CI; e.g. 0 fails on any)"));
   AddOutputOptions(leak, g);
   leak->callback([&g, exit_code, la] { *exit_code = RunLeakage(g, *la); });
 

@@ -3,11 +3,16 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "cli_common.h"
+#include "dlcost/api_catalog.h"
+#include "dlcost/api_session.h"
+#include "dlcost_commit.h"
 
 namespace {
 
@@ -49,9 +54,16 @@ int main(int argc, char** argv) {
   HandOverMeasure(argc, argv);
   CLI::App app{"dlcost: estimate and check the cost of deep-learning training and serving\n"
                "(GPU-hours, wall time, dollars, energy, CO2). Exit codes: 0 ok, 1 bad input or data,\n"
-               "2 usage, 3 infeasible, 4 unavailable, 5 drift detected (drift)."};
+               "2 usage, 3 infeasible, 4 unavailable, 5 a check failed (drift detected; audit leakage --fail-on)."};
   app.name("dlcost");
-  app.set_version_flag("--version", "dlcost 0.1.0");
+  // The version, the commit and the shipped data's snapshot dates (api::VersionText).
+  app.set_version_flag("--version", std::function<std::string()>([] {
+    dlcost::Result<dlcost::api::Session> s = dlcost::api::Session::Open("");
+    if (!s.ok()) return fmt::format("dlcost {} (commit {})\ndata: {}", DLCOST_VERSION, DLCOST_COMMIT, s.status().message());
+    std::string text = dlcost::api::VersionText(*s, DLCOST_VERSION, DLCOST_COMMIT);
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    return text;
+  }));
   app.require_subcommand(1);
   app.fallthrough();
   GlobalOptions g;
