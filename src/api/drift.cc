@@ -154,14 +154,19 @@ void SetReadOptions(const DriftRequest& a, Plan* p) {
   ro.threads = p->threads;
   ro.columns = NameList(a.columns);
   if (!ro.columns.empty()) {
-    // Columns the command needs besides the tested ones.
+    // Columns the command needs besides the tested ones: read, but not tested for drift.
     for (const std::string* extra :
          std::vector<const std::string*>{&a.timestamp, &p->decision_policy.label, &p->decision_policy.prediction}) {
       if (!extra->empty() && std::find(ro.columns.begin(), ro.columns.end(), *extra) == ro.columns.end()) {
         ro.columns.push_back(*extra);
+        p->policy.exclude.push_back(*extra);
       }
     }
   }
+  // Timestamps are read as their text (a dictionary of the values) whatever they look like, so
+  // that ISO 8601 dates with many distinct values are not taken for free text; SplitWindows
+  // parses each value (dates or Unix seconds).
+  if (!a.timestamp.empty() && !ro.types.count(a.timestamp)) ro.types[a.timestamp] = drift::ColumnType::kCategorical;
   for (auto [list, type] : {std::pair{&a.numeric, drift::ColumnType::kNumeric},
                             std::pair{&a.categorical, drift::ColumnType::kCategorical},
                             std::pair{&a.text, drift::ColumnType::kText}}) {

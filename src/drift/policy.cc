@@ -106,12 +106,35 @@ struct Perf {
 
 // Accuracy (categorical label and prediction) or mean absolute error (numeric) on the rows
 // where both are present.
+// True when every value present in the numeric column `c` is a whole number (class ids).
+bool WholeNumbers(const Column& c) {
+  for (double v : c.values) {
+    if (!std::isnan(v) && v != std::floor(v)) return false;
+  }
+  return true;
+}
+
+// Whether the labels are scored by accuracy (else mean absolute error): categorical columns;
+// numeric ones when the policy limits only the accuracy, or limits both and the labels and
+// predictions are whole numbers (class ids such as 0/1).
+bool ScoreByAccuracy(const DecisionPolicy& dp, const Column& label, const Column& pred) {
+  if (label.type == ColumnType::kCategorical) return true;
+  bool acc_limit = dp.warn.accuracy_drop || dp.rollback.accuracy_drop;
+  bool mae_limit = dp.warn.mae_increase_frac || dp.rollback.mae_increase_frac;
+  if (acc_limit && !mae_limit) return true;
+  return acc_limit && mae_limit && WholeNumbers(label) && WholeNumbers(pred);
+}
+
 Perf Measure(const Column& label, const Column& pred, bool accuracy) {
   Perf out;
-  const size_t n = accuracy ? label.codes.size() : label.values.size();
+  const size_t n = accuracy && label.type == ColumnType::kCategorical ? label.codes.size() : label.values.size();
   double sum = 0;
   for (size_t i = 0; i < n; ++i) {
-    if (accuracy) {
+    if (accuracy && label.type == ColumnType::kNumeric) {
+      double a = label.values[i], b = pred.values[i];  // class ids held as numbers (0/1 labels)
+      if (std::isnan(a) || std::isnan(b)) continue;
+      sum += a == b;
+    } else if (accuracy) {
       uint32_t a = label.codes[i], b = pred.codes[i];
       if (a == kMissingCode || b == kMissingCode) continue;
       sum += label.categories[a] == pred.categories[b];
@@ -188,7 +211,7 @@ Decision Decide(const DecisionPolicy& dp, const DriftResult& result, const Frame
                                       "both numeric", dp.label, ColumnTypeName(rl->type), dp.prediction,
                                       ColumnTypeName(rp->type)));
     } else {
-      const bool acc = rl->type == ColumnType::kCategorical;
+      const bool acc = ScoreByAccuracy(dp, *rl, *rp) && (cl->type == ColumnType::kCategorical || ScoreByAccuracy(dp, *cl, *cp));
       Perf pr = Measure(*rl, *rp, acc), pc = Measure(*cl, *cp, acc);
       Performance perf;
       perf.metric = acc ? "accuracy" : "mae";
