@@ -44,6 +44,7 @@ struct TrainResult {
   CostContext cost_context;
   std::string calibration_note;  // CalibrationNote of --calibration, or empty
   EstimateBands bands;           // 80% error bands of step time, throughput, GPU-hours, days, cost
+  bool finetune_batch_defaulted = false;  // --finetune without --global-batch: the shared default
 };
 
 // Estimates the training job of `req`. Bad input is InvalidInput or UsageError naming the flag.

@@ -44,6 +44,15 @@ const char* LoraTargetsName(LoraTargets t);
 Result<Recompute> ParseRecompute(const std::string& s);
 Result<Optimizer> ParseOptimizer(const std::string& s);
 Result<Finetune> ParseFinetune(const std::string& s);
+
+// Fine-tuning defaults shared by train, plan and budget (a dlcost assumption, stated in their
+// output): sequences of at most 4,096 tokens and 256K tokens per optimizer step, far below
+// pre-training's ~4M-token batches, at least one sequence.
+constexpr int64_t kFinetuneSeqLen = 4096;
+constexpr int64_t kFinetuneBatchTokens = 262144;
+inline int64_t DefaultFinetuneGlobalBatch(int64_t seq_len) {
+  return seq_len >= kFinetuneBatchTokens ? 1 : kFinetuneBatchTokens / (seq_len > 0 ? seq_len : 1);
+}
 // `what` names the flag or column in the error ("--framework", "framework").
 Result<Framework> ParseFramework(const std::string& s, const std::string& what);
 Result<AttentionKernel> ParseAttentionKernel(const std::string& s, const std::string& what);

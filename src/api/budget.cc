@@ -102,7 +102,7 @@ Status CheapestFinetune(const Session& session, const BudgetRequest& a, const Pl
   req.model = out.model;
   req.setup.finetune = out.method;
   req.tokens = out.tokens;
-  req.space.global_batch = std::max<int64_t>(1, 262144 / seq);  // fine-tuning batch: 256k tokens
+  req.space.global_batch = DefaultFinetuneGlobalBatch(seq);  // shared with train and plan
   DLCOST_ASSIGN_OR_RETURN(PlanResult res, RunPlan(req));
   if (res.plans.empty()) {
     out.infeasible = res.binding;
@@ -208,7 +208,9 @@ report::Report BudgetReport(const BudgetResult& x) {
     r.title = fmt::format("Cheapest {} fine-tune of {} on {} tokens within ${:.0f}", FinetuneName(x.method), x.model.id,
                           HumanCount(x.tokens), x.usd);
     AddPlanFields(*x.plan, x.bands, r);
-    r.notes.push_back("fine-tuning batch 256k tokens per step (an assumption; dlcost plan --global-batch to change it)");
+    r.notes.push_back(fmt::format("fine-tuning batch: {} sequences per step (about {}K tokens at --seq, a dlcost "
+                                  "assumption shared with train and plan; dlcost train or plan --finetune --global-batch "
+                                  "to price another)", x.plan->estimate.layout.global_batch, kFinetuneBatchTokens / 1024));
     r.notes.push_back(fmt::format("searched {} layouts in {:.2f} s", x.layouts_evaluated, x.search_s));
     if (!x.bands.run_note.empty()) r.notes.push_back(x.bands.run_note);
     return r;

@@ -19,7 +19,8 @@ Status ParseJob(const PlanSearchRequest& a, const ModelSpec& model, PlanRequest&
     DLCOST_ASSIGN_OR_RETURN(req.setup.memory_headroom_bytes, ParseMemoryHeadroom(a.memory_headroom, "--memory-headroom"));
   }
   req.setup.flash_attention = !a.no_flash;
-  req.setup.seq_len = model.max_seq > 0 ? std::min<int64_t>(model.max_seq, 8192) : 2048;
+  bool finetune = !a.finetune.empty() && a.finetune != "none";
+  req.setup.seq_len = model.max_seq > 0 ? std::min<int64_t>(model.max_seq, finetune ? kFinetuneSeqLen : 8192) : 2048;
   if (!a.seq.empty()) {
     DLCOST_ASSIGN_OR_RETURN(req.setup.seq_len, ParsePositiveInt(a.seq, "--seq"));
     if (req.setup.seq_len > (int64_t{1} << 24)) return InvalidInput("--seq: at most 16M tokens");
@@ -35,6 +36,8 @@ Status ParseJob(const PlanSearchRequest& a, const ModelSpec& model, PlanRequest&
   }
   if (!a.global_batch.empty()) {
     DLCOST_ASSIGN_OR_RETURN(req.space.global_batch, ParsePositiveInt(a.global_batch, "--global-batch"));
+  } else if (req.setup.finetune != Finetune::kNone) {
+    req.space.global_batch = DefaultFinetuneGlobalBatch(req.setup.seq_len);
   }
   if (!a.tokens.empty() && !a.steps.empty()) return UsageError("--tokens and --steps: give one, not both");
   if (a.tokens.empty() && a.steps.empty()) return UsageError("--tokens or --steps is required");
@@ -158,7 +161,8 @@ void PlanTable(report::Report& r, const std::string& key, const std::string& tit
                const std::vector<EstimateBands>& bands) {
   report::Table& t = r.AddTable(key, title,
                                 {{"rank", "#"}, {"gpu", "GPU"}, {"offer", "offer"}, {"num_gpus", "GPUs"},
-                                 {"layout", "tp/pp/dp/cp/ep/vpp mb zero rc prec"}, {"memory_gib", "mem GiB", 1},
+                                 {"layout", "tp/pp/dp/cp/ep/vpp mb zero rc prec"}, {"global_batch", "batch"},
+                                 {"memory_gib", "mem GiB", 1},
                                  {"headroom_gib", "free GiB", 1}, {"step_s", "step s", 3}, {"mfu_pct", "MFU %", 1},
                                  {"wall_days", "days", 1}, {"gpu_hours", "GPU-h", 0}, {"usd", "$", 0},
                                  {"energy_kwh", "kWh", 0}, {"co2_kg", "CO2 kg", 0},
@@ -173,7 +177,7 @@ void PlanTable(report::Report& r, const std::string& key, const std::string& tit
     t.rows.push_back({static_cast<int64_t>(++rank), p.gpu, offer, p.num_gpus,
                       fmt::format("{}/{}/{}/{}/{}/{} {} {} {} {}", L.tp, L.pp, L.dp, L.cp, L.ep, L.vpp, L.micro_batch,
                                   L.zero, RecomputeName(L.recompute), DtypeName(p.precision)),
-                      p.estimate.memory_total_bytes / kGiB,
+                      L.global_batch, p.estimate.memory_total_bytes / kGiB,
                       (p.estimate.memory_capacity_bytes - p.estimate.memory_total_bytes) / kGiB, p.estimate.time_step_s,
                       100 * p.estimate.mfu, p.cost.wall_s / kSecondsPerDay, p.cost.gpu_hours,
                       p.cost.usd ? report::Value(*p.cost.usd) : report::Value(), p.cost.energy_kwh, p.cost.co2_kg,
@@ -263,7 +267,9 @@ report::Report PlanReport(const PlanSearchResult& x, bool pareto, bool stats) {
     for (const auto& [k, v] : pr.stats.rejected) rej += fmt::format("{}{}={}", rej.empty() ? "" : " ", k, v);
     r.AddField("rejected", "rejected", rej.empty() ? std::string("none") : rej);
   }
-  r.notes.push_back("layout column: tp/pp/dp/cp/ep/vpp, micro-batch, ZeRO stage, recompute, precision.");
+  r.notes.push_back("layout column: tp/pp/dp/cp/ep/vpp, micro-batch, ZeRO stage, recompute, precision; batch: sequences per "
+                    "optimizer step (--global-batch, or about 4M tokens rounded to a multiple of dp x micro-batch, so it "
+                    "can differ between GPU counts).");
   r.notes.push_back(!x.prices_given ? "prices: dated snapshot of public on-demand list prices (dlcost prices)"
                                     : "prices: as given");
   r.notes.push_back(fmt::format("goodput {}, PUE {:.2f}, grid {} {:.0f} gCO2e/kWh; model and assumptions: docs/training.md",

@@ -99,9 +99,11 @@ Result<TrainingSetup> ParseSetup(const TrainRequest& a, const ModelSpec& model) 
     DLCOST_ASSIGN_OR_RETURN(s.seq_len, ParsePositiveInt(a.seq, "--seq"));
     if (s.seq_len > (int64_t{1} << 24)) return InvalidInput("--seq: at most 16M tokens");
   } else {
-    s.seq_len = model.max_seq > 0 ? std::min<int64_t>(model.max_seq, 8192) : 2048;
+    int64_t cap = a.finetune.empty() || a.finetune == "none" ? 8192 : kFinetuneSeqLen;
+    s.seq_len = model.max_seq > 0 ? std::min<int64_t>(model.max_seq, cap) : 2048;
   }
   DLCOST_RETURN_IF_ERROR(ParseLayoutFlags(a, model, s));
+  if (s.finetune != Finetune::kNone && !s.global_batch) s.global_batch = DefaultFinetuneGlobalBatch(s.seq_len);
   return s;
 }
 
@@ -163,6 +165,7 @@ Result<TrainResult> Train(const Session& session, const TrainRequest& a) {
   DLCOST_ASSIGN_OR_RETURN(std::shared_ptr<const ErrorBandTable> table, session.ErrorBands(a.bands));
   DLCOST_ASSIGN_OR_RETURN(r.gpu, session.ResolveGpu(a.gpu));
   DLCOST_ASSIGN_OR_RETURN(r.setup, ParseSetup(a, r.model));
+  r.finetune_batch_defaulted = r.setup.finetune != Finetune::kNone && a.global_batch.empty();
   DLCOST_ASSIGN_OR_RETURN(SystemSpec sys, session.ResolveSystem(r.gpu, a.system));
   DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile eff, session.Efficiency(a.calibration, r.gpu.id));
   DLCOST_ASSIGN_OR_RETURN(r.estimate, EstimateWithChosenLayout(r.model, sys, r.setup, eff));
@@ -288,6 +291,11 @@ report::Report TrainReport(const TrainResult& t) {
   r.notes.push_back(fmt::format("framework overhead {:.1f} GiB is an assumption (CUDA context, NCCL buffers, allocator); "
                                 "set it with --overhead-gib", e.memory_overhead_bytes / kGiB));
   r.notes.push_back(GoodputNote(t.cost.goodput, t.run.overheads));
+  if (t.finetune_batch_defaulted) {
+    r.notes.push_back(fmt::format("fine-tuning batch: {} sequences of {} tokens per optimizer step (about {}K tokens, a dlcost "
+                                  "assumption shared with plan and budget; set it with --global-batch and --seq)",
+                                  t.setup.global_batch.value_or(0), t.setup.seq_len, kFinetuneBatchTokens / 1024));
+  }
   r.notes.push_back("steady-state figures are steps x step time, what a throughput benchmark measures; wall time and "
                     "GPU-hours add the goodput losses, what a whole run takes. A published run's GPU-hours may also "
                     "include ablations, long-context and annealing stages and evaluation runs that are not in --tokens: "
