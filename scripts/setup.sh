@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages dlcost needs and builds it into build/.
 #
-# Usage: bash scripts/setup.sh [--no-install] [--sanitize]
+# Usage: bash scripts/setup.sh [--no-install] [--sanitize] [--minimal]
 #   --no-install  skip the apt-get step (packages are already there)
 #   --sanitize    also configure and build build-asan/ (AddressSanitizer + UBSan)
+#   --minimal     only what estimating needs: no libtorch (measure, calibrate), no MPI
+#                 (audit dedup --mpi), no tests or benchmarks (README, "Set-up options")
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 install=1
 sanitize=0
+minimal=0
 for arg in "$@"; do
   case "$arg" in
     --no-install) install=0 ;;
     --sanitize) sanitize=1 ;;
+    --minimal) minimal=1 ;;
     -h|--help)
       awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
       exit 0 ;;
@@ -23,15 +27,24 @@ for arg in "$@"; do
   esac
 done
 
+if [[ "$minimal" -eq 1 && "$sanitize" -eq 1 ]]; then
+  echo "setup.sh: --minimal builds no tests; --sanitize needs them" >&2
+  exit 2
+fi
+
 packages=(
   build-essential cmake g++ make pkg-config
   nlohmann-json3-dev libcli11-dev libfmt-dev
-  libgtest-dev libgmock-dev googletest libbenchmark-dev
   ca-certificates
   zlib1g-dev
-  libopenmpi-dev openmpi-bin
-  libtorch-dev libopenblas0-pthread
 )
+if [[ "$minimal" -eq 0 ]]; then
+  packages+=(
+    libgtest-dev libgmock-dev googletest libbenchmark-dev
+    libopenmpi-dev openmpi-bin
+    libtorch-dev libopenblas0-pthread
+  )
+fi
 
 all_installed() {
   local pkg status
@@ -86,8 +99,15 @@ fi
 
 jobs="$(nproc 2>/dev/null || echo 2)"
 
-echo "setup.sh: building build/ (Release)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+if [[ "$minimal" -eq 1 ]]; then
+  echo "setup.sh: building build/ (Release, minimal: no libtorch, MPI, tests or benchmarks)"
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DDLCOST_WITH_TORCH=OFF -DDLCOST_WITH_MPI=OFF \
+    -DDLCOST_BUILD_TESTS=OFF -DDLCOST_BUILD_BENCHMARKS=OFF
+else
+  echo "setup.sh: building build/ (Release)"
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DDLCOST_WITH_TORCH=AUTO -DDLCOST_WITH_MPI=AUTO \
+    -DDLCOST_BUILD_TESTS=ON -DDLCOST_BUILD_BENCHMARKS=ON
+fi
 cmake --build build -j"$jobs"
 
 if [[ "$sanitize" -eq 1 ]]; then

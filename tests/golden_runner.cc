@@ -43,6 +43,8 @@ struct Case {
   std::optional<int> exit_code;
   bool data_dir = true;
   std::vector<Check> checks;
+  std::optional<std::string> user_config;                  // written to $XDG_CONFIG_HOME/dlcost/config.json
+  std::vector<std::pair<std::string, std::string>> env;    // DLCOST_* variables the case sets
 };
 
 struct RunResult {
@@ -158,6 +160,15 @@ bool ParseCase(const std::string& path, Case* c, std::string* error) {
         return false;
       }
       c->data_dir = v == "default";
+    } else if (key == "user_config") {
+      c->user_config = value;
+    } else if (key == "env") {
+      size_t eq = value.find('=');
+      if (eq == std::string::npos || value.rfind("DLCOST_", 0) != 0) {
+        *error = path + ":" + std::to_string(n) + ": 'env' is DLCOST_NAME=value";
+        return false;
+      }
+      c->env.emplace_back(value.substr(0, eq), value.substr(eq + 1));
     } else if (key == "stdout_contains" || key == "stderr_contains" || key == "stdout_not_contains" ||
                key == "stderr_not_contains" || key == "stdout_empty" || key == "stderr_empty" ||
                key == "json_path" || key == "json_ascending" || key == "file_exists" || key == "file_contains" ||
@@ -187,8 +198,8 @@ std::string ReadFile(const std::string& path) {
 }
 
 // Runs `argv` in `cwd` with stdout and stderr sent to files in `tmp`; no shell is involved.
-bool Run(const std::vector<std::string>& argv, const std::string& cwd, const std::string& tmp, RunResult* r,
-         std::string* error) {
+bool Run(const std::vector<std::string>& argv, const std::string& cwd, const std::string& tmp,
+         const std::vector<std::pair<std::string, std::string>>& env, RunResult* r, std::string* error) {
   std::string out_path = tmp + "/.stdout", err_path = tmp + "/.stderr";
   pid_t pid = fork();
   if (pid < 0) {
@@ -210,6 +221,7 @@ bool Run(const std::vector<std::string>& argv, const std::string& cwd, const std
     for (const std::string& k : drop) unsetenv(k.c_str());
     setenv("HOME", tmp.c_str(), 1);
     setenv("XDG_CONFIG_HOME", (tmp + "/.config").c_str(), 1);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> cargv;
     for (const std::string& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
     cargv.push_back(nullptr);
@@ -553,8 +565,12 @@ int main(int argc, char** argv) {
       ReplaceAll(&a, "{src}", source_dir);
       argv_run.push_back(a);
     }
+    if (c.user_config) {
+      fs::create_directories(tmp + "/.config/dlcost");
+      std::ofstream(tmp + "/.config/dlcost/config.json") << *c.user_config << "\n";
+    }
     RunResult r;
-    bool ran = Run(argv_run, source_dir, tmp, &r, &error);
+    bool ran = Run(argv_run, source_dir, tmp, c.env, &r, &error);
     std::vector<std::string> failures;
     if (!ran) {
       failures.push_back(error);

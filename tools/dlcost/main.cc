@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "cli_common.h"
+#include "config_layer.h"
 #include "dlcost/api_catalog.h"
 #include "dlcost/api_session.h"
 #include "dlcost_commit.h"
@@ -67,7 +68,6 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   GlobalOptions g;
-  g.inputs = PossibleInputs(argc, argv);
   app.add_option("--data-dir", g.data_dir, "Folder with the catalogs (default: the shipped data/)");
   int exit_code = 0;
   RegisterGpus(app, g, &exit_code);
@@ -83,6 +83,20 @@ int main(int argc, char** argv) {
   RegisterTco(app, g, &exit_code);
   RegisterMeasure(app, g, &exit_code);
   RegisterCalibrate(app, g, &exit_code);
+  // Defaults from ./dlcost.json, the user's config.json and DLCOST_<OPTION> variables become
+  // arguments, after the ones given (config_layer.h).
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (dlcost::Status cs = ApplyConfigDefaults(app, args); !cs.ok()) {
+    std::fprintf(stderr, "dlcost: error: %s\n", cs.message().c_str());
+    return 1;
+  }
+  args.insert(args.begin(), argv[0]);
+  std::vector<char*> full_argv;
+  for (std::string& a : args) full_argv.push_back(a.data());
+  full_argv.push_back(nullptr);
+  argc = static_cast<int>(args.size());
+  argv = full_argv.data();
+  g.inputs = PossibleInputs(argc, argv);
   // Name an unknown command instead of CLI11's generic "a subcommand is required".
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];

@@ -1,0 +1,54 @@
+// Configuration layers (include/dlcost/api_config.h).
+#include "dlcost/api_config.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/json_util.h"
+
+namespace dlcost::api {
+namespace {
+
+// The value of a JSON scalar as it would be typed on the command line.
+Result<std::string> ScalarText(const nlohmann::json& v, const std::string& where) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_boolean()) return std::string(v.get<bool>() ? "true" : "false");
+  if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+  if (v.is_number_unsigned()) return std::to_string(v.get<uint64_t>());
+  if (v.is_number_float()) return fmt::format("{}", v.get<double>());
+  return InvalidInput(fmt::format("{}: must be a string, number or true/false", where));
+}
+
+}  // namespace
+
+Result<std::optional<ConfigLayer>> ReadConfigLayer(const std::string& path) {
+  std::error_code ec;
+  if (path.empty() || !std::filesystem::exists(path, ec)) return std::optional<ConfigLayer>();
+  DLCOST_ASSIGN_OR_RETURN(nlohmann::json j, ReadJsonFile(path));
+  if (!j.is_object()) return InvalidInput(path + ": a dlcost configuration is a JSON object");
+  ConfigLayer l;
+  l.where = path;
+  for (const auto& item : j.items()) {
+    std::string where = fmt::format("{}: '{}'", path, item.key());
+    if (item.value().is_object()) {
+      std::map<std::string, std::string>& opts = l.per_command[item.key()];
+      for (const auto& o : item.value().items()) {
+        DLCOST_ASSIGN_OR_RETURN(opts[o.key()], ScalarText(o.value(), fmt::format("{}.'{}'", where, o.key())));
+      }
+    } else {
+      DLCOST_ASSIGN_OR_RETURN(l.general[item.key()], ScalarText(item.value(), where));
+    }
+  }
+  return std::optional<ConfigLayer>(std::move(l));
+}
+
+std::string UserConfigPath() {
+  if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x) return std::string(x) + "/dlcost/config.json";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.config/dlcost/config.json";
+  return "";
+}
+
+}  // namespace dlcost::api
