@@ -207,7 +207,7 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
       "case_id", "source", "model", "params_b", "active_params_b", "layers", "hidden", "heads", "kv_heads", "ffn",
       "vocab", "experts", "top_k", "gpu", "num_gpus", "tp", "pp", "ep", "weight_dtype", "act_dtype", "kv_dtype",
       "input_len", "output_len", "batch", "concurrency", "scenario", "engine", "metric", "value", "note",
-      // Optional columns (validation/published/README.md, "Columns added by dlcost").
+      // Optional columns (validation/published/README.md, "Optional serving columns").
       "ffn_act", "engine_version", "dataset", "request_rate"};
   Result<ValidationReport> rep = RunCases(csv_path, kColumns, metrics, [&](const CaseRow& row, ValidationCase& vc) -> Status {
     if (vc.metric == "speedup") return Skip(vc, "speedup: the baseline is described in words only");
