@@ -19,6 +19,10 @@ size_t EditDistance(std::string_view a, std::string_view b);
 std::vector<std::string> NearestNames(std::string_view query, const std::vector<std::string>& known,
                                       size_t max = 3);
 
+// A value from an input, fit for a one-line error message: control characters as \n, \t or
+// \xNN, bytes that are not UTF-8 as \xNN, and at most `max` bytes (then "...").
+std::string ForMessage(std::string_view s, size_t max = 60);
+
 // "unknown GPU 'h10' (did you mean h100-sxm-80gb, h100-pcie-80gb?)".
 std::string UnknownNameMessage(std::string_view what, std::string_view query,
                                const std::vector<std::string>& known);

@@ -212,7 +212,7 @@ std::optional<size_t> CsvTable::Column(std::string_view column) const {
 
 Result<size_t> CsvTable::RequireColumn(std::string_view column) const {
   auto c = Column(column);
-  if (!c) return InvalidInput(fmt::format("{}: missing column '{}'", name_, column));
+  if (!c) return InvalidInput(fmt::format("{}: missing column '{}'", name_, ForMessage(column)));
   return *c;
 }
 
@@ -234,7 +234,7 @@ Result<std::optional<double>> CsvTable::Number(const CsvRow& row, size_t col) co
   }
   if (bad) {
     return InvalidInput(fmt::format("{}: line {}: column '{}': '{}' is not a number", name_, row.line,
-                                    col < header_.size() ? header_[col] : "?", s));
+                                    col < header_.size() ? ForMessage(header_[col]) : "?", ForMessage(s)));
   }
   return std::optional<double>(v);
 }

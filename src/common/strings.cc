@@ -76,4 +76,34 @@ std::string UnknownNameMessage(std::string_view what, std::string_view query,
   return fmt::format("unknown {} '{}' (did you mean {}?)", what, query, fmt::join(near, ", "));
 }
 
+std::string ForMessage(std::string_view s, size_t max) {
+  std::string out;
+  size_t i = 0;
+  while (i < s.size() && out.size() < max) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    // The length of a well-formed UTF-8 sequence starting here (0: not one).
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
+    if (!ok) {
+      out += fmt::format("\\x{:02x}", c);
+      ++i;
+    } else if (c == '\n') {
+      out += "\\n";
+      ++i;
+    } else if (c == '\t') {
+      out += "\\t";
+      ++i;
+    } else if (c < 0x20 || c == 0x7F) {
+      out += fmt::format("\\x{:02x}", c);
+      ++i;
+    } else {
+      out.append(s.substr(i, len));
+      i += len;
+    }
+  }
+  if (i < s.size()) out += "...";
+  return out;
+}
+
 }  // namespace dlcost

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/csv.h"
+#include "dlcost/strings.h"
 
 namespace dlcost {
 namespace {
@@ -273,6 +274,30 @@ TEST(CsvReader, ArbitraryBytesNeverBreakIt) {
     Result<CsvTable> t = CsvTable::Parse(text, "x.csv");
     (void)t;
   }
+}
+
+}  // namespace
+}  // namespace dlcost
+
+namespace dlcost {
+namespace {
+
+TEST(ForMessage, OneLinePrintableAndShort) {
+  EXPECT_EQ(ForMessage("plain"), "plain");
+  EXPECT_EQ(ForMessage("a\nb\tc\rd"), "a\\nb\\tc\\x0dd");
+  EXPECT_EQ(ForMessage(std::string("x\xff\xc3(y", 5)), "x\\xff\\xc3(y");  // not UTF-8
+  EXPECT_EQ(ForMessage("caf\xc3\xa9"), "caf\xc3\xa9");                    // UTF-8 kept
+  EXPECT_EQ(ForMessage(std::string(100, 'z'), 10), std::string(10, 'z') + "...");
+}
+
+TEST(CsvTable, NumberErrorIsOneLineWhateverTheCellHolds) {
+  // A quoted cell spanning lines with a byte that is not UTF-8, in a number column.
+  Result<CsvTable> t = CsvTable::Parse("name,price\nx,\"12\n\xff""3\"\n", "t.csv");
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  Result<std::optional<double>> v = t->Number(t->rows()[0], 1);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().message().find('\n'), std::string::npos) << v.status().message();
+  EXPECT_NE(v.status().message().find("12\\n\\xff3"), std::string::npos) << v.status().message();
 }
 
 }  // namespace
