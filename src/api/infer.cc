@@ -227,7 +227,11 @@ report::Report InferReport(const InferResult& x) {
   report::Report r;
   r.title = fmt::format("Serving {} on {} x {}", c.model.id, e.num_gpus, c.gpu.id);
   AddEstimateFields(r, c, e, x.price, &x.bands);
-  r.notes.push_back("p50 latencies as modelled: no queueing delay; TTFT is the iteration that carries the prompt.");
+  r.notes.push_back(e.queued > 0
+                        ? "p50 latencies as modelled: TTFT is the queue wait of the requests beyond what runs (see below) "
+                          "plus the iteration that carries the prompt; the simulated figures under load follow."
+                        : "p50 latencies as modelled: no queueing delay; TTFT is the iteration that carries the prompt"
+                          "; the simulated figures under load (when shown) include queueing.");
   for (const std::string& s : e.assumptions) r.notes.push_back(s);
   if (!x.bands.rate_note.empty()) r.notes.push_back(x.bands.rate_note);
   if (!x.bands.latency_note.empty() && x.bands.latency_note != x.bands.rate_note) r.notes.push_back(x.bands.latency_note);
