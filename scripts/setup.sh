@@ -37,6 +37,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev
   ca-certificates
   zlib1g-dev
+  libssl-dev libutf8proc-dev libhowardhinnant-date-dev libboost-dev
 )
 if [[ "$minimal" -eq 0 ]]; then
   packages+=(

@@ -204,7 +204,7 @@ Result<ShardSpec> ParseShard(const std::string& text);
 
 // Normalisation rules a shard was made with (NormalizeText, WordHashes); a merge refuses shards
 // whose rules differ. Changes whenever the rules or hashes change.
-inline constexpr const char* kNormalisationVersion = "dlcost-normalise-1";
+inline constexpr const char* kNormalisationVersion = "dlcost-normalise-2";
 
 // Reads all of `in`, keeps the records of slice `shard`, and writes their ids, record numbers,
 // content keys, MinHash signatures and shingle sets with the dedup parameters to `out_path`
@@ -303,19 +303,19 @@ Result<LabelAudit> AuditLabels(const InputSpec& in, const DedupOptions& dopt, co
 // ---------------------------------------------------------------------------------------------
 // Manifests: SHA-256, size and license of every file of a folder
 
-// SHA-256 (FIPS 180-4). Update any number of times, then HexDigest once.
+// SHA-256 (FIPS 180-4) through OpenSSL's EVP interface. Update any number of times, then
+// HexDigest once.
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
   void Update(const void* data, size_t n);
   std::string HexDigest();  // 64 lowercase hex digits
 
  private:
-  void Block(const uint8_t* p);
-  uint32_t h_[8];
-  uint8_t buf_[64];
-  size_t buffered_ = 0;
-  uint64_t total_bytes_ = 0;
+  void* ctx_;  // EVP_MD_CTX*
 };
 std::string Sha256Hex(std::string_view data);
 

@@ -16,6 +16,12 @@ namespace dlcost::audit {
 // True when `s` is well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF).
 bool ValidUtf8(std::string_view s);
 
+// True when NFKC with full case folding leaves the code point as it is whatever stands around
+// it, so that NormalizeText can skip utf8proc for text made only of such code points and ASCII:
+// no case folding, combining class 0, never second in a composition pair, not Hangul (whose
+// syllables compose by rule), and either no decomposition or a canonical one that recomposes.
+bool FoldInert(uint32_t cp);
+
 // The format ReadRecords will use for `in` (kAuto resolved).
 Result<InputFormat> ResolvedFormat(const InputSpec& in);
 

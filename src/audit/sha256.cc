@@ -1,113 +1,42 @@
-// SHA-256 as specified in FIPS 180-4, "Secure Hash Standard" (NIST, 2015), sections 4.1.2,
-// 4.2.2, 5.1.1, 5.3.3 and 6.2.
-#include <algorithm>
-#include <cstdio>
-#include <cstring>
+// SHA-256 (FIPS 180-4) through OpenSSL's EVP digest interface (Debian's libssl-dev), which uses
+// the CPU's SHA extensions where there are any.
+#include <openssl/evp.h>
 
-#include <fmt/format.h>
+#include <cstdio>
+#include <stdexcept>
 
 #include "dlcost/audit.h"
 
 namespace dlcost::audit {
+
 namespace {
-
-// FIPS 180-4, 4.2.2: the first 32 bits of the fractional parts of the cube roots of the first
-// 64 primes.
-constexpr uint32_t kK[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-
-inline uint32_t Rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
+EVP_MD_CTX* Ctx(void* p) { return static_cast<EVP_MD_CTX*>(p); }
 }  // namespace
 
-Sha256::Sha256() {
-  // FIPS 180-4, 5.3.3: the first 32 bits of the fractional parts of the square roots of the
-  // first 8 primes.
-  const uint32_t init[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                            0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  std::memcpy(h_, init, sizeof(h_));
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+  // Only allocation can fail here; a hash that silently did nothing would be worse than a throw.
+  if (ctx_ == nullptr || EVP_DigestInit_ex(Ctx(ctx_), EVP_sha256(), nullptr) != 1) {
+    EVP_MD_CTX_free(Ctx(ctx_));
+    throw std::runtime_error("OpenSSL could not start a SHA-256 digest");
+  }
 }
 
-void Sha256::Block(const uint8_t* p) {
-  uint32_t w[64];
-  for (int t = 0; t < 16; ++t) {
-    w[t] = (uint32_t{p[4 * t]} << 24) | (uint32_t{p[4 * t + 1]} << 16) | (uint32_t{p[4 * t + 2]} << 8) | p[4 * t + 3];
-  }
-  for (int t = 16; t < 64; ++t) {
-    uint32_t s0 = Rotr(w[t - 15], 7) ^ Rotr(w[t - 15], 18) ^ (w[t - 15] >> 3);
-    uint32_t s1 = Rotr(w[t - 2], 17) ^ Rotr(w[t - 2], 19) ^ (w[t - 2] >> 10);
-    w[t] = w[t - 16] + s0 + w[t - 7] + s1;
-  }
-  uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5], g = h_[6], h = h_[7];
-  for (int t = 0; t < 64; ++t) {
-    uint32_t S1 = Rotr(e, 6) ^ Rotr(e, 11) ^ Rotr(e, 25);
-    uint32_t ch = (e & f) ^ (~e & g);
-    uint32_t t1 = h + S1 + ch + kK[t] + w[t];
-    uint32_t S0 = Rotr(a, 2) ^ Rotr(a, 13) ^ Rotr(a, 22);
-    uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
-    uint32_t t2 = S0 + maj;
-    h = g;
-    g = f;
-    f = e;
-    e = d + t1;
-    d = c;
-    c = b;
-    b = a;
-    a = t1 + t2;
-  }
-  h_[0] += a;
-  h_[1] += b;
-  h_[2] += c;
-  h_[3] += d;
-  h_[4] += e;
-  h_[5] += f;
-  h_[6] += g;
-  h_[7] += h;
-}
+Sha256::~Sha256() { EVP_MD_CTX_free(Ctx(ctx_)); }
 
 void Sha256::Update(const void* data, size_t n) {
-  const uint8_t* p = static_cast<const uint8_t*>(data);
-  total_bytes_ += n;
-  if (buffered_ > 0) {
-    size_t take = std::min(n, sizeof(buf_) - buffered_);
-    std::memcpy(buf_ + buffered_, p, take);
-    buffered_ += take;
-    p += take;
-    n -= take;
-    if (buffered_ < sizeof(buf_)) return;
-    Block(buf_);
-    buffered_ = 0;
-  }
-  while (n >= 64) {
-    Block(p);
-    p += 64;
-    n -= 64;
-  }
-  std::memcpy(buf_, p, n);
-  buffered_ = n;
+  if (n > 0) EVP_DigestUpdate(Ctx(ctx_), data, n);
 }
 
 std::string Sha256::HexDigest() {
-  // FIPS 180-4, 5.1.1: a 1 bit, zeros to 56 bytes mod 64, then the length in bits (64-bit
-  // big-endian).
-  uint64_t bits = total_bytes_ * 8;
-  uint8_t pad[72] = {0x80};
-  size_t pad_len = (buffered_ < 56) ? 56 - buffered_ : 120 - buffered_;
-  uint64_t saved = total_bytes_;
-  Update(pad, pad_len);
-  uint8_t len[8];
-  for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>(bits >> (56 - 8 * i));
-  Update(len, 8);
-  total_bytes_ = saved;
-  std::string out;
-  for (uint32_t v : h_) out += fmt::format("{:08x}", v);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(Ctx(ctx_), md, &len);
+  std::string out(2 * len, '0');
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned int i = 0; i < len; ++i) {
+    out[2 * i] = kHex[md[i] >> 4];
+    out[2 * i + 1] = kHex[md[i] & 15];
+  }
   return out;
 }
 

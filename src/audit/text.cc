@@ -1,6 +1,9 @@
 // Text normalisation, word and shingle hashes, exact Jaccard.
+#include <utf8proc.h>
+
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstring>
 
 #include "audit/internal.h"
@@ -8,6 +11,12 @@
 
 namespace dlcost::audit {
 namespace {
+
+// NFKC with full case folding (UTF8PROC_STABLE keeps it stable across Unicode versions for
+// assigned code points).
+constexpr auto kFoldOptions =
+    static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD);
+
 
 // ASCII classes: 0 drop (punctuation, symbols, controls), 1 separator (whitespace), otherwise
 // the lowercase byte to keep.
@@ -25,68 +34,32 @@ constexpr std::array<uint8_t, 128> kAscii = MakeAsciiTable();
 
 enum class CpClass { kKeep, kSpace, kDrop };
 
-// Unicode-light classification of a non-ASCII code point (ranges from the Unicode code charts).
+// Class of a non-ASCII code point of NFKC-case-folded text, by its Unicode general category
+// (utf8proc's tables): separators (Z*) and the whitespace controls separate words; punctuation
+// (P*), symbols (S*), other controls (Cc) and format characters (Cf: zero-width and direction
+// marks, the byte order mark) are dropped; letters, marks, numbers, private-use and unassigned
+// code points are kept.
 CpClass Classify(uint32_t cp) {
-  if (cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 ||
-      cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000) {
-    return CpClass::kSpace;
+  if (cp == 0x85) return CpClass::kSpace;  // NEXT LINE, a Cc that Unicode counts as whitespace
+  switch (utf8proc_category(static_cast<utf8proc_int32_t>(cp))) {
+    case UTF8PROC_CATEGORY_ZS:
+    case UTF8PROC_CATEGORY_ZL:
+    case UTF8PROC_CATEGORY_ZP: return CpClass::kSpace;
+    case UTF8PROC_CATEGORY_PC:
+    case UTF8PROC_CATEGORY_PD:
+    case UTF8PROC_CATEGORY_PS:
+    case UTF8PROC_CATEGORY_PE:
+    case UTF8PROC_CATEGORY_PI:
+    case UTF8PROC_CATEGORY_PF:
+    case UTF8PROC_CATEGORY_PO:
+    case UTF8PROC_CATEGORY_SM:
+    case UTF8PROC_CATEGORY_SC:
+    case UTF8PROC_CATEGORY_SK:
+    case UTF8PROC_CATEGORY_SO:
+    case UTF8PROC_CATEGORY_CC:
+    case UTF8PROC_CATEGORY_CF: return CpClass::kDrop;
+    default: return CpClass::kKeep;
   }
-  if (cp < 0xA0) return CpClass::kDrop;  // C1 controls
-  // Latin-1 punctuation and symbols, except the letters ª µ º.
-  if (cp <= 0xBF) return (cp == 0xAA || cp == 0xB5 || cp == 0xBA) ? CpClass::kKeep : CpClass::kDrop;
-  if (cp == 0xD7 || cp == 0xF7) return CpClass::kDrop;  // × ÷
-  if (cp >= 0x200B && cp <= 0x200F) return CpClass::kDrop;  // zero-width and direction marks
-  if (cp >= 0x2010 && cp <= 0x2027) return CpClass::kDrop;  // General Punctuation
-  if (cp >= 0x2030 && cp <= 0x205E) return CpClass::kDrop;
-  if (cp >= 0x2060 && cp <= 0x206F) return CpClass::kDrop;  // invisible operators
-  if (cp >= 0x20A0 && cp <= 0x20CF) return CpClass::kDrop;  // currency symbols
-  if (cp >= 0x2190 && cp <= 0x2BFF) return CpClass::kDrop;  // arrows, math operators, shapes
-  if (cp >= 0x3001 && cp <= 0x3003) return CpClass::kDrop;  // CJK comma, full stop, ditto
-  if (cp >= 0x3008 && cp <= 0x3011) return CpClass::kDrop;  // CJK brackets
-  if (cp == 0xFEFF) return CpClass::kDrop;                  // byte order mark
-  if ((cp >= 0xFF01 && cp <= 0xFF0F) || (cp >= 0xFF1A && cp <= 0xFF20)) return CpClass::kDrop;  // fullwidth
-  return CpClass::kKeep;
-}
-
-// Lowercase of a code point for Latin-1, Latin Extended-A, Greek and Cyrillic; others unchanged.
-uint32_t Lower(uint32_t cp) {
-  if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) return cp + 0x20;
-  if (cp >= 0x100 && cp <= 0x17F) {
-    if (cp == 0x130) return 'i';
-    if (cp == 0x178) return 0xFF;
-    bool even_upper = (cp <= 0x137) || (cp >= 0x14A && cp <= 0x177);
-    bool odd_upper = (cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E);
-    if (even_upper && cp % 2 == 0) return cp + 1;
-    if (odd_upper && cp % 2 == 1) return cp + 1;
-    return cp;
-  }
-  if (cp >= 0x391 && cp <= 0x3A9 && cp != 0x3A2) return cp + 0x20;
-  if (cp >= 0x410 && cp <= 0x42F) return cp + 0x20;
-  if (cp >= 0x400 && cp <= 0x40F) return cp + 0x50;
-  return cp;
-}
-
-int EncodeUtf8(uint32_t cp, char* out) {
-  if (cp < 0x80) {
-    out[0] = static_cast<char>(cp);
-    return 1;
-  }
-  if (cp < 0x800) {
-    out[0] = static_cast<char>(0xC0 | (cp >> 6));
-    out[1] = static_cast<char>(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    out[0] = static_cast<char>(0xE0 | (cp >> 12));
-    out[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out[2] = static_cast<char>(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  out[0] = static_cast<char>(0xF0 | (cp >> 18));
-  out[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-  out[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-  out[3] = static_cast<char>(0x80 | (cp & 0x3F));
-  return 4;
 }
 
 // Decodes one code point at s[i]; returns its length, or 0 for an invalid sequence.
@@ -123,10 +96,30 @@ int DecodeUtf8(std::string_view s, size_t i, uint32_t* cp) {
   return len;
 }
 
-// Walks the normalised text: sink.Byte(c) for every kept byte, sink.EndWord() after each word.
+// NFKC with full case folding of a valid UTF-8 run, as code points, into a buffer reused across
+// calls (utf8proc_decompose, then utf8proc_normalize_utf32 to compose; UTF8PROC_STABLE keeps the
+// mapping stable across Unicode versions for assigned code points). False when utf8proc fails,
+// which it only does on invalid input.
+bool NfkcCasefold(std::string_view run, std::vector<utf8proc_int32_t>* cps) {
+  const auto* str = reinterpret_cast<const utf8proc_uint8_t*>(run.data());
+  const auto len = static_cast<utf8proc_ssize_t>(run.size());
+  if (cps->size() < run.size()) cps->resize(run.size());  // a code point takes at least one byte
+  utf8proc_ssize_t n = utf8proc_decompose(str, len, cps->data(), static_cast<utf8proc_ssize_t>(cps->size()), kFoldOptions);
+  if (n > static_cast<utf8proc_ssize_t>(cps->size())) {  // decompositions longer than the text
+    cps->resize(static_cast<size_t>(n));
+    n = utf8proc_decompose(str, len, cps->data(), n, kFoldOptions);
+  }
+  if (n < 0) return false;
+  n = utf8proc_normalize_utf32(cps->data(), n, kFoldOptions);
+  if (n < 0) return false;
+  cps->resize(static_cast<size_t>(n));
+  return true;
+}
+
+// The words of text that holds no invalid UTF-8: ASCII by the table, other code points by their
+// class. `in_word` carries over from the text before.
 template <typename Sink>
-void Normalize(std::string_view s, Sink& sink) {
-  bool in_word = false;
+void NormalizeValid(std::string_view s, bool* in_word, Sink& sink) {
   size_t i = 0;
   const size_t n = s.size();
   while (i < n) {
@@ -136,31 +129,102 @@ void Normalize(std::string_view s, Sink& sink) {
       ++i;
       if (t > 1) {
         sink.Byte(t);
-        in_word = true;
-      } else if (t == 1 && in_word) {
+        *in_word = true;
+      } else if (t == 1 && *in_word) {
         sink.EndWord();
-        in_word = false;
+        *in_word = false;
       }
       continue;
     }
     uint32_t cp = 0;
     int len = DecodeUtf8(s, i, &cp);
-    if (len == 0) {  // an invalid byte is kept as it is
-      sink.Byte(c);
-      in_word = true;
-      ++i;
-      continue;
-    }
-    i += len;
+    if (len == 0) len = 1;  // not reached: the caller passes valid UTF-8
     CpClass k = Classify(cp);
     if (k == CpClass::kSpace) {
-      if (in_word) sink.EndWord();
-      in_word = false;
+      if (*in_word) sink.EndWord();
+      *in_word = false;
     } else if (k == CpClass::kKeep) {
-      char buf[4];
-      int m = EncodeUtf8(Lower(cp), buf);
-      for (int j = 0; j < m; ++j) sink.Byte(static_cast<uint8_t>(buf[j]));
+      for (int j = 0; j < len; ++j) sink.Byte(static_cast<uint8_t>(s[i + j]));
+      *in_word = true;
+    }
+    i += len;
+  }
+}
+
+// The words of folded code points, as NormalizeValid reads bytes.
+template <typename Sink>
+void NormalizeCodePoints(const std::vector<utf8proc_int32_t>& cps, bool* in_word, Sink& sink) {
+  for (utf8proc_int32_t cp : cps) {
+    if (cp < 0x80) {
+      uint8_t t = kAscii[cp];
+      if (t > 1) {
+        sink.Byte(t);
+        *in_word = true;
+      } else if (t == 1 && *in_word) {
+        sink.EndWord();
+        *in_word = false;
+      }
+      continue;
+    }
+    CpClass k = Classify(static_cast<uint32_t>(cp));
+    if (k == CpClass::kSpace) {
+      if (*in_word) sink.EndWord();
+      *in_word = false;
+    } else if (k == CpClass::kKeep) {
+      utf8proc_uint8_t buf[4];
+      utf8proc_ssize_t m = utf8proc_encode_char(cp, buf);
+      for (utf8proc_ssize_t j = 0; j < m; ++j) sink.Byte(buf[j]);
+      *in_word = true;
+    }
+  }
+}
+
+bool AsciiSpace(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+// Walks the normalised text: sink.Byte(c) for every kept byte, sink.EndWord() after each word.
+// The text is cut at ASCII whitespace (nothing composes with it, and canonical reordering stops
+// at it) and at invalid UTF-8 bytes, which are kept as they are, as word characters. A piece of
+// ASCII and fold-inert code points is read as it is (ASCII folding is lowercasing); any other
+// piece is NFKC-case-folded by utf8proc first.
+template <typename Sink>
+void Normalize(std::string_view s, Sink& sink) {
+  bool in_word = false;
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    size_t end = i;
+    bool inert = true, invalid = false;
+    while (end < n) {
+      uint8_t c = static_cast<uint8_t>(s[end]);
+      if (c < 0x80) {
+        if (AsciiSpace(c)) {
+          if (end == i) ++end;  // a piece of its own
+          break;
+        }
+        ++end;
+        continue;
+      }
+      uint32_t cp;
+      int len = DecodeUtf8(s, end, &cp);
+      if (len == 0) {
+        invalid = true;
+        break;
+      }
+      if (inert && !FoldInert(cp)) inert = false;
+      end += len;
+    }
+    std::string_view piece = s.substr(i, end - i);
+    thread_local std::vector<utf8proc_int32_t> folded;
+    if (!inert && NfkcCasefold(piece, &folded)) {
+      NormalizeCodePoints(folded, &in_word, sink);
+    } else {
+      NormalizeValid(piece, &in_word, sink);
+    }
+    i = end;
+    if (invalid) {  // the piece stopped at an invalid byte
+      sink.Byte(static_cast<uint8_t>(s[i]));
       in_word = true;
+      ++i;
     }
   }
   if (in_word) sink.EndWord();
@@ -194,6 +258,57 @@ struct HashSink {
 };
 
 }  // namespace
+
+namespace {
+
+// Whether utf8proc folds the code point, alone, to itself, and can neither take it as the second
+// of a composition pair (its comb_index is below 0x8000 or unset) nor reorder it (class 0).
+bool ComputeFoldInert(uint32_t cp) {
+  if ((cp >= 0x1100 && cp <= 0x11FF) || (cp >= 0xAC00 && cp <= 0xD7A3)) return false;
+  const utf8proc_property_t* p = utf8proc_get_property(static_cast<utf8proc_int32_t>(cp));
+  if (p->combining_class != 0 || (p->comb_index != UINT16_MAX && p->comb_index >= 0x8000)) return false;
+  utf8proc_uint8_t utf8[4];
+  utf8proc_ssize_t len = utf8proc_encode_char(static_cast<utf8proc_int32_t>(cp), utf8);
+  utf8proc_int32_t out[32];
+  utf8proc_ssize_t n = utf8proc_decompose(utf8, len, out, 32, kFoldOptions);
+  if (n < 0 || n > 32) return false;
+  n = utf8proc_normalize_utf32(out, n, kFoldOptions);
+  return n == 1 && out[0] == static_cast<utf8proc_int32_t>(cp);
+}
+
+// FoldInert for every code point, computed a page of 256 at a time on first use. Two threads
+// may compute the same page; they write the same bits.
+class FoldInertTable {
+ public:
+  bool Get(uint32_t cp) {
+    const uint32_t page = cp >> 8;
+    if (ready_[page].load(std::memory_order_acquire) == 0) Fill(page);
+    return (bits_[cp >> 6].load(std::memory_order_relaxed) >> (cp & 63)) & 1;
+  }
+
+ private:
+  void Fill(uint32_t page) {
+    for (uint32_t w = 0; w < 4; ++w) {
+      uint64_t word = 0;
+      for (uint32_t k = 0; k < 64; ++k) {
+        uint32_t cp = (page << 8) | (w << 6) | k;
+        if (!(cp >= 0xD800 && cp <= 0xDFFF) && ComputeFoldInert(cp)) word |= uint64_t{1} << k;
+      }
+      bits_[page * 4 + w].store(word, std::memory_order_relaxed);
+    }
+    ready_[page].store(1, std::memory_order_release);
+  }
+  static constexpr uint32_t kCodePoints = 0x110000;
+  std::array<std::atomic<uint8_t>, kCodePoints / 256> ready_{};
+  std::array<std::atomic<uint64_t>, kCodePoints / 64> bits_{};
+};
+
+}  // namespace
+
+bool FoldInert(uint32_t cp) {
+  static FoldInertTable table;
+  return cp < 0x110000 && table.Get(cp);
+}
 
 bool ValidUtf8(std::string_view s) {
   size_t i = 0;

@@ -1,5 +1,7 @@
 #include "drift/stats.h"
 
+#include <boost/math/special_functions/gamma.hpp>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -83,6 +85,8 @@ double KsStatistic(std::span<const double> a, std::span<const double> b) {
   return static_cast<double>(best) / (static_cast<double>(n) * static_cast<double>(m));
 }
 
+// Kept by hand: Boost.Math's Kolmogorov-Smirnov distribution arrived in Boost 1.75, and Debian 12
+// ships 1.74.
 double KolmogorovQ(double lambda) {
   if (!(lambda > 0)) return 1;
   if (lambda < 1.18) {
@@ -194,39 +198,17 @@ double Psi(std::span<const int64_t> ref_counts, std::span<const int64_t> cur_cou
 }
 
 double RegularizedGammaQ(double a, double x) {
-  if (!(a > 0) || !(x >= 0)) return 1;
-  if (x == 0) return 1;
-  const double log_prefactor = -x + a * std::log(x) - std::lgamma(a);
-  constexpr double kEps = 1e-15;
-  constexpr int kMaxIter = 100000;
-  if (x < a + 1) {
-    // Series P(a, x) = e^-x x^a / Gamma(a) sum_n x^n / (a (a+1) ... (a+n)) (Abramowitz and
-    // Stegun 6.5.29).
-    double ap = a, term = 1 / a, sum = term;
-    for (int n = 0; n < kMaxIter; ++n) {
-      ap += 1;
-      term *= x / ap;
-      sum += term;
-      if (std::fabs(term) < std::fabs(sum) * kEps) break;
-    }
-    return std::clamp(1 - sum * std::exp(log_prefactor), 0.0, 1.0);
-  }
-  // Continued fraction for Q(a, x) (A&S 6.5.31), evaluated with the modified Lentz method.
-  constexpr double kTiny = 1e-300;
-  double b = x + 1 - a, c = 1 / kTiny, d = 1 / b, h = d;
-  for (int i = 1; i < kMaxIter; ++i) {
-    double an = -i * (i - a);
-    b += 2;
-    d = an * d + b;
-    if (std::fabs(d) < kTiny) d = kTiny;
-    c = b + an / c;
-    if (std::fabs(c) < kTiny) c = kTiny;
-    d = 1 / d;
-    double delta = d * c;
-    h *= delta;
-    if (std::fabs(delta - 1) < kEps) break;
-  }
-  return std::clamp(std::exp(log_prefactor) * h, 0.0, 1.0);
+  if (!(a > 0) || !(x >= 0) || x == 0) return 1;  // also NaN
+  if (std::isinf(x)) return 0;
+  // Boost.Math's gamma_q (its own series, continued fraction and asymptotic expansions, with
+  // documented error bounds), with errors returned as values, not thrown: the result is a
+  // probability, so it is clamped, and a NaN from a failed evaluation reads as "no evidence".
+  using namespace boost::math::policies;
+  using NoThrow = policy<domain_error<errno_on_error>, pole_error<errno_on_error>, overflow_error<errno_on_error>,
+                         underflow_error<ignore_error>, evaluation_error<errno_on_error>>;
+  double q = boost::math::gamma_q(a, x, NoThrow());
+  if (std::isnan(q)) return 1;
+  return std::clamp(q, 0.0, 1.0);
 }
 
 ChiSquare ChiSquareHomogeneity(std::span<const int64_t> ref_counts, std::span<const int64_t> cur_counts) {

@@ -2,6 +2,9 @@
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <optional>
+
+#include <date/date.h>
 
 #include <fmt/format.h>
 
@@ -11,28 +14,15 @@
 namespace dlcost::drift {
 namespace {
 
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant, "chrono-Compatible
-// Low-Level Date Algorithms", days_from_civil).
-int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-// The inverse of DaysFromCivil (same source, civil_from_days).
-void CivilFromDays(int64_t z, int64_t* y, int64_t* m, int64_t* d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = yoe + era * 400 + (*m <= 2);
+// The fields are read by hand rather than with date::parse: the stream-based parser is several
+// times slower, and a drift table can hold millions of timestamps. Calendar arithmetic is Howard
+// Hinnant's date library (Debian's libhowardhinnant-date-dev), which also rejects days that a
+// month does not have.
+std::optional<int64_t> DaysSinceEpoch(int64_t y, int64_t m, int64_t d) {
+  date::year_month_day ymd{date::year{static_cast<int>(y)}, date::month{static_cast<unsigned>(m)},
+                           date::day{static_cast<unsigned>(d)}};
+  if (!ymd.ok()) return std::nullopt;
+  return date::sys_days{ymd}.time_since_epoch().count();
 }
 
 bool ReadInt(std::string_view s, size_t pos, size_t len, int64_t* out) {
@@ -46,32 +36,39 @@ bool ReadInt(std::string_view s, size_t pos, size_t len, int64_t* out) {
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
-constexpr int64_t kMaxWindows = 100000;  // guard against a window far smaller than the data span
+constexpr int64_t kMaxWindows = 100000;
+// Unix seconds of 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the instants an ISO 8601
+// timestamp of four-digit years can name, and FormatUtc can print.
+constexpr double kMinUnixSeconds = -62167219200.0;
+constexpr double kMaxUnixSeconds = 253402300799.0;
+bool InRange(double v) { return v >= kMinUnixSeconds && v <= kMaxUnixSeconds; }  // guard against a window far smaller than the data span
 
 }  // namespace
 
 std::string FormatUtc(int64_t t) {
   const int64_t days = FloorDiv(t, 86400), secs = t - days * 86400;
-  int64_t y, m, d;
-  CivilFromDays(days, &y, &m, &d);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", y, m, d, secs / 3600, secs / 60 % 60, secs % 60);
+  date::year_month_day ymd{date::sys_days{date::days{days}}};
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", static_cast<int>(ymd.year()),
+                     static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()), secs / 3600,
+                     secs / 60 % 60, secs % 60);
 }
 
 Result<int64_t> ParseTimestampSeconds(const std::string& text) {
   std::string_view s = TrimView(text);
   auto bad = [&] {
-    return InvalidInput(fmt::format("cannot read timestamp '{}' (ISO 8601 date or date-time, or Unix seconds)", text));
+    return InvalidInput(fmt::format("cannot read timestamp '{}' (ISO 8601 date or date-time of years 0000-9999, or Unix seconds in that span)", text));
   };
   if (s.empty()) return bad();
   if (s.size() < 10 || s[4] != '-') {  // Unix seconds
     double v = 0;
     auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (r.ec != std::errc() || r.ptr != s.data() + s.size() || !std::isfinite(v) || std::fabs(v) > 1e13) return bad();
+    if (r.ec != std::errc() || r.ptr != s.data() + s.size() || !InRange(v)) return bad();
     return static_cast<int64_t>(std::floor(v));
   }
   int64_t y, mo, d, h = 0, mi = 0, sec = 0;
   if (!ReadInt(s, 0, 4, &y) || s[7] != '-' || !ReadInt(s, 5, 2, &mo) || !ReadInt(s, 8, 2, &d)) return bad();
-  if (mo < 1 || mo > 12 || d < 1 || d > 31) return bad();
+  std::optional<int64_t> days = DaysSinceEpoch(y, mo, d);
+  if (!days) return bad();
   size_t pos = 10;
   if (pos < s.size() && (s[pos] == 'T' || s[pos] == ' ')) {
     if (!ReadInt(s, pos + 1, 2, &h) || pos + 3 >= s.size() || s[pos + 3] != ':' || !ReadInt(s, pos + 4, 2, &mi)) {
@@ -106,7 +103,7 @@ Result<int64_t> ParseTimestampSeconds(const std::string& text) {
       return bad();
     }
   }
-  return DaysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
+  return *days * 86400 + h * 3600 + mi * 60 + sec - offset;
 }
 
 Result<std::vector<Window>> SplitWindows(const Frame& f, const std::string& timestamp_column, int64_t window_s,
@@ -145,7 +142,7 @@ Result<std::vector<Window>> SplitWindows(const Frame& f, const std::string& time
       if (code != kMissingCode) t = by_code[code];
     } else {
       double v = c->values[static_cast<size_t>(row)];
-      if (!std::isnan(v) && std::fabs(v) < 1e13) t = static_cast<int64_t>(std::floor(v));
+      if (InRange(v)) t = static_cast<int64_t>(std::floor(v));
     }
     if (!t) {
       ++*rows_without_timestamp;

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include <gtest/gtest.h>
+#include <utf8proc.h>
 
 #include "audit/internal.h"
 #include "dlcost/audit.h"
@@ -39,10 +40,47 @@ std::vector<Record> ReadAll(const InputSpec& in, InputStats* st, Status* status 
 
 TEST(AuditNormalize, LowercasesStripsPunctuationCollapsesSpace) {
   EXPECT_EQ(NormalizeText("  Hello,   World!\n\tIt's  OK. "), "hello world its ok");
-  EXPECT_EQ(NormalizeText("\xC3\x89" "COLE Stra\xC3\x9F" "e"), "\xC3\xA9" "cole stra\xC3\x9F" "e");  // ÉCOLE Straße
+  // Full case folding: ÉCOLE Straße -> école strasse (ß folds to ss).
+  EXPECT_EQ(NormalizeText("\xC3\x89" "COLE Stra\xC3\x9F" "e"), "\xC3\xA9" "cole strasse");
+  // NFKC: a decomposed é (e + U+0301) composes; the ﬁ ligature, fullwidth letters and a
+  // superscript two become their plain forms.
+  EXPECT_EQ(NormalizeText("e\xCC\x81t\xC3\xA9"), "\xC3\xA9t\xC3\xA9");
+  EXPECT_EQ(NormalizeText("\xEF\xAC\x81le \xEF\xBC\xA1\xEF\xBC\xA2 x\xC2\xB2"), "file ab x2");
+  // Unicode categories: a zero-width space and a right-to-left mark (Cf) vanish inside a word,
+  // a guillemet (Pi) and a euro sign (Sc) are dropped, an ideographic space (Zs) separates.
+  EXPECT_EQ(NormalizeText("ab\xE2\x80\x8B" "c\xE2\x80\x8F" "d \xC2\xAB" "x\xE2\x82\xAC\xE3\x80\x80y"), "abcd x y");
+  // Invalid UTF-8 bytes stay, as word characters, between folded runs.
+  EXPECT_EQ(NormalizeText("\xC3\x89\xFF\xC3\x89"), "\xC3\xA9\xFF\xC3\xA9");
   EXPECT_EQ(NormalizeText("a\xC2\xA0" "b\xE2\x80\x94" "c"), "a bc");  // no-break space; em dash dropped
   EXPECT_EQ(NormalizeText("\xCE\x91\xCE\x92 \xD0\x90\xD0\x91"), "\xCE\xB1\xCE\xB2 \xD0\xB0\xD0\xB1");  // ΑΒ АБ
   EXPECT_EQ(NormalizeText("!!! ..."), "");
+}
+
+// The shortcut NormalizeText takes around utf8proc must give what utf8proc gives: every code
+// point FoldInert accepts maps to itself, alone and after a letter it could compose with.
+TEST(AuditNormalize, FoldInertCodePointsAreFixedPointsOfNfkcCasefold) {
+  auto options = static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD);
+  auto fold = [&](const std::string& in) {
+    utf8proc_uint8_t* out = nullptr;
+    utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(in.data()),
+                                      static_cast<utf8proc_ssize_t>(in.size()), &out, options);
+    std::string r = n >= 0 ? std::string(reinterpret_cast<char*>(out), static_cast<size_t>(n)) : "<error>";
+    std::free(out);
+    return r;
+  };
+  int inert = 0, wrong = 0;
+  for (uint32_t cp = 0x80; cp <= 0x10FFFF; ++cp) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+    if (!FoldInert(cp)) continue;
+    ++inert;
+    utf8proc_uint8_t buf[4];
+    std::string c(reinterpret_cast<char*>(buf), static_cast<size_t>(utf8proc_encode_char(static_cast<utf8proc_int32_t>(cp), buf)));
+    if (fold(c) != c || fold("e" + c) != "e" + c) {
+      if (++wrong <= 5) ADD_FAILURE() << "U+" << std::hex << cp << " is not left as it is";
+    }
+  }
+  EXPECT_EQ(wrong, 0);
+  EXPECT_GT(inert, 100000);  // most of the assigned code points (CJK, lowercase letters) take the shortcut
 }
 
 TEST(AuditNormalize, WordHashesMatchNormalisedWords) {

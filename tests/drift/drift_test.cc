@@ -111,6 +111,11 @@ TEST(DriftStats, IncompleteGammaAndChiSquareTable) {
   EXPECT_NEAR(RegularizedGammaQ(0.5, 3.841459 / 2), 0.05, 1e-7);
   EXPECT_NEAR(RegularizedGammaQ(1.0, 5.991465 / 2), 0.05, 1e-7);
   EXPECT_NEAR(RegularizedGammaQ(5.0, 18.307038 / 2), 0.05, 1e-7);
+  // Many degrees of freedom (a chi-square over 2,000,000 categories) and odd arguments.
+  EXPECT_NEAR(RegularizedGammaQ(1e6, 1e6), 0.5, 1e-3);
+  EXPECT_EQ(RegularizedGammaQ(0, 1), 1);
+  EXPECT_EQ(RegularizedGammaQ(1, std::nan("")), 1);
+  EXPECT_EQ(RegularizedGammaQ(1, INFINITY), 0);
 }
 
 TEST(DriftStats, ChiSquareOfKnownTable) {
@@ -446,6 +451,15 @@ TEST(DriftWindows, TimestampsAndSplit) {
   EXPECT_FALSE(ParseTimestampSeconds("yesterday").ok());
   EXPECT_FALSE(ParseTimestampSeconds("2024-13-01").ok());
   EXPECT_EQ(FormatUtc(1704067200 + 3723), "2024-01-01T01:02:03Z");
+  // Days a month does not have, and instants outside years 0000-9999, are errors.
+  EXPECT_FALSE(ParseTimestampSeconds("2023-02-29").ok());
+  EXPECT_FALSE(ParseTimestampSeconds("2024-04-31T00:00:00Z").ok());
+  EXPECT_EQ(*ParseTimestampSeconds("2024-02-29"), 1709164800);
+  EXPECT_FALSE(ParseTimestampSeconds("1e13").ok());
+  EXPECT_EQ(*ParseTimestampSeconds("253402300799"), 253402300799);
+  EXPECT_EQ(FormatUtc(253402300799), "9999-12-31T23:59:59Z");
+  EXPECT_EQ(FormatUtc(-62167219200), "0000-01-01T00:00:00Z");
+  EXPECT_EQ(FormatUtc(-1), "1969-12-31T23:59:59Z");
 
   TempDir dir;
   std::string p = dir.Write("w.csv", "ts,x\n2024-01-01T01:00:00Z,1\n2024-01-01T05:00:00Z,2\n,3\n2024-01-03T00:00:00Z,4\n");
