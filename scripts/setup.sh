@@ -44,6 +44,7 @@ if [[ "$minimal" -eq 0 ]]; then
     libgtest-dev libgmock-dev googletest libbenchmark-dev
     libopenmpi-dev openmpi-bin
     libtorch-dev libopenblas0-pthread
+    clang libclang-rt-dev
   )
 fi
 
@@ -112,8 +113,22 @@ fi
 cmake --build build -j"$jobs"
 
 if [[ "$sanitize" -eq 1 ]]; then
-  echo "setup.sh: building build-asan/ (AddressSanitizer + UBSan)"
-  cmake -S . -B build-asan -DDLCOST_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DDLCOST_BUILD_BENCHMARKS=OFF -DDLCOST_WITH_TORCH=OFF
+  # With clang (and its libFuzzer runtime) the sanitizer build also builds the libFuzzer
+  # programs of fuzz/, which scripts/test.sh runs for a bounded time; with g++ alone it builds
+  # the tests only.
+  fuzz_lib="$(clang++ -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null || true)"
+  if command -v clang++ >/dev/null 2>&1 && [[ -f "$fuzz_lib" ]]; then
+    echo "setup.sh: building build-asan/ (clang, AddressSanitizer + UBSan, libFuzzer targets)"
+    # A folder configured with another compiler keeps it: start that one afresh.
+    if [[ -f build-asan/CMakeCache.txt ]] && ! grep -q '^CMAKE_CXX_COMPILER:[A-Z]*=.*clang' build-asan/CMakeCache.txt; then
+      rm -rf build-asan
+    fi
+    CC=clang CXX=clang++ cmake -S . -B build-asan -DDLCOST_SANITIZE=ON -DDLCOST_FUZZ=ON \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDLCOST_BUILD_BENCHMARKS=OFF -DDLCOST_WITH_TORCH=OFF
+  else
+    echo "setup.sh: building build-asan/ (AddressSanitizer + UBSan; no clang with libFuzzer, so no fuzz programs)"
+    cmake -S . -B build-asan -DDLCOST_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DDLCOST_BUILD_BENCHMARKS=OFF -DDLCOST_WITH_TORCH=OFF
+  fi
   cmake --build build-asan -j"$jobs"
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets dlcost up (scripts/setup.sh) and runs every test: the unit tests and golden CLI cases
-# in build/, the same tests under AddressSanitizer + UBSan in build-asan/, and the published
-# training validation set when the `validate` command is built.
+# in build/, the same tests under AddressSanitizer + UBSan in build-asan/, each libFuzzer target
+# for DLCOST_FUZZ_SECONDS (default 30) seconds, and the published training and inference
+# validation sets when the `validate` command is built.
 #
 # Usage: bash scripts/test.sh [--no-install]
 # Exits non-zero if any step fails; later steps still run so one log shows every failure.
@@ -50,6 +51,40 @@ if bash scripts/setup.sh --no-install --sanitize; then
   fi
 else
   failed+=("sanitizer build")
+fi
+
+header "fuzzing: each libFuzzer target of build-asan/ for ${DLCOST_FUZZ_SECONDS:-30} s"
+# Each target starts from its seed corpus (fuzz/corpus/<name>, read only: what libFuzzer finds
+# goes to a temporary folder) and must end without a crash, a leak, an input over 10 s or a
+# memory blow-up. A failing input is printed (hex) so the log alone reproduces it.
+fuzz_programs=(build-asan/fuzz/fuzz_*)
+fuzz_programs=("${fuzz_programs[@]/*_replay/}")
+ran_fuzz=0
+fuzz_tmp="$(mktemp -d)"
+for prog in "${fuzz_programs[@]}"; do
+  [[ -n "$prog" && -x "$prog" ]] || continue
+  name="${prog##*/fuzz_}"
+  mkdir -p "$fuzz_tmp/$name"
+  ran_fuzz=1
+  if "$prog" -max_total_time="${DLCOST_FUZZ_SECONDS:-30}" -timeout=10 -rss_limit_mb=4096 -max_len=65536 \
+       -artifact_prefix="$fuzz_tmp/$name/" -print_final_stats=1 \
+       "$fuzz_tmp/$name" "fuzz/corpus/$name" > "$fuzz_tmp/$name.log" 2>&1; then
+    runs="$(awk '/stat::number_of_executed_units/ {print $2}' "$fuzz_tmp/$name.log")"
+    echo "fuzz $name: ok, ${runs:-?} executions"
+  else
+    echo "fuzz $name: FAILED"
+    tail -n 40 "$fuzz_tmp/$name.log"
+    for artifact in "$fuzz_tmp/$name"/crash-* "$fuzz_tmp/$name"/timeout-* "$fuzz_tmp/$name"/leak-* "$fuzz_tmp/$name"/oom-*; do
+      [[ -f "$artifact" ]] || continue
+      echo "failing input ${artifact##*/} (first 4 KiB, hex):"
+      head -c 4096 "$artifact" | od -A d -t x1
+    done
+    failed+=("fuzz $name")
+  fi
+done
+rm -rf "$fuzz_tmp"
+if [[ "$ran_fuzz" -eq 0 ]]; then
+  echo "skipped: build-asan/ has no libFuzzer programs (clang with libFuzzer not found)"
 fi
 
 header "validation: dlcost validate training and inference (published cases)"

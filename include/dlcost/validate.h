@@ -12,8 +12,10 @@
 #include <string_view>
 #include <vector>
 
+#include "dlcost/engines.h"
 #include "dlcost/error_bands.h"
 #include "dlcost/hardware.h"
+#include "dlcost/model.h"
 #include "dlcost/status.h"
 
 namespace dlcost {
@@ -109,9 +111,19 @@ struct ValidationReport {
 inline constexpr int kBandMinResiduals = 8;
 
 // Assumptions applied to every row for what the schema does not record.
+// The catalogs a validation run reads from the data folder: the GPUs and systems, the model zoo
+// and the serving engines. Load them once to validate many files.
+struct ValidationCatalogs {
+  HardwareCatalog hw;
+  ModelCatalog zoo;
+  std::vector<EngineProfile> engines;
+  static Result<ValidationCatalogs> Load(const std::string& data_dir);
+};
+
 struct ValidationOptions {
   bool flash_attention = true;  // fused attention (the default of current frameworks)
   bool compare_planner = false; // also search the fastest layout for rows that give theirs
+  const ValidationCatalogs* catalogs = nullptr;  // loaded already; null: read from data_dir
 };
 
 // Validates the training cases in `csv_path`. `data_dir` holds the catalogs; `eff_path` is the
@@ -122,7 +134,7 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
 // Validates the inference and serving cases in `csv_path` with the serving estimator (same
 // report shape). Rows give what they know; dlcost chooses the rest and says so in `chosen`.
 Result<ValidationReport> ValidateInference(const std::string& csv_path, const std::string& data_dir,
-                                           const std::string& eff_path);
+                                           const std::string& eff_path, const ValidationOptions& opts = {});
 
 // Fills report->summary (per metric: n, MAPE, median, max, bias) from report->cases.
 void SummarizeValidation(ValidationReport* report);

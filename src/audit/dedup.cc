@@ -1,6 +1,8 @@
 // Exact and near-duplicate detection: content keys, MinHash + LSH candidates, exact Jaccard
 // verification, union-find clusters; and the sharded form of the same (shard files, merge).
 #include <algorithm>
+#include <stdexcept>
+#include <utility>
 #include <fstream>
 #include <set>
 #include <unordered_map>
@@ -309,6 +311,34 @@ Json InputJson(const InputSpec& in, const InputStats& st) {
   return j;
 }
 
+// A shard field that is not what it must be (a value nlohmann's get<> would not reject).
+struct BadShardField : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// An integer field: an integer JSON number within T's range. nlohmann's get<T> converts a
+// floating-point number with a static_cast, which is undefined behaviour out of T's range.
+template <typename T>
+T IntOf(const Json& v, const char* name) {
+  if (v.is_number_unsigned()) {
+    uint64_t x = v.get<uint64_t>();
+    if (std::in_range<T>(x)) return static_cast<T>(x);
+  } else if (v.is_number_integer()) {
+    int64_t x = v.get<int64_t>();
+    if (std::in_range<T>(x)) return static_cast<T>(x);
+  }
+  throw BadShardField(fmt::format("'{}' is not an integer in range", name));
+}
+
+template <typename T>
+std::vector<T> IntsOf(const Json& v, const char* name) {
+  if (!v.is_array()) throw BadShardField(fmt::format("'{}' is not an array", name));
+  std::vector<T> out;
+  out.reserve(v.size());
+  for (const Json& e : v) out.push_back(IntOf<T>(e, name));
+  return out;
+}
+
 // One document of a shard.
 struct ShardDoc {
   std::string id;
@@ -330,15 +360,15 @@ struct ShardFile {
 
 Status DecodeDoc(const Json& j, const ShardFile& f, int num_perm, ShardDoc* d) {
   d->id = j.at("id").get<std::string>();
-  d->record = j.at("record").get<int64_t>();
-  d->words = j.at("words").get<int64_t>();
-  d->bytes = j.at("bytes").get<int64_t>();
+  d->record = IntOf<int64_t>(j.at("record"), "record");
+  d->words = IntOf<int64_t>(j.at("words"), "words");
+  d->bytes = IntOf<int64_t>(j.at("bytes"), "bytes");
   const Json& key = j.at("key");
   if (!key.is_array() || key.size() != 2) return InvalidInput("'key' is not two numbers");
-  d->key.h1 = key[0].get<uint64_t>();
-  d->key.h2 = key[1].get<uint64_t>();
-  d->signature = j.at("signature").get<std::vector<uint32_t>>();
-  d->shingles = j.at("shingles").get<std::vector<uint64_t>>();
+  d->key.h1 = IntOf<uint64_t>(key[0], "key");
+  d->key.h2 = IntOf<uint64_t>(key[1], "key");
+  d->signature = IntsOf<uint32_t>(j.at("signature"), "signature");
+  d->shingles = IntsOf<uint64_t>(j.at("shingles"), "shingles");
   if (static_cast<int>(d->signature.size()) != num_perm) {
     return InvalidInput(fmt::format("signature has {} values, num_perm is {}", d->signature.size(), num_perm));
   }
@@ -353,14 +383,16 @@ Status DecodeDoc(const Json& j, const ShardFile& f, int num_perm, ShardDoc* d) {
 
 void DecodeInput(const Json& j, ShardFile* f) {
   f->input_path = j.at("path").get<std::string>();
-  f->input.records = j.at("records").get<int64_t>();
-  f->input.valid = j.at("valid").get<int64_t>();
-  f->input.skipped = j.at("skipped").get<int64_t>();
+  f->input.records = IntOf<int64_t>(j.at("records"), "records");
+  f->input.valid = IntOf<int64_t>(j.at("valid"), "valid");
+  f->input.skipped = IntOf<int64_t>(j.at("skipped"), "skipped");
   for (const Json& k : j.at("skipped_list")) {
     f->input.skipped_list.push_back(
-        {k.at("file").get<std::string>(), k.at("line").get<int64_t>(), k.at("reason").get<std::string>()});
+        {k.at("file").get<std::string>(), IntOf<int64_t>(k.at("line"), "line"), k.at("reason").get<std::string>()});
   }
-  f->input.skipped_by_reason = j.at("skipped_by_reason").get<std::map<std::string, int64_t>>();
+  const Json& by_reason = j.at("skipped_by_reason");
+  if (!by_reason.is_object()) throw BadShardField("'skipped_by_reason' is not an object");
+  for (const auto& [reason, n] : by_reason.items()) f->input.skipped_by_reason[reason] = IntOf<int64_t>(n, "skipped_by_reason");
   f->input.csv_header = j.at("csv_header").get<std::string>();
 }
 
@@ -376,15 +408,15 @@ Status DecodeLine(const std::string& text, int64_t line_no, ShardFile* f, bool* 
     }
     f->params = j.at("params");
     if (!f->params.is_object()) return InvalidInput("'params' is not an object");
-    f->shard.index = j.at("shard").get<int64_t>();
-    f->shard.count = j.at("shards").get<int64_t>();
+    f->shard.index = IntOf<int64_t>(j.at("shard"), "shard");
+    f->shard.count = IntOf<int64_t>(j.at("shards"), "shards");
     if (f->shard.count < 1 || f->shard.index < 0 || f->shard.index >= f->shard.count) {
       return InvalidInput(fmt::format("slice {}/{} is not valid", f->shard.index, f->shard.count));
     }
     return Status::Ok();
   }
   if (j.contains("end")) {
-    int64_t n = j.at("documents").get<int64_t>();
+    int64_t n = IntOf<int64_t>(j.at("documents"), "documents");
     if (n != static_cast<int64_t>(f->docs.size())) {
       return InvalidInput(fmt::format("end line counts {} documents, the file holds {}", n, f->docs.size()));
     }
@@ -393,7 +425,7 @@ Status DecodeLine(const std::string& text, int64_t line_no, ShardFile* f, bool* 
     return Status::Ok();
   }
   ShardDoc d;
-  DLCOST_RETURN_IF_ERROR(DecodeDoc(j, *f, f->params.at("num_perm").get<int>(), &d));
+  DLCOST_RETURN_IF_ERROR(DecodeDoc(j, *f, IntOf<int>(f->params.at("num_perm"), "num_perm"), &d));
   f->docs.push_back(std::move(d));
   return Status::Ok();
 }
@@ -412,6 +444,8 @@ Result<ShardFile> ReadShard(const std::string& path) {
     try {
       st = DecodeLine(text, line_no, &f, &ended);
     } catch (const Json::exception& e) {  // a missing field or a value of the wrong type
+      st = InvalidInput(fmt::format("bad field ({})", e.what()));
+    } catch (const BadShardField& e) {
       st = InvalidInput(fmt::format("bad field ({})", e.what()));
     }
     if (!st.ok()) return InvalidInput(fmt::format("{}:{}: {}", path, line_no, st.message()));
@@ -438,9 +472,9 @@ Result<DedupOptions> OptionsOf(const Json& p, LshParams* lsh) {
   DedupOptions opt;
   try {
     opt.threshold = p.at("threshold").get<double>();
-    opt.ngram = p.at("ngram").get<int>();
-    opt.num_perm = p.at("num_perm").get<int>();
-    opt.seed = p.at("seed").get<uint64_t>();
+    opt.ngram = IntOf<int>(p.at("ngram"), "ngram");
+    opt.num_perm = IntOf<int>(p.at("num_perm"), "num_perm");
+    opt.seed = IntOf<uint64_t>(p.at("seed"), "seed");
     opt.tokens_per_word = p.at("tokens_per_word").get<double>();
     if (p.at("normalisation") != kNormalisationVersion) {
       return InvalidInput(fmt::format("normalisation {} is not this build's {}", p.at("normalisation").dump(),
@@ -448,10 +482,12 @@ Result<DedupOptions> OptionsOf(const Json& p, LshParams* lsh) {
     }
     DLCOST_RETURN_IF_ERROR(CheckDedupOptions(opt));
     DLCOST_ASSIGN_OR_RETURN(*lsh, ChooseLsh(opt.threshold, opt.num_perm));
-    if (p.at("lsh_bands").get<int>() != lsh->bands || p.at("lsh_rows").get<int>() != lsh->rows) {
+    if (IntOf<int>(p.at("lsh_bands"), "lsh_bands") != lsh->bands || IntOf<int>(p.at("lsh_rows"), "lsh_rows") != lsh->rows) {
       return InvalidInput("lsh_bands x lsh_rows differ from the choice for this threshold and num_perm");
     }
   } catch (const Json::exception& e) {
+    return InvalidInput(fmt::format("bad parameter ({})", e.what()));
+  } catch (const BadShardField& e) {
     return InvalidInput(fmt::format("bad parameter ({})", e.what()));
   }
   return opt;

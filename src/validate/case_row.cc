@@ -146,6 +146,22 @@ Result<ModelSpec> ModelFromRow(const CaseRow& row, const ModelCatalog* zoo) {
 }
 
 
+Result<ValidationCatalogs> ValidationCatalogs::Load(const std::string& data_dir) {
+  ValidationCatalogs c;
+  DLCOST_ASSIGN_OR_RETURN(c.hw, HardwareCatalog::Load(data_dir));
+  DLCOST_ASSIGN_OR_RETURN(c.zoo, ModelCatalog::Load(data_dir));
+  DLCOST_ASSIGN_OR_RETURN(c.engines, LoadEngines(data_dir));
+  return c;
+}
+
+Result<EfficiencyProfile> EfficiencyCache::Get(const std::string& gpu_id) {
+  auto it = by_gpu_.find(gpu_id);
+  if (it != by_gpu_.end()) return it->second;
+  DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile eff, LoadEfficiency(path_, gpu_id));
+  by_gpu_.emplace(gpu_id, eff);
+  return eff;
+}
+
 Status Skip(ValidationCase& vc, std::string why) {
   vc.reason = std::move(why);
   vc.predicted.reset();

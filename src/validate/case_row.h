@@ -4,10 +4,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
 #include "common/csv.h"
+#include "dlcost/efficiency.h"
 #include "dlcost/model.h"
 #include "dlcost/status.h"
 #include "dlcost/validate.h"
@@ -33,6 +35,18 @@ struct CaseRow {
 // id or an alias), only when that model agrees with every architecture column the row gives:
 // the columns stay authoritative. `zoo` may be null.
 Result<ModelSpec> ModelFromRow(const CaseRow& row, const ModelCatalog* zoo = nullptr);
+
+// The efficiency profile of each GPU of a validation run, read from the profile file once per
+// GPU rather than once per row.
+class EfficiencyCache {
+ public:
+  explicit EfficiencyCache(std::string path) : path_(std::move(path)) {}
+  Result<EfficiencyProfile> Get(const std::string& gpu_id);
+
+ private:
+  std::string path_;
+  std::map<std::string, EfficiencyProfile> by_gpu_;
+};
 
 // Marks `vc` skipped for `why`; returns Ok so a predictor can `return Skip(vc, "...")`.
 Status Skip(ValidationCase& vc, std::string why);

@@ -196,10 +196,16 @@ double PredictServingMetric(const std::string& m, const ServingEstimate& e, cons
 }  // namespace
 
 Result<ValidationReport> ValidateInference(const std::string& csv_path, const std::string& data_dir,
-                                           const std::string& eff_path) {
-  DLCOST_ASSIGN_OR_RETURN(HardwareCatalog hw, HardwareCatalog::Load(data_dir));
-  DLCOST_ASSIGN_OR_RETURN(std::vector<EngineProfile> engines, LoadEngines(data_dir));
-  DLCOST_ASSIGN_OR_RETURN(ModelCatalog zoo, ModelCatalog::Load(data_dir));
+                                           const std::string& eff_path, const ValidationOptions& opts) {
+  std::optional<ValidationCatalogs> loaded;
+  if (opts.catalogs == nullptr) {
+    DLCOST_ASSIGN_OR_RETURN(loaded, ValidationCatalogs::Load(data_dir));
+  }
+  const ValidationCatalogs& cat = opts.catalogs ? *opts.catalogs : *loaded;
+  const HardwareCatalog& hw = cat.hw;
+  const std::vector<EngineProfile>& engines = cat.engines;
+  const ModelCatalog& zoo = cat.zoo;
+  EfficiencyCache effs(eff_path);
   std::vector<std::string> metrics(std::begin(kInferenceMetrics), std::end(kInferenceMetrics));
   metrics.push_back("speedup");
   // The inference schema's columns (validation/published/README.md, inference_cases.csv).
@@ -225,7 +231,7 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
     if (!engine.ok()) return engine.status();
     Result<SystemSpec> sys = MakeSystem(hw, *gpu, 0, 0);
     if (!sys.ok()) return Skip(vc, sys.status().message());
-    DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile eff, LoadEfficiency(eff_path, gpu->id));
+    DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile eff, effs.Get(gpu->id));
     Result<ServingSetup> s = SetupFromRow(row, note, chosen);
     if (!s.ok()) return Skip(vc, s.status().message());
     Result<ServingEstimate> est = EstimateServing(*model, *sys, *s, eff, *engine);

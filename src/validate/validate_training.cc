@@ -10,7 +10,6 @@
 #include "common/csv.h"
 #include "validate/case_row.h"
 #include "dlcost/strings.h"
-#include "dlcost/carbon.h"
 #include "dlcost/model.h"
 #include "dlcost/plan.h"
 #include "dlcost/training.h"
@@ -272,10 +271,15 @@ Result<double> PredictMetric(const CaseRow& row, const std::string& mt, const Tr
 
 Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std::string& data_dir,
                                           const std::string& eff_path, const ValidationOptions& opts) {
-  DLCOST_ASSIGN_OR_RETURN(HardwareCatalog hw, HardwareCatalog::Load(data_dir));
-  DLCOST_ASSIGN_OR_RETURN(CarbonData carbon, CarbonData::Load(data_dir));
-  DLCOST_ASSIGN_OR_RETURN(ModelCatalog zoo, ModelCatalog::Load(data_dir));
+  std::optional<ValidationCatalogs> loaded;
+  if (opts.catalogs == nullptr) {
+    DLCOST_ASSIGN_OR_RETURN(loaded, ValidationCatalogs::Load(data_dir));
+  }
+  const ValidationCatalogs& cat = opts.catalogs ? *opts.catalogs : *loaded;
+  const HardwareCatalog& hw = cat.hw;
+  const ModelCatalog& zoo = cat.zoo;
   std::vector<std::string> metrics(std::begin(kMetrics), std::end(kMetrics));
+  EfficiencyCache effs(eff_path);
   Result<ValidationReport> rep = RunCases(csv_path, TrainingColumns(), metrics, [&](const CaseRow& row, ValidationCase& vc) -> Status {
     TrainingSetup software;
     DLCOST_RETURN_IF_ERROR(SoftwareFromRow(row, software));
@@ -288,7 +292,7 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
     if (!gpn.ok() || !inter.ok()) return Skip(vc, "bad gpus_per_node or internode_gbps");
     Result<SystemSpec> sys = MakeSystem(hw, *gpu, static_cast<int>(gpn->value_or(0)), inter->value_or(0));
     if (!sys.ok()) return Skip(vc, sys.status().message());
-    Result<EfficiencyProfile> eff = LoadEfficiency(eff_path, gpu->id);
+    Result<EfficiencyProfile> eff = effs.Get(gpu->id);
     if (!eff.ok()) return eff.status();
     std::optional<int64_t> num_gpus;
     Result<TrainingSetup> setup = SetupFromRow(row, *model, opts, &num_gpus);
