@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Kill test (docs/architecture.md, "Outputs"): SIGKILL `dlcost audit dedup --write-deduplicated`
+# Kill test (docs/architecture.md, on output files): SIGKILL `dlcost audit dedup --write-deduplicated`
 # at several moments of its run, over an output file that already holds older content, and check
 # that the output path then holds either that older content or the whole new output (the bytes
 # of a run that finished), never a part; and that the input is never modified.
