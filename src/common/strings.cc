@@ -49,14 +49,20 @@ size_t EditDistance(std::string_view a, std::string_view b) {
 
 std::vector<std::string> NearestNames(std::string_view query, const std::vector<std::string>& known,
                                       size_t max) {
+  // No catalog name is this long; a longer query (a stray CSV cell, say) gets no suggestion
+  // rather than an edit-distance table of its length times every name's.
+  constexpr size_t kMaxQuery = 256;
+  if (query.size() > kMaxQuery) return {};
   std::string q = ToLower(query);
   std::vector<std::pair<size_t, std::string>> scored;
+  const size_t limit = std::max<size_t>(2, q.size() / 3);
   for (const std::string& name : known) {
     std::string n = ToLower(name);
-    size_t d = EditDistance(q, n);
     // A name containing the query (or the reverse) is a strong hint: "h100" -> "h100-sxm-80gb".
-    if (!q.empty() && (n.find(q) != std::string::npos || q.find(n) != std::string::npos)) d = 0;
-    size_t limit = std::max<size_t>(2, q.size() / 3);
+    bool contains = !q.empty() && (n.find(q) != std::string::npos || q.find(n) != std::string::npos);
+    size_t gap = q.size() > n.size() ? q.size() - n.size() : n.size() - q.size();
+    if (!contains && gap > limit) continue;  // the distance is at least the length difference
+    size_t d = contains ? 0 : EditDistance(q, n);
     if (d <= limit) scored.emplace_back(d, name);
   }
   std::stable_sort(scored.begin(), scored.end(),
@@ -72,8 +78,8 @@ std::vector<std::string> NearestNames(std::string_view query, const std::vector<
 std::string UnknownNameMessage(std::string_view what, std::string_view query,
                                const std::vector<std::string>& known) {
   std::vector<std::string> near = NearestNames(query, known);
-  if (near.empty()) return fmt::format("unknown {} '{}'", what, query);
-  return fmt::format("unknown {} '{}' (did you mean {}?)", what, query, fmt::join(near, ", "));
+  if (near.empty()) return fmt::format("unknown {} '{}'", what, ForMessage(query));
+  return fmt::format("unknown {} '{}' (did you mean {}?)", what, ForMessage(query), fmt::join(near, ", "));
 }
 
 std::string ForMessage(std::string_view s, size_t max) {

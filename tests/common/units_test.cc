@@ -87,6 +87,18 @@ TEST(NearestNames, SuggestsCloseOnes) {
   EXPECT_TRUE(NearestNames("zzzzzzzz", known).empty());
 }
 
+// A huge unknown name (found by fuzz_validate: a 60 KB gpu cell took over 10 s) gets no
+// suggestion and is quoted shortened in the message.
+TEST(NearestNames, HugeQueryGetsNoSuggestionAndAShortMessage) {
+  std::vector<std::string> known = {"h100-sxm-80gb", "a100-sxm-80gb"};
+  std::string huge(100000, 'h');
+  EXPECT_TRUE(NearestNames(huge, known).empty());
+  std::string msg = UnknownNameMessage("GPU", huge, known);
+  EXPECT_LT(msg.size(), 120u);
+  EXPECT_EQ(msg.find('\n'), std::string::npos);
+  EXPECT_EQ(UnknownNameMessage("GPU", "h100-sxm-80gbx", known), "unknown GPU 'h100-sxm-80gbx' (did you mean h100-sxm-80gb, a100-sxm-80gb?)");
+}
+
 }  // namespace
 }  // namespace dlcost
 
