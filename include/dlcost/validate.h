@@ -110,7 +110,6 @@ struct ValidationReport {
 // are used; below it the next coarser key is tried (docs/training.md, "Error bands").
 inline constexpr int kBandMinResiduals = 8;
 
-// Assumptions applied to every row for what the schema does not record.
 // The catalogs a validation run reads from the data folder: the GPUs and systems, the model zoo
 // and the serving engines. Load them once to validate many files.
 struct ValidationCatalogs {
@@ -120,6 +119,7 @@ struct ValidationCatalogs {
   static Result<ValidationCatalogs> Load(const std::string& data_dir);
 };
 
+// Assumptions applied to every row for what the schema does not record, and what is loaded.
 struct ValidationOptions {
   bool flash_attention = true;  // fused attention (the default of current frameworks)
   bool compare_planner = false; // also search the fastest layout for rows that give theirs

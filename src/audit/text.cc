@@ -17,7 +17,6 @@ namespace {
 constexpr auto kFoldOptions =
     static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_CASEFOLD);
 
-
 // ASCII classes: 0 drop (punctuation, symbols, controls), 1 separator (whitespace), otherwise
 // the lowercase byte to keep.
 constexpr std::array<uint8_t, 128> MakeAsciiTable() {
