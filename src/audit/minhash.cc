@@ -73,7 +73,10 @@ Result<LshParams> ChooseLsh(double threshold, int num_perm, double min_recall) {
     } else {
       double q = std::log1p(-sr);  // log(1 - t^r) < 0
       if (q == 0) break;           // t^r below double resolution: more rows cannot help
-      b = static_cast<int>(std::ceil(std::log(1.0 - min_recall) / q - 1e-12));
+      // Bands needed, capped at num_perm + 1 (more can never fit, and a larger double does not
+      // convert to int).
+      double needed = std::ceil(std::log(1.0 - min_recall) / q - 1e-12);
+      b = static_cast<int>(std::fmin(needed, num_perm + 1.0));
       b = std::max(b, 1);
       while (b > 1 && LshCandidateProbability(threshold, b - 1, r) >= min_recall) --b;
       while (LshCandidateProbability(threshold, b, r) < min_recall && static_cast<int64_t>(b) * r <= num_perm) ++b;
