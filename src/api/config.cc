@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_util.h"
+#include "dlcost/strings.h"
 
 namespace dlcost::api {
 namespace {
@@ -22,6 +23,19 @@ Result<std::string> ScalarText(const nlohmann::json& v, const std::string& where
   return InvalidInput(fmt::format("{}: must be a string, number or true/false", where));
 }
 
+// An option name as it follows "--" (letters, digits and '-'), or with `command` a command name
+// (words of letters joined by single spaces, "audit leakage").
+bool ValidName(const std::string& k, bool command) {
+  if (k.empty() || k.size() > 64 || k.front() == '-' || k.front() == ' ' || k.back() == ' ') return false;
+  for (size_t i = 0; i < k.size(); ++i) {
+    char c = k[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (command && c == ' ') ok = k[i - 1] != ' ';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<std::optional<ConfigLayer>> ReadConfigLayer(const std::string& path) {
@@ -32,11 +46,21 @@ Result<std::optional<ConfigLayer>> ReadConfigLayer(const std::string& path) {
   ConfigLayer l;
   l.where = path;
   for (const auto& item : j.items()) {
-    std::string where = fmt::format("{}: '{}'", path, item.key());
-    if (item.value().is_object()) {
+    std::string where = fmt::format("{}: '{}'", path, ForMessage(item.key()));
+    bool command = item.value().is_object();
+    if (!ValidName(item.key(), command)) {
+      return InvalidInput(fmt::format("{}: is not {}", where,
+                                      command ? "a command name (\"infer\", \"audit leakage\")"
+                                              : "an option name (its long flag without the dashes: \"gpu\")"));
+    }
+    if (command) {
       std::map<std::string, std::string>& opts = l.per_command[item.key()];
       for (const auto& o : item.value().items()) {
-        DLCOST_ASSIGN_OR_RETURN(opts[o.key()], ScalarText(o.value(), fmt::format("{}.'{}'", where, o.key())));
+        std::string owhere = fmt::format("{}.'{}'", where, ForMessage(o.key()));
+        if (!ValidName(o.key(), false)) {
+          return InvalidInput(owhere + ": is not an option name (its long flag without the dashes: \"gpu\")");
+        }
+        DLCOST_ASSIGN_OR_RETURN(opts[o.key()], ScalarText(o.value(), owhere));
       }
     } else {
       DLCOST_ASSIGN_OR_RETURN(l.general[item.key()], ScalarText(item.value(), where));

@@ -51,7 +51,7 @@ Result<Recompute> ParseRecompute(const std::string& s) {
   if (t == "none" || t == "off") return Recompute::kNone;
   if (t == "selective") return Recompute::kSelective;
   if (t == "full") return Recompute::kFull;
-  return InvalidInput(fmt::format("--recompute: unknown value '{}' (none, selective, full)", s));
+  return InvalidInput(fmt::format("--recompute: unknown value '{}' (none, selective, full)", ForMessage(s)));
 }
 
 Result<Optimizer> ParseOptimizer(const std::string& s) {
@@ -60,7 +60,7 @@ Result<Optimizer> ParseOptimizer(const std::string& s) {
   if (t == "sgd") return Optimizer::kSgd;
   if (t == "adafactor") return Optimizer::kAdafactor;
   if (t == "adam8bit" || t == "adamw8bit" || t == "8bit-adam") return Optimizer::kAdam8bit;
-  return InvalidInput(fmt::format("--optimizer: unknown optimizer '{}' (adamw, sgd, adafactor, adam8bit)", s));
+  return InvalidInput(fmt::format("--optimizer: unknown optimizer '{}' (adamw, sgd, adafactor, adam8bit)", ForMessage(s)));
 }
 
 Result<Finetune> ParseFinetune(const std::string& s) {
@@ -69,7 +69,7 @@ Result<Finetune> ParseFinetune(const std::string& s) {
   if (t == "full") return Finetune::kFull;
   if (t == "lora") return Finetune::kLora;
   if (t == "qlora") return Finetune::kQlora;
-  return InvalidInput(fmt::format("--finetune: unknown method '{}' (full, lora, qlora)", s));
+  return InvalidInput(fmt::format("--finetune: unknown method '{}' (full, lora, qlora)", ForMessage(s)));
 }
 
 namespace {
@@ -88,7 +88,7 @@ Result<E> ParseNamed(const std::string& s, const std::string& what, const char* 
   }
   std::string accepted;
   for (size_t i = 0; i < N; ++i) accepted += (i ? ", " : "") + std::string(names[i]);
-  return InvalidInput(fmt::format("{}: unknown {} '{}' (accepted: {})", what, noun, s, accepted));
+  return InvalidInput(fmt::format("{}: unknown {} '{}' (accepted: {})", what, noun, ForMessage(s), accepted));
 }
 
 }  // namespace
@@ -122,7 +122,7 @@ Result<Overlap> ParseOverlap(const std::string& s, const std::string& what) {
     if (p == "dp") o.dp = true;
     else if (p == "tp") o.tp = true;
     else if (p != "pp" && p != "cp" && p != "ep") {
-      return InvalidInput(fmt::format("{}: unknown overlap '{}' (none, or dp, tp, pp, cp, ep joined with '+')", what, s));
+      return InvalidInput(fmt::format("{}: unknown overlap '{}' (none, or dp, tp, pp, cp, ep joined with '+')", what, ForMessage(s)));
     }
   }
   return o;

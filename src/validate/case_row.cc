@@ -109,7 +109,7 @@ Result<ModelSpec> ModelFromRow(const CaseRow& row, const ModelCatalog* zoo) {
   m.vocab = *vocab;
   m.max_seq = seq.value_or(2048);
   std::string act = ToLower(row.Get("ffn_act"));
-  if (act != "gelu" && act != "swiglu" && !act.empty()) return InvalidInput(fmt::format("unknown ffn_act '{}'", act));
+  if (act != "gelu" && act != "swiglu" && !act.empty()) return InvalidInput(fmt::format("unknown ffn_act '{}'", ForMessage(act)));
   SetFfnStyle(act == "gelu", &m);
   if (ToLower(row.Get("arch")) == "moe" || !row.Get("experts").empty()) {
     DLCOST_ASSIGN_OR_RETURN(auto experts, row.Int("experts"));
@@ -176,7 +176,7 @@ Result<ValidationReport> RunCases(const std::string& csv_path, const std::vector
     std::string col = ToLower(std::string(TrimView(h)));
     if (std::find(columns.begin(), columns.end(), col) == columns.end()) {
       return InvalidInput(fmt::format("{}: line 1: unknown column '{}' (the columns are those of "
-                                      "validation/published/README.md)", csv_path, h));
+                                      "validation/published/README.md)", csv_path, ForMessage(h)));
     }
   }
   for (const char* col : {"case_id", "metric", "value", "gpu"}) {
@@ -191,7 +191,7 @@ Result<ValidationReport> RunCases(const std::string& csv_path, const std::vector
     for (size_t c = 0; c < t.header().size(); ++c) {
       if (t.Field(r, c).size() > kMaxCellBytes) {
         return InvalidInput(fmt::format("{}: line {}: column '{}' is longer than {} bytes", csv_path, r.line,
-                                        t.header()[c], kMaxCellBytes));
+                                        ForMessage(t.header()[c]), kMaxCellBytes));
       }
     }
     CaseRow row{&t, &r};
@@ -205,7 +205,7 @@ Result<ValidationReport> RunCases(const std::string& csv_path, const std::vector
     } else {
       vc.measured = *measured;
       if (std::find(metrics.begin(), metrics.end(), vc.metric) == metrics.end()) {
-        vc.reason = fmt::format("unsupported metric '{}'", vc.metric);
+        vc.reason = fmt::format("unsupported metric '{}'", ForMessage(vc.metric));
       } else {
         DLCOST_RETURN_IF_ERROR(predict(row, vc));
       }

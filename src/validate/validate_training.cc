@@ -118,7 +118,7 @@ Status SoftwareFromRow(const CaseRow& row, TrainingSetup& s) {
   }
   if (std::string v = row.Get("finetune"); !v.empty()) {
     Result<Finetune> f = ParseFinetune(v);
-    if (!f.ok()) return InvalidInput(fmt::format("{}: unknown value '{}' (none, full, lora, qlora)", where("finetune"), v));
+    if (!f.ok()) return InvalidInput(fmt::format("{}: unknown value '{}' (none, full, lora, qlora)", where("finetune"), ForMessage(v)));
     s.finetune = *f;
   }
   DLCOST_ASSIGN_OR_RETURN(std::optional<int64_t> rank, row.Int("lora_rank"));
@@ -142,7 +142,7 @@ Status PipelineLayersFromRow(const CaseRow& row, TrainingSetup& s) {
     Result<int64_t> n = ParsePositiveInt(std::string(TrimView(p)), "pp_layers");
     if (!n.ok() || *n > 100000) {
       return InvalidInput(fmt::format("line {}: pp_layers: '{}' is not a '+'-joined list of positive layer counts",
-                                      row.r->line, v));
+                                      row.r->line, ForMessage(v)));
     }
     s.pp_layers.push_back(*n);
   }
@@ -241,7 +241,7 @@ Result<double> PredictWholeRun(const CaseRow& row, const std::string& metric, co
   if (metric == "days") return cost.wall_s / kSecondsPerDay;
   if (metric == "mwh") return cost.energy_kwh / 1000.0;
   if (metric == "usd" && cost.usd) return *cost.usd;
-  return InvalidInput(fmt::format("metric '{}' is not predicted", metric));
+  return InvalidInput(fmt::format("metric '{}' is not predicted", ForMessage(metric)));
 }
 
 // The estimate's figure for the row's metric, in the metric's unit. A total memory figure is
