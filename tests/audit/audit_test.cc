@@ -558,6 +558,15 @@ TEST(AuditShard, BadShardsAreErrors) {
   ASSERT_NE(at, std::string::npos);
   bad.replace(at, 9, "\"record\":\"x\",\"was\":");
   EXPECT_FALSE(MergeDedupShards({s0, tmp.Write("bad.jsonl", bad)}).ok());
+  // A float where an integer belongs (out of range or not) is an error naming the field, not an
+  // undefined conversion (found by fuzz_catalog).
+  for (const char* value : {"1.07e20", "3.5", "-1e300"}) {
+    std::string flt = content;
+    flt.replace(at, 9, std::string("\"record\":") + value + ",\"was\":");
+    Result<MergedDedup> r = MergeDedupShards({s0, tmp.Write("float.jsonl", flt)});
+    ASSERT_FALSE(r.ok()) << value;
+    EXPECT_NE(r.status().message().find("'record' is not an integer in range"), std::string::npos) << r.status().message();
+  }
 }
 
 TEST(AuditLeakage, ExactNearAndNgram) {
