@@ -23,8 +23,8 @@ Result<std::string> ScalarText(const nlohmann::json& v, const std::string& where
   return InvalidInput(fmt::format("{}: must be a string, number or true/false", where));
 }
 
-// An option name as it follows "--" (letters, digits and '-'), or with `command` a command name
-// (words of letters joined by single spaces, "audit leakage").
+// An option name as it follows "--" (letters, digits, '-' and '_', not starting with '-'), or
+// with `command` a command name (such words joined by single spaces, "audit leakage").
 bool ValidName(const std::string& k, bool command) {
   if (k.empty() || k.size() > 64 || k.front() == '-' || k.front() == ' ' || k.back() == ' ') return false;
   for (size_t i = 0; i < k.size(); ++i) {

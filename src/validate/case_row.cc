@@ -154,6 +154,13 @@ Result<ValidationCatalogs> ValidationCatalogs::Load(const std::string& data_dir)
   return c;
 }
 
+Result<const ValidationCatalogs*> CatalogsOf(const ValidationOptions& opts, const std::string& data_dir,
+                                             std::optional<ValidationCatalogs>* loaded) {
+  if (opts.catalogs != nullptr) return opts.catalogs;
+  DLCOST_ASSIGN_OR_RETURN(*loaded, ValidationCatalogs::Load(data_dir));
+  return &**loaded;
+}
+
 Result<EfficiencyProfile> EfficiencyCache::Get(const std::string& gpu_id) {
   auto it = by_gpu_.find(gpu_id);
   if (it != by_gpu_.end()) return it->second;

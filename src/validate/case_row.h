@@ -36,6 +36,11 @@ struct CaseRow {
 // the columns stay authoritative. `zoo` may be null.
 Result<ModelSpec> ModelFromRow(const CaseRow& row, const ModelCatalog* zoo = nullptr);
 
+// The catalogs of a validation run: opts.catalogs when given, else read from `data_dir` into
+// `*loaded`, which must outlive the pointer.
+Result<const ValidationCatalogs*> CatalogsOf(const ValidationOptions& opts, const std::string& data_dir,
+                                             std::optional<ValidationCatalogs>* loaded);
+
 // The efficiency profile of each GPU of a validation run, read from the profile file once per
 // GPU rather than once per row.
 class EfficiencyCache {

@@ -198,10 +198,8 @@ double PredictServingMetric(const std::string& m, const ServingEstimate& e, cons
 Result<ValidationReport> ValidateInference(const std::string& csv_path, const std::string& data_dir,
                                            const std::string& eff_path, const ValidationOptions& opts) {
   std::optional<ValidationCatalogs> loaded;
-  if (opts.catalogs == nullptr) {
-    DLCOST_ASSIGN_OR_RETURN(loaded, ValidationCatalogs::Load(data_dir));
-  }
-  const ValidationCatalogs& cat = opts.catalogs ? *opts.catalogs : *loaded;
+  DLCOST_ASSIGN_OR_RETURN(const ValidationCatalogs* catalogs, CatalogsOf(opts, data_dir, &loaded));
+  const ValidationCatalogs& cat = *catalogs;
   const HardwareCatalog& hw = cat.hw;
   const std::vector<EngineProfile>& engines = cat.engines;
   const ModelCatalog& zoo = cat.zoo;

@@ -272,10 +272,8 @@ Result<double> PredictMetric(const CaseRow& row, const std::string& mt, const Tr
 Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std::string& data_dir,
                                           const std::string& eff_path, const ValidationOptions& opts) {
   std::optional<ValidationCatalogs> loaded;
-  if (opts.catalogs == nullptr) {
-    DLCOST_ASSIGN_OR_RETURN(loaded, ValidationCatalogs::Load(data_dir));
-  }
-  const ValidationCatalogs& cat = opts.catalogs ? *opts.catalogs : *loaded;
+  DLCOST_ASSIGN_OR_RETURN(const ValidationCatalogs* catalogs, CatalogsOf(opts, data_dir, &loaded));
+  const ValidationCatalogs& cat = *catalogs;
   const HardwareCatalog& hw = cat.hw;
   const ModelCatalog& zoo = cat.zoo;
   std::vector<std::string> metrics(std::begin(kMetrics), std::end(kMetrics));
