@@ -79,6 +79,12 @@ struct EfficiencyProfile {
   // Fused attention's fraction of peak by kernel name ("flash2", "flash3", "cudnn", "sdpa", ...)
   // on this GPU; a kernel absent here runs at attention_max_fraction.
   std::map<std::string, double> attention_kernel_fraction;
+  // The same kernels' backward pass, where it was measured apart from the forward pass; a kernel
+  // absent here runs its backward at its forward fraction.
+  std::map<std::string, double> attention_kernel_backward_fraction;
+  // The backward fraction the estimator uses (resolved from the map above for the kernel that
+  // runs; 0: the forward fraction, attention_max_fraction).
+  double attention_backward_fraction = 0;
   // Share by which compute slows while a collective runs beside it: the collective's kernels
   // occupy that share of the streaming multiprocessors (NCCL's CTAs over the GPU's SMs).
   double comm_compute_slowdown = 0.25;

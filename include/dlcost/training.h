@@ -119,10 +119,11 @@ class TrainingEvaluator {
 // pipeline rank or per virtual stage, summing to the model's layers; Ok when none is given.
 Status CheckPipelineSplit(const ModelSpec& model, const TrainingSetup& s, const Layout& layout);
 
-// The attention kernel `s` runs: the given one, eager when flash attention is off, else the
-// framework's (PyTorch-native frameworks call scaled_dot_product_attention), else nullopt (the
-// profile's fused default).
-std::optional<AttentionKernel> EffectiveAttentionKernel(const TrainingSetup& s);
+// The attention kernel `s` runs on a GPU of `architecture` ("hopper", ...): the given one, eager
+// when flash attention is off, else the framework's (PyTorch-native frameworks call
+// scaled_dot_product_attention; Megatron-LM and NeMo go through Transformer Engine: cuDNN on
+// Hopper and later, FlashAttention-2 on Ampere), else nullopt (the profile's fused default).
+std::optional<AttentionKernel> EffectiveAttentionKernel(const TrainingSetup& s, std::string_view architecture);
 // Fused attention's fraction of peak for kernel `k` under `eff` (attention_max_fraction when
 // the profile has no figure for it); `which`, when given, says where the figure came from.
 double AttentionKernelFraction(const EfficiencyProfile& eff, std::optional<AttentionKernel> k, std::string* which);

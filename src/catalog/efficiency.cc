@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/json_util.h"
+#include "dlcost/strings.h"
 
 namespace dlcost {
 
@@ -107,19 +108,26 @@ Status LoadCalibratedFields(const nlohmann::json& j, const std::string& path, Ef
   return Status::Ok();
 }
 
-// "attention_kernel_fraction": {"flash2": 0.35, ..., "source": "..."}: fractions in (0, 1].
-Status LoadKernelFractions(const nlohmann::json& j, const std::string& where, EfficiencyProfile& e) {
-  if (!j.contains("attention_kernel_fraction")) return Status::Ok();
-  const nlohmann::json& k = j.at("attention_kernel_fraction");
-  if (!k.is_object()) return InvalidInput(where + ": field 'attention_kernel_fraction' must be an object");
+// `field`: {"flash2": 0.35, ..., "source": "..."}: fractions in (0, 1] by kernel name
+// (attention_kernel_fraction, attention_kernel_backward_fraction).
+Status LoadKernelFractions(const nlohmann::json& j, const std::string& where, const char* field,
+                           std::map<std::string, double>& out) {
+  if (!j.contains(field)) return Status::Ok();
+  const nlohmann::json& k = j.at(field);
+  if (!k.is_object()) return InvalidInput(fmt::format("{}: field '{}' must be an object", where, field));
   for (const auto& [name, value] : k.items()) {
     if (name == "source") continue;
     if (!value.is_number() || !(value.get<double>() > 0) || value.get<double>() > 1) {
-      return InvalidInput(fmt::format("{}: attention_kernel_fraction.{} must be a number in (0, 1]", where, name));
+      return InvalidInput(fmt::format("{}: {}.{} must be a number in (0, 1]", where, field, ForMessage(name)));
     }
-    e.attention_kernel_fraction[name] = value.get<double>();
+    out[name] = value.get<double>();
   }
   return Status::Ok();
+}
+
+Status LoadKernelFractions(const nlohmann::json& j, const std::string& where, EfficiencyProfile& e) {
+  DLCOST_RETURN_IF_ERROR(LoadKernelFractions(j, where, "attention_kernel_fraction", e.attention_kernel_fraction));
+  return LoadKernelFractions(j, where, "attention_kernel_backward_fraction", e.attention_kernel_backward_fraction);
 }
 
 }  // namespace

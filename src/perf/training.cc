@@ -530,14 +530,31 @@ void FillMemory(const LayoutCostInputs& in, const GroupCosts& groups, const Stag
 
 }  // namespace
 
-std::optional<AttentionKernel> EffectiveAttentionKernel(const TrainingSetup& s) {
+std::optional<AttentionKernel> EffectiveAttentionKernel(const TrainingSetup& s, std::string_view architecture) {
   if (s.attention_kernel) return s.attention_kernel;
   if (!s.flash_attention) return AttentionKernel::kEager;
   // The eager-PyTorch frameworks and nanoGPT call torch.nn.functional.scaled_dot_product_attention
   // in their model code (torchtitan's and torchtune's Llama attention, nanoGPT's
   // CausalSelfAttention, Hugging Face transformers' default attn_implementation "sdpa").
   if (perf::UnfusedElementwise(s) || s.framework == Framework::kNanogpt) return AttentionKernel::kSdpa;
+  // Megatron-LM and NeMo attend through Transformer Engine, which prefers cuDNN's flash attention
+  // on Hopper and later and Tri Dao's FlashAttention on Ampere when both apply (NVIDIA/NeMo
+  // docs/source/performance/memory_optimizations.rst, 'Flash Attention', as of NeMo PR 9188).
+  if (s.framework == Framework::kMegatron || s.framework == Framework::kNemo) {
+    if (architecture == "hopper" || architecture == "blackwell") return AttentionKernel::kCudnn;
+    if (architecture == "ampere") return AttentionKernel::kFlash2;
+  }
   return std::nullopt;
+}
+
+// The backward fraction of kernel `k` where the profile measured it apart from the forward pass;
+// 0 otherwise (the backward then runs at the forward fraction).
+double AttentionKernelBackwardFraction(const EfficiencyProfile& eff, std::optional<AttentionKernel> k) {
+  if (!k || *k == AttentionKernel::kEager) return 0;
+  const auto& m = eff.attention_kernel_backward_fraction;
+  auto it = m.find(AttentionKernelName(*k));
+  if (it == m.end() && *k == AttentionKernel::kSdpa) it = m.find("flash2");
+  return it != m.end() ? it->second : 0;
 }
 
 double AttentionKernelFraction(const EfficiencyProfile& eff, std::optional<AttentionKernel> k, std::string* which) {
@@ -564,9 +581,10 @@ Result<TrainingEvaluator> TrainingEvaluator::Create(const ModelSpec& model, cons
   t.sys_ = sys;
   t.setup_ = s;
   t.eff_ = eff;
-  std::optional<AttentionKernel> kernel = EffectiveAttentionKernel(s);
+  std::optional<AttentionKernel> kernel = EffectiveAttentionKernel(s, sys.gpu.architecture);
   t.setup_.flash_attention = !(kernel && *kernel == AttentionKernel::kEager);
   t.eff_.attention_max_fraction = AttentionKernelFraction(eff, kernel, nullptr);
+  t.eff_.attention_backward_fraction = AttentionKernelBackwardFraction(eff, kernel);
   if ((s.precision == Dtype::kFp8 || s.precision == Dtype::kFp4) && eff.gemm_max_fraction_fp8 > 0) {
     t.eff_.gemm_max_fraction = eff.gemm_max_fraction_fp8;
   }
@@ -667,12 +685,15 @@ void AddTrainingAssumptions(const ModelSpec& model, const SystemSpec& sys, const
                             "master copy");
   }
   std::string kernel_src;
-  std::optional<AttentionKernel> kernel = EffectiveAttentionKernel(s);
+  std::optional<AttentionKernel> kernel = EffectiveAttentionKernel(s, sys.gpu.architecture);
   double kernel_frac = AttentionKernelFraction(eff, kernel, &kernel_src);
   if (kernel && *kernel != AttentionKernel::kEager) {
-    e.assumptions.push_back(fmt::format("attention kernel {}{}: {:.0f}% of peak ({})", AttentionKernelName(*kernel),
+    double bwd_frac = AttentionKernelBackwardFraction(eff, kernel);
+    e.assumptions.push_back(fmt::format("attention kernel {}{}: {:.0f}% of peak ({}){}", AttentionKernelName(*kernel),
                                         s.attention_kernel ? "" : fmt::format(" ({}'s default)", FrameworkName(*s.framework)),
-                                        100 * kernel_frac, kernel_src));
+                                        100 * kernel_frac, kernel_src,
+                                        bwd_frac > 0 ? fmt::format(", backward {:.0f}% (measured apart)", 100 * bwd_frac)
+                                                     : ", backward at the forward fraction"));
   }
   bool tp_overlap = s.overlap.tp.value_or(false), dp_overlap = s.overlap.dp.value_or(true);
   e.assumptions.push_back(fmt::format(

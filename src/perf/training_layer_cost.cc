@@ -135,7 +135,10 @@ double AddAttentionOp(const LayoutCostInputs& in, const MicroBatchShape& sh, con
     // Fused kernel: causal blocks above the diagonal are skipped.
     t_fwd = (in.causal ? 0.5 : 1.0) * op_units_flops / (in.rates.attention_peak * in.rates.eff->attention_max_fraction) +
             in.rates.eff->kernel_overhead_s;
-    t_bwd = kAttentionBackwardFactor * t_fwd;
+    // The backward pass's 2.5x FLOPs run at its own measured fraction where the profile has one.
+    const EfficiencyProfile& eff = *in.rates.eff;
+    double bwd_speed = eff.attention_backward_fraction > 0 ? eff.attention_backward_fraction / eff.attention_max_fraction : 1.0;
+    t_bwd = kAttentionBackwardFactor * t_fwd / bwd_speed;
   } else {
     UnfusedAttentionSeconds(in, sh, op, op_units_flops, &t_fwd, &t_bwd);
   }
