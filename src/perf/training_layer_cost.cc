@@ -278,10 +278,37 @@ void AddElementwise(const LayoutCostInputs& in, const MicroBatchShape& sh, const
   }
 }
 
-// Host dispatch bound: the GPU cannot run ahead of the framework issuing its kernels.
-void ApplyHostDispatch(const LayoutCostInputs& in, LayerCost& out) {
+// Host-dispatched operators of one transformer layer's forward pass, counted from Megatron-Core
+// (docs/training.md, "Host dispatch"): the profile's layer_host_overhead_s is about 50 of them;
+// 6 belong to the dense MLP (norm + fc1, silu, add, mul, fc2).
+constexpr double kDenseLayerOps = 50;
+constexpr double kDenseMlpOps = 6;
+// A mixture-of-experts MLP with the all-to-all dispatcher: router (gating GEMM, top-k, scores,
+// routing map, auxiliary loss; 25-28), token-count preprocessing with its all-gather (7), the
+// device-to-host copies and permutation (8), two all-to-alls, chunk sorting (2), SwiGLU with the
+// routing weights (5), the combine's copy, sort and all-to-all (4), unpermutation (1) and its own
+// pre-MLP norm (1): about 52 operators besides the experts' GEMMs.
+constexpr double kMoeMlpFixedOps = 52;
+
+// Forward operators of one MoE MLP: Transformer Engine's GroupedLinear (Megatron-LM and NeMo, and
+// dlcost's default framework) launches one GEMM per local expert for fc1 and again for fc2; other
+// frameworks are taken to launch one grouped GEMM per projection. A shared expert adds a dense MLP.
+double MoeMlpOps(const LayoutCostInputs& in) {
+  const MoeSpec& moe = *in.model->moe;
+  std::optional<Framework> fw = in.setup->framework;
+  bool per_expert = !fw || *fw == Framework::kMegatron || *fw == Framework::kNemo;
+  double local_experts = std::max(1.0, static_cast<double>(moe.experts) / static_cast<double>(in.layout->ep));
+  double ops = kMoeMlpFixedOps + 2 * (per_expert ? local_experts : 1.0);
+  if (moe.shared_experts > 0) ops += kDenseMlpOps;
+  return ops;
+}
+
+// Host dispatch bound: the GPU cannot run ahead of the framework issuing its kernels. A MoE layer
+// issues more operators than a dense one (MoeMlpOps), and its host time grows in proportion.
+void ApplyHostDispatch(const LayoutCostInputs& in, bool moe, LayerCost& out) {
   bool full = in.layout->recompute == Recompute::kFull;
-  double host = in.rates.eff->layer_host_overhead_s;
+  double ops = moe ? kDenseLayerOps - kDenseMlpOps + MoeMlpOps(in) : kDenseLayerOps;
+  double host = in.rates.eff->layer_host_overhead_s * ops / kDenseLayerOps;
   if (in.rates.eff->host_overhead_serial) {
     // A CPU dispatches and computes on the same cores: the costs add.
     out.fwd_s += host;
@@ -374,7 +401,7 @@ LayerCost CostGroup(const LayoutCostInputs& in, const LayerGroup& grp) {
   if (sh.transformer && in.model->IsTransformer()) {
     BlockWidths w = WidthsOf(in, grp);
     AddElementwise(in, sh, w, out);
-    ApplyHostDispatch(in, out);
+    ApplyHostDispatch(in, w.moe, out);
     out.act_bytes = ActivationBytes(in, grp, sh, w);
     AddParallelComm(in, sh, w, attn_fwd_s, out);
   }

@@ -161,6 +161,40 @@ TEST(ExpertParallel, ExpertGradientsCrossTheNetworkWithoutAnInNodeReduction) {
   EXPECT_GT(e->time_comm_dp_s, 0.0);
 }
 
+TEST(ExpertParallel, MoeLayersIssueMoreHostOperatorsThanDenseOnes) {
+  // 128 narrow experts, top-8, ep = 8 (16 local experts). With a host slow enough to bound every
+  // layer, a MoE layer costs (44 + 52 + 2 x 16) / 50 dense layers' dispatch under Transformer
+  // Engine's one GEMM per local expert (Megatron-LM), (44 + 52 + 2) / 50 with one grouped GEMM
+  // per projection; forward once, backward twice.
+  Gpu h100 = Load("h100-sxm-80gb");
+  h100.eff.layer_host_overhead_s = 0.05;
+  ModelSpec m = Llama8b();
+  MoeSpec moe;
+  moe.experts = 128;
+  moe.top_k = 8;
+  moe.expert_ffn = 768;
+  m.moe = moe;
+  TrainingSetup s = Fsdp(8, 64, 4096);
+  s.zero = 1;
+  s.ep = 8;
+  s.framework = Framework::kMegatron;
+  Result<TrainingEstimate> te = EstimateTraining(m, h100.sys, s, h100.eff);
+  ASSERT_TRUE(te.ok()) << te.status().message();
+  s.framework = Framework::kTorchtitan;
+  Result<TrainingEstimate> grouped = EstimateTraining(m, h100.sys, s, h100.eff);
+  ASSERT_TRUE(grouped.ok()) << grouped.status().message();
+  double micro_batches = 64.0 / 8;
+  double host_layers = micro_batches * m.layers * 3 * 0.05;
+  // The embedding and output layer add a little GPU work outside the blocks.
+  EXPECT_NEAR(te->time_compute_s / (host_layers * 128.0 / 50.0), 1.0, 0.01);
+  EXPECT_NEAR(grouped->time_compute_s / (host_layers * 98.0 / 50.0), 1.0, 0.01);
+  // A dense model of the same blocks: 50 operators.
+  ModelSpec dense = Llama8b();
+  Result<TrainingEstimate> d = EstimateTraining(dense, h100.sys, Fsdp(8, 64, 4096), h100.eff);
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_NEAR(d->time_compute_s / host_layers, 1.0, 0.01);
+}
+
 TEST(Recompute, TorchtitanSelectiveSavesEveryOtherMatmulAndRecomputesTheRest) {
   // torchtitan's op-level policy on a Llama block (q, k, v, o, gate, up, down): q, v, gate and
   // down outputs, the attention output and the block input are kept; k, o and up are
