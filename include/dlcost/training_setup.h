@@ -61,11 +61,12 @@ Result<LoraTargets> ParseLoraTargets(const std::string& s, const std::string& wh
 // Communication overlapped with compute: data-parallel (gradient reduction, FSDP gathers) and
 // tensor-parallel collectives. Empty fields: the estimator's defaults (dp overlapped, tp not).
 struct Overlap {
-  std::optional<bool> dp, tp;
+  std::optional<bool> dp, tp, ep;
 };
-// "none", or dp, tp, pp, cp, ep joined with '+' ("dp+tp"); pp, cp and ep are accepted and
-// change nothing (pipeline sends and the context-parallel ring are always modelled
-// overlapped; expert all-to-alls never). InvalidInput naming `what` otherwise.
+// "none", or dp, tp, pp, cp, ep joined with '+' ("dp+tp"); pp and cp are accepted and change
+// nothing (pipeline sends and the context-parallel ring are always modelled overlapped); ep
+// overlaps the expert all-to-alls with compute (off unless named). InvalidInput naming `what`
+// otherwise.
 Result<Overlap> ParseOverlap(const std::string& s, const std::string& what);
 
 // The training job. Optional layout fields left empty take defaults (ResolveLayout) or are

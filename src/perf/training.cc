@@ -436,6 +436,13 @@ void FillStepTime(const LayoutCostInputs& in, const StageTotals& stages, double 
   }
   e.time_comm_cp_s = m * w.cp_comm_s;
   e.time_comm_ep_s = m * w.ep_comm_s;
+  if (in.setup->overlap.ep.value_or(false)) {
+    // Expert all-to-alls overlapped with another micro-batch's compute (Megatron-Core's
+    // batch-level EP overlap, --overlap-moe-expert-parallel-comm; DeepEP's hooks): only what
+    // outlasts the work stays exposed, and the overlapped part slows the compute beside it.
+    double work = w.fwd_s + w.bwd_s + w.recompute_s;
+    e.time_comm_ep_s = m * (std::max(0.0, w.ep_comm_s - work) + ContentionSeconds(w.ep_comm_s, work, *in.rates.eff));
+  }
   e.time_comm_pp_s = m * pp_p2p;
   e.time_bubble_s = layout.pp > 1 ? (layout.pp - 1) / static_cast<double>(layout.vpp) * (stages.sum_stage_s / layout.pp) : 0;
   e.time_comm_dp_s = ExposedDataParallelSeconds(in, stages);
@@ -696,12 +703,17 @@ void AddTrainingAssumptions(const ModelSpec& model, const SystemSpec& sys, const
                                                      : ", backward at the forward fraction"));
   }
   bool tp_overlap = s.overlap.tp.value_or(false), dp_overlap = s.overlap.dp.value_or(true);
+  bool ep_overlap = model.moe && s.overlap.ep.value_or(false);
   e.assumptions.push_back(fmt::format(
-      "tensor-parallel collectives {}; data-parallel traffic {}{}", tp_overlap ? "overlapped with the GEMMs" : "not overlapped with compute",
+      "tensor-parallel collectives {}; data-parallel traffic {}{}{}", tp_overlap ? "overlapped with the GEMMs" : "not overlapped with compute",
       dp_overlap ? "overlapped (ZeRO 0-2: under the last micro-batch's backward; ZeRO 3: per-layer prefetch)" : "not overlapped",
-      dp_overlap || tp_overlap ? fmt::format("; overlapped collectives slow compute by {:.0f}% of their time (NCCL's SM share)",
-                                             100 * eff.comm_compute_slowdown)
-                               : ""));
+      model.moe ? (ep_overlap ? "; expert all-to-alls overlapped with another micro-batch's compute"
+                              : "; expert all-to-alls not overlapped (--overlap ep to overlap them)")
+                : "",
+      dp_overlap || tp_overlap || ep_overlap
+          ? fmt::format("; overlapped collectives slow compute by {:.0f}% of their time (NCCL's SM share)",
+                        100 * eff.comm_compute_slowdown)
+          : ""));
   double sustained = sys.gpu.SustainedComputeFraction();
   if (sustained < 1) {
     e.assumptions.push_back(fmt::format("{} runs capped at {:.0f} W of the {:.0f} W its peaks assume: compute at {:.1f}% of "

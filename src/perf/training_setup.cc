@@ -110,18 +110,16 @@ Result<LoraTargets> ParseLoraTargets(const std::string& s, const std::string& wh
 Result<Overlap> ParseOverlap(const std::string& s, const std::string& what) {
   Overlap o;
   std::string t = ToLower(std::string(TrimView(s)));
-  if (t == "none") {
-    o.dp = false;
-    o.tp = false;
-    return o;
-  }
   o.dp = false;
   o.tp = false;
+  o.ep = false;
+  if (t == "none") return o;
   for (const std::string& part : Split(t, '+')) {
     std::string p(TrimView(part));
     if (p == "dp") o.dp = true;
     else if (p == "tp") o.tp = true;
-    else if (p != "pp" && p != "cp" && p != "ep") {
+    else if (p == "ep") o.ep = true;
+    else if (p != "pp" && p != "cp") {
       return InvalidInput(fmt::format("{}: unknown overlap '{}' (none, or dp, tp, pp, cp, ep joined with '+')", what, ForMessage(s)));
     }
   }

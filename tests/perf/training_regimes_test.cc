@@ -161,6 +161,32 @@ TEST(ExpertParallel, ExpertGradientsCrossTheNetworkWithoutAnInNodeReduction) {
   EXPECT_GT(e->time_comm_dp_s, 0.0);
 }
 
+TEST(ExpertParallel, OverlapHidesTheAllToAllsUnderCompute) {
+  // 64 experts over ep = 8 on 8 nodes' worth of GPUs: --overlap ep leaves only what outlasts the
+  // compute plus the SM contention (kappa x the overlapped time) exposed.
+  Gpu h100 = Load("h100-sxm-80gb");
+  Result<TrainingEstimate> plain = MoeOn64H100(Llama8b(), 64, 2048, h100);
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  ASSERT_GT(plain->time_comm_ep_s, 0.0);
+  ModelSpec m = Llama8b();
+  MoeSpec moe;
+  moe.experts = 64;
+  moe.top_k = 2;
+  moe.expert_ffn = 2048;
+  m.moe = moe;
+  TrainingSetup s = Fsdp(64, 64, 4096);
+  s.zero = 1;
+  s.ep = 8;
+  Result<Overlap> o = ParseOverlap("dp+ep", "--overlap");
+  ASSERT_TRUE(o.ok());
+  s.overlap = *o;
+  Result<TrainingEstimate> hidden = EstimateTraining(m, h100.sys, s, h100.eff);
+  ASSERT_TRUE(hidden.ok()) << hidden.status().message();
+  EXPECT_LT(hidden->time_comm_ep_s, plain->time_comm_ep_s);
+  EXPECT_GE(hidden->time_comm_ep_s, h100.eff.comm_compute_slowdown * std::min(plain->time_comm_ep_s, hidden->time_compute_s) * 0.999);
+  EXPECT_DOUBLE_EQ(hidden->time_compute_s, plain->time_compute_s);
+}
+
 TEST(ExpertParallel, MoeLayersIssueMoreHostOperatorsThanDenseOnes) {
   // 128 narrow experts, top-8, ep = 8 (16 local experts). With a host slow enough to bound every
   // layer, a MoE layer costs (44 + 52 + 2 x 16) / 50 dense layers' dispatch under Transformer

@@ -63,7 +63,7 @@ void RegisterTrain(CLI::App& app, GlobalOptions& g, int* exit_code) {
                   "Training framework (megatron-lm, nemo, torchtitan, deepspeed, pytorch-fsdp, torchtune, ...): sets "
                   "the default attention kernel");
   cmd->add_option("--attention-kernel", a->attention_kernel, "eager, sdpa, flash1, flash2, flash3, cudnn, ck, other");
-  cmd->add_option("--overlap", a->overlap, "Communication overlapped with compute: none, or dp, tp joined with '+'");
+  cmd->add_option("--overlap", a->overlap, "Communication overlapped with compute: none, or dp, tp, ep joined with '+' (pp and cp are always overlapped)");
   cmd->add_option("--pp-layers", a->pp_layers,
                   "Transformer layers per pipeline rank (or per virtual stage), e.g. 15,16,16,16,16,16,16,15");
   cmd->add_option("--restart-min", a->restart_min,
