@@ -100,6 +100,14 @@ double AddMatmulOp(const LayoutCostInputs& in, const MicroBatchShape& sh, const 
   return t + cast_fwd;
 }
 
+// A fused attention's backward: 2.5x the forward's FLOPs, at the kernel's own measured backward
+// fraction where the profile has one.
+double FusedAttentionBackwardSeconds(const LayoutCostInputs& in, double t_fwd) {
+  const EfficiencyProfile& eff = *in.rates.eff;
+  double bwd_speed = eff.attention_backward_fraction > 0 ? eff.attention_backward_fraction / eff.attention_max_fraction : 1.0;
+  return kAttentionBackwardFactor * t_fwd / bwd_speed;
+}
+
 // Unfused attention (Megatron-LM before fused attention): QK^T and AV as batched GEMMs over the
 // full score matrix, which is written and read by the scale/mask/softmax and dropout kernels.
 // E = score elements on this GPU; bytes per pass at 2 bytes per element, the dropout mask at 1.
@@ -135,10 +143,7 @@ double AddAttentionOp(const LayoutCostInputs& in, const MicroBatchShape& sh, con
     // Fused kernel: causal blocks above the diagonal are skipped.
     t_fwd = (in.causal ? 0.5 : 1.0) * op_units_flops / (in.rates.attention_peak * in.rates.eff->attention_max_fraction) +
             in.rates.eff->kernel_overhead_s;
-    // The backward pass's 2.5x FLOPs run at its own measured fraction where the profile has one.
-    const EfficiencyProfile& eff = *in.rates.eff;
-    double bwd_speed = eff.attention_backward_fraction > 0 ? eff.attention_backward_fraction / eff.attention_max_fraction : 1.0;
-    t_bwd = kAttentionBackwardFactor * t_fwd / bwd_speed;
+    t_bwd = FusedAttentionBackwardSeconds(in, t_fwd);
   } else {
     UnfusedAttentionSeconds(in, sh, op, op_units_flops, &t_fwd, &t_bwd);
   }
@@ -357,13 +362,17 @@ void AddParallelComm(const LayoutCostInputs& in, const MicroBatchShape& sh, cons
     out.tp_comm_s = count * AllReduceTime(msg, in.tp_group);
   }
   // Context parallelism: each attention passes K and V around the ring (forward) and their
-  // gradients back (backward), overlapped with the attention blocks it feeds.
+  // gradients back (backward), overlapped with the attention blocks it feeds; while the ring's
+  // sends run, the attention loses the SM share their kernels hold (contention, as for every
+  // overlapped collective).
   if (layout.cp > 1) {
     double kv = in.act_elem_bytes * sh.rows_local * 2 * w.hkv / sh.tp;
     const GroupPlacement& cp = in.cp_group;
     double ring = (layout.cp - 1) * SendTime(kv, cp.n <= cp.per_node ? cp.intra : cp.inter);
-    double exposed_fwd = std::max(0.0, ring - attn_fwd_s);
-    double exposed_bwd = std::max(0.0, 2 * ring - kAttentionBackwardFactor * attn_fwd_s);
+    double attn_bwd_s = FusedAttentionBackwardSeconds(in, attn_fwd_s);
+    double kappa = in.rates.eff->comm_compute_slowdown;
+    double exposed_fwd = std::max(0.0, ring - attn_fwd_s) + kappa * std::min(ring, attn_fwd_s);
+    double exposed_bwd = std::max(0.0, 2 * ring - attn_bwd_s) + kappa * std::min(2 * ring, attn_bwd_s);
     out.cp_comm_s = exposed_fwd + exposed_bwd + (layout.recompute != Recompute::kNone ? exposed_fwd : 0);
   }
   // Expert parallelism: dispatch and combine all-to-all in forward and backward.
