@@ -319,6 +319,13 @@ double LayersPerStage(const LayoutCostInputs& in) {
   return std::max(1.0, std::ceil(static_cast<double>(in.model->layers) / static_cast<double>(in.layout->pp)));
 }
 
+// Whether the tensor-parallel collectives overlap the GEMMs: as asked (--overlap), else NeMo's
+// default. NeMo's pre-training recipes in performance mode, which its published performance
+// tables run, add MegatronCommOverlapCallback(tp_comm_overlap=True) (e.g. NVIDIA/NeMo
+// nemo/collections/llm/recipes/llama31_405b.py, pretrain_performance_optimizations);
+// Megatron-LM leaves --tp-comm-overlap off.
+bool TensorParallelOverlap(const TrainingSetup& s) { return s.overlap.tp.value_or(s.framework == Framework::kNemo); }
+
 // Compute lost to a collective of `comm_s` seconds that runs beside `compute_s` seconds of
 // compute: its kernels hold a share of the SMs for the time they overlap.
 double ContentionSeconds(double comm_s, double compute_s, const EfficiencyProfile& eff) {
@@ -429,7 +436,7 @@ void FillStepTime(const LayoutCostInputs& in, const StageTotals& stages, double 
   e.time_recompute_s = m * w.recompute_s;
   e.time_attention_s = m * w.attention_s;
   e.time_comm_tp_s = m * w.tp_comm_s;
-  if (in.setup->overlap.tp.value_or(false)) {
+  if (TensorParallelOverlap(*in.setup)) {
     // Tensor-parallel collectives overlapped with the GEMMs they feed (async TP, TE comm overlap).
     double work = w.fwd_s + w.bwd_s + w.recompute_s;
     e.time_comm_tp_s = m * (std::max(0.0, w.tp_comm_s - work) + ContentionSeconds(w.tp_comm_s, work, *in.rates.eff));
@@ -702,10 +709,12 @@ void AddTrainingAssumptions(const ModelSpec& model, const SystemSpec& sys, const
                                         bwd_frac > 0 ? fmt::format(", backward {:.0f}% (measured apart)", 100 * bwd_frac)
                                                      : ", backward at the forward fraction"));
   }
-  bool tp_overlap = s.overlap.tp.value_or(false), dp_overlap = s.overlap.dp.value_or(true);
+  bool tp_overlap = TensorParallelOverlap(s), dp_overlap = s.overlap.dp.value_or(true);
   bool ep_overlap = model.moe && s.overlap.ep.value_or(false);
   e.assumptions.push_back(fmt::format(
-      "tensor-parallel collectives {}; data-parallel traffic {}{}{}", tp_overlap ? "overlapped with the GEMMs" : "not overlapped with compute",
+      "tensor-parallel collectives {}; data-parallel traffic {}{}{}",
+      tp_overlap ? (s.overlap.tp ? "overlapped with the GEMMs" : "overlapped with the GEMMs (NeMo's performance-mode default)")
+                 : "not overlapped with compute",
       dp_overlap ? "overlapped (ZeRO 0-2: under the last micro-batch's backward; ZeRO 3: per-layer prefetch)" : "not overlapped",
       model.moe ? (ep_overlap ? "; expert all-to-alls overlapped with another micro-batch's compute"
                               : "; expert all-to-alls not overlapped (--overlap ep to overlap them)")

@@ -161,6 +161,28 @@ TEST(ExpertParallel, ExpertGradientsCrossTheNetworkWithoutAnInNodeReduction) {
   EXPECT_GT(e->time_comm_dp_s, 0.0);
 }
 
+TEST(Framework, NemoOverlapsTensorParallelCommunicationByDefault) {
+  // NeMo's performance-mode recipes add tp_comm_overlap; Megatron-LM leaves it off; an explicit
+  // --overlap wins either way.
+  Gpu h100 = Load("h100-sxm-80gb");
+  ModelSpec m = Llama8b();
+  TrainingSetup s = Fsdp(8, 16, 8192);
+  s.zero = 1;
+  s.tp = 8;
+  s.framework = Framework::kMegatron;
+  Result<TrainingEstimate> megatron = EstimateTraining(m, h100.sys, s, h100.eff);
+  s.framework = Framework::kNemo;
+  Result<TrainingEstimate> nemo = EstimateTraining(m, h100.sys, s, h100.eff);
+  Result<Overlap> none = ParseOverlap("dp", "--overlap");
+  ASSERT_TRUE(none.ok());
+  s.overlap = *none;
+  Result<TrainingEstimate> nemo_off = EstimateTraining(m, h100.sys, s, h100.eff);
+  ASSERT_TRUE(megatron.ok() && nemo.ok() && nemo_off.ok());
+  ASSERT_GT(megatron->time_comm_tp_s, 0.0);
+  EXPECT_LT(nemo->time_comm_tp_s, megatron->time_comm_tp_s);
+  EXPECT_DOUBLE_EQ(nemo_off->time_comm_tp_s, megatron->time_comm_tp_s);
+}
+
 TEST(ExpertParallel, OverlapHidesTheAllToAllsUnderCompute) {
   // 64 experts over ep = 8 on 8 nodes' worth of GPUs: --overlap ep leaves only what outlasts the
   // compute plus the SM contention (kappa x the overlapped time) exposed.
