@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "common/csv.h"
+#include "dlcost/strings.h"
 #include "drift/cells.h"
 #include "drift/parallel.h"
 #include "drift/readers.h"
@@ -171,7 +172,7 @@ Result<std::vector<std::string>> ReadHeader(const char*& p, const char* end, con
     for (size_t j = 0; j < i; ++j) {
       if (names[j] == names[i]) {
         return InvalidInput(fmt::format("{}: line {}: column '{}' appears twice in the header (columns {} and {})",
-                                        path, header_line, names[i], j + 1, i + 1));
+                                        path, header_line, ForMessage(names[i]), j + 1, i + 1));
       }
     }
   }
@@ -331,8 +332,8 @@ void NoteBadCells(const std::vector<Chunk>& chunks, const std::vector<int64_t>& 
   }
   if (bad == 0) return;
   col.bad_cells = bad;
-  col.problem = fmt::format("{}: column '{}': line {}: '{}' is not a finite number ({} such {})", path, col.name,
-                            base[first] + chunks[first].first_bad_line[c], chunks[first].first_bad_text[c], bad,
+  col.problem = fmt::format("{}: column '{}': line {}: '{}' is not a finite number ({} such {})", path, ForMessage(col.name),
+                            base[first] + chunks[first].first_bad_line[c], ForMessage(chunks[first].first_bad_text[c]), bad,
                             bad == 1 ? "cell" : "cells");
 }
 

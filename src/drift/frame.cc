@@ -126,7 +126,7 @@ ColumnType ResolveType(const std::string& name, ColumnType inferred, const ReadO
     const Column* s = schema->Find(name);
     if (s == nullptr) {
       *keep = false;
-      *problem = fmt::format("column '{}' is in {} but not in the reference {}", name, "the current file", schema->path);
+      *problem = fmt::format("column '{}' is in {} but not in the reference {}", ForMessage(name), "the current file", schema->path);
       return type;
     }
     type = s->type;

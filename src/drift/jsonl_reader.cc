@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "dlcost/strings.h"
 #include "drift/cells.h"
 #include "drift/readers.h"
 #include "common/json_util.h"
@@ -189,7 +190,7 @@ Result<Frame> ReadJsonl(std::string_view text, const std::string& path, const Re
     }
     if (b.col.bad_cells > 0) {
       b.col.problem = fmt::format("{}: column '{}': line {}: '{}' is not a finite number ({} such {})", path,
-                                  b.col.name, b.first_bad_line, b.first_bad_text, b.col.bad_cells,
+                                  ForMessage(b.col.name), b.first_bad_line, ForMessage(b.first_bad_text), b.col.bad_cells,
                                   b.col.bad_cells == 1 ? "cell" : "cells");
     }
     f.columns.push_back(std::move(b.col));

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "dlcost/drift.h"
+#include "dlcost/strings.h"
 #include "drift/parallel.h"
 #include "drift/stats.h"
 
@@ -247,11 +248,11 @@ DriftResult Compare(const Reference& ref, const Frame& cur, const Policy& policy
     if (!rc.problem.empty()) {
       job.res.note = rc.problem;
     } else if (job.cc == nullptr) {
-      job.res.note = fmt::format("column '{}' is missing from {}", rc.name, cur.path);
+      job.res.note = fmt::format("column '{}' is missing from {}", ForMessage(rc.name), cur.path);
     } else if (!job.cc->problem.empty()) {
       job.res.note = job.cc->problem;
     } else if (job.cc->type != rc.type) {
-      job.res.note = fmt::format("column '{}' is {} in {} but {} in {}", rc.name, ColumnTypeName(rc.type), rf.path,
+      job.res.note = fmt::format("column '{}' is {} in {} but {} in {}", ForMessage(rc.name), ColumnTypeName(rc.type), rf.path,
                                  ColumnTypeName(job.cc->type), cur.path);
     } else {
       std::string note;
@@ -313,13 +314,13 @@ DriftResult Compare(const Reference& ref, const Frame& cur, const Policy& policy
     ColumnResult r;
     r.name = c.name;
     r.type = c.type;
-    r.note = c.problem.empty() ? fmt::format("column '{}' is not in {}", c.name, rf.path) : c.problem;
+    r.note = c.problem.empty() ? fmt::format("column '{}' is not in {}", ForMessage(c.name), rf.path) : c.problem;
     out.columns.push_back(std::move(r));
   }
   for (const std::string& name : rf.absent_columns) {
     ColumnResult r;
     r.name = name;
-    r.note = fmt::format("column '{}' is not in {}", name, rf.path);
+    r.note = fmt::format("column '{}' is not in {}", ForMessage(name), rf.path);
     out.columns.push_back(std::move(r));
   }
   out.drift_share = out.tested > 0 ? static_cast<double>(out.drifted) / out.tested : 0.0;

@@ -111,12 +111,12 @@ Result<std::vector<Window>> SplitWindows(const Frame& f, const std::string& time
                                          int64_t* rows_without_timestamp) {
   const Column* c = f.Find(timestamp_column);
   if (c == nullptr) {
-    return InvalidInput(fmt::format("{}: no column '{}' for --timestamp", f.path, timestamp_column));
+    return InvalidInput(fmt::format("{}: no column '{}' for --timestamp", f.path, ForMessage(timestamp_column)));
   }
   if (!c->problem.empty()) return InvalidInput(c->problem);
   if (c->type == ColumnType::kText) {
     return InvalidInput(fmt::format("{}: column '{}': a timestamp column must be numeric (Unix seconds) or dates",
-                                    f.path, timestamp_column));
+                                    f.path, ForMessage(timestamp_column)));
   }
   std::vector<std::optional<int64_t>> by_code;
   if (c->type == ColumnType::kCategorical) {
@@ -128,7 +128,7 @@ Result<std::vector<Window>> SplitWindows(const Frame& f, const std::string& time
       seen[code] = true;
       Result<int64_t> t = ParseTimestampSeconds(c->categories[code]);
       if (!t.ok()) {
-        return InvalidInput(fmt::format("{}: column '{}': line {}: {}", f.path, timestamp_column,
+        return InvalidInput(fmt::format("{}: column '{}': line {}: {}", f.path, ForMessage(timestamp_column),
                                         row < f.row_lines.size() ? f.row_lines[row] : 0, t.status().message()));
       }
       by_code[code] = *t;

@@ -71,6 +71,24 @@ bool IsNumeric(const Value& v) {
   return std::holds_alternative<double>(v) || std::holds_alternative<int64_t>(v);
 }
 
+// A human table's cell or field value on one line: control characters (a newline inside a
+// quoted CSV header, a tab) are written as escapes, so every row stays one line of the table.
+std::string OneLine(std::string s) {
+  if (std::none_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    return s;
+  }
+  std::string out;
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (c == '\n') out += "\\n";
+    else if (c == '\t') out += "\\t";
+    else if (c == '\r') out += "\\r";
+    else if (u < 0x20 || u == 0x7f) out += fmt::format("\\x{:02x}", u);
+    else out += c;
+  }
+  return out;
+}
+
 // UTF-8 aware display width (counts code points, not bytes).
 size_t Width(const std::string& s) {
   size_t n = 0;
@@ -100,7 +118,7 @@ std::string RenderText(const Report& r) {
   }
   for (const Field& f : r.fields) {
     if (!f.InHuman()) continue;
-    out += TrimEnd("  " + Pad(f.label, label_w, false) + "  " + FormatValue(f.value, f.precision)) + "\n";
+    out += TrimEnd("  " + Pad(f.label, label_w, false) + "  " + OneLine(FormatValue(f.value, f.precision))) + "\n";
   }
   if (!r.fields.empty()) out += "\n";
   for (const Table& t : r.tables) {
@@ -113,7 +131,7 @@ std::string RenderText(const Report& r) {
       std::vector<std::string> line;
       for (size_t c = 0; c < t.columns.size(); ++c) {
         const Value& v = c < row.size() ? row[c] : Value();
-        std::string s = FormatValue(v, t.columns[c].precision);
+        std::string s = OneLine(FormatValue(v, t.columns[c].precision));
         if (IsNumeric(v)) right[c] = true;
         w[c] = std::max(w[c], Width(s));
         line.push_back(std::move(s));
