@@ -111,6 +111,11 @@ struct ModelSpec {
   std::optional<MoeSpec> moe;
   std::optional<MlaSpec> mla;
   int64_t mtp_layers = 0;  // DeepSeek-V3 multi-token-prediction modules (not in published totals)
+  // Sliding-window attention: `sliding_window_layers` of the layers attend to at most the last
+  // `sliding_window` keys (gpt-oss, Gemma 2 alternate them with full-attention layers; Mistral 7B
+  // v0.1 windows every layer). 0: every layer attends to its whole context.
+  int64_t sliding_window = 0;
+  int64_t sliding_window_layers = 0;
 
   // Encoder (BERT).
   int64_t type_vocab = 0;

@@ -104,6 +104,15 @@ Status ParseTransformer(const JsonFields& f, ModelSpec& m) {
   }
   DLCOST_ASSIGN_OR_RETURN(std::optional<int64_t> mtp, f.OptNonNegativeInt("mtp_layers"));
   m.mtp_layers = mtp.value_or(0);
+  DLCOST_ASSIGN_OR_RETURN(std::optional<int64_t> window, f.OptPositiveInt("sliding_window"));
+  DLCOST_ASSIGN_OR_RETURN(std::optional<int64_t> windowed, f.OptNonNegativeInt("sliding_window_layers"));
+  if (windowed && !window) return Invalid(f.where(), "field 'sliding_window_layers' needs 'sliding_window'");
+  m.sliding_window = window.value_or(0);
+  m.sliding_window_layers = window ? windowed.value_or(m.layers) : 0;
+  if (m.sliding_window_layers > m.layers) {
+    return Invalid(f.where(), fmt::format("field 'sliding_window_layers' ({}) exceeds layers ({})",
+                                          m.sliding_window_layers, m.layers));
+  }
   return Status::Ok();
 }
 
@@ -261,6 +270,36 @@ Result<int64_t> HfRequired(const JsonFields& f, std::initializer_list<const char
   return *v;
 }
 
+// Sliding windows from a Hugging Face config: "sliding_window" (null or absent: none), unless
+// "use_sliding_window" is false (Qwen2 ships a window it does not use); which layers use it from
+// "layer_types" ("sliding_attention" entries) when given, else every other layer for Gemma 2
+// (its modelling code alternates local and global layers) and every layer otherwise (Mistral).
+Status HfSlidingWindow(const JsonFields& f, const std::string& type, const std::string& where, ModelSpec& m) {
+  const nlohmann::json& j = f.obj();
+  if (!j.contains("sliding_window") || j.at("sliding_window").is_null()) return Status::Ok();
+  DLCOST_ASSIGN_OR_RETURN(bool use, f.OptBool("use_sliding_window", true));
+  if (!use) return Status::Ok();
+  DLCOST_ASSIGN_OR_RETURN(std::optional<int64_t> window, HfInt(f, {"sliding_window"}));
+  if (!window || *window <= 0) return Invalid(where, "field 'sliding_window' must be a positive integer or null");
+  int64_t windowed = type == "gemma2" ? m.layers / 2 : m.layers;
+  if (j.contains("layer_types")) {
+    const nlohmann::json& types = j.at("layer_types");
+    if (!types.is_array() || static_cast<int64_t>(types.size()) != m.layers) {
+      return Invalid(where, fmt::format("field 'layer_types' must list one type per layer ({})", m.layers));
+    }
+    windowed = 0;
+    for (const nlohmann::json& t : types) {
+      if (!t.is_string()) return Invalid(where, "field 'layer_types' must hold strings");
+      windowed += t.get<std::string>() == "sliding_attention";
+    }
+  }
+  if (windowed > 0) {
+    m.sliding_window = *window;
+    m.sliding_window_layers = windowed;
+  }
+  return Status::Ok();
+}
+
 Result<ModelSpec> ParseHfConfig(const nlohmann::json& j, const std::string& where) {
   JsonFields f(j, where);
   ModelSpec m;
@@ -321,6 +360,7 @@ Result<ModelSpec> ParseHfConfig(const nlohmann::json& j, const std::string& wher
   }
   if (type == "qwen2" || type == "qwen2_moe") m.qkv_bias = true;
   if (type == "gemma2") m.norms_per_layer = 4;
+  DLCOST_RETURN_IF_ERROR(HfSlidingWindow(f, type, where, m));
   if (type == "mixtral") {
     MoeSpec moe;
     DLCOST_ASSIGN_OR_RETURN(moe.experts, HfRequired(f, {"num_local_experts"}));
@@ -409,6 +449,7 @@ Status CheckModelBounds(const ModelSpec& m, const std::string& where) {
       {"image_size", m.image_size, 1 << 16}, {"patch_size", m.patch_size, 1 << 16},
       {"experts", m.moe ? m.moe->experts : 0, 1 << 16},
       {"first_dense_layers", m.moe ? m.moe->first_dense_layers : 0, 100'000},
+      {"sliding_window", m.sliding_window, 1 << 30},
   };
   for (const Bound& b : bounds) {
     if (b.value > b.max) return Invalid(where, fmt::format("field '{}' ({}) is above {}", b.field, b.value, b.max));

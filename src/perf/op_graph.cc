@@ -185,6 +185,18 @@ void AddTransformerLayers(const ModelSpec& m, double kv_len, double rows, OpGrap
   if (moe > 0) g.groups.push_back({"moe_layer", moe, TransformerLayer(m, true, kv_len, rows)});
 }
 
+// Keys per query row of a decoder's attention op, averaged over its layers, in the op's
+// full-matrix convention (a causal pass computes half of it): `seq` for full attention; a layer
+// with a window of w < seq attends to w - w^2 / (2 seq) keys per query on average under the
+// causal mask, which is 2w - w^2 / seq in that convention (docs/model.md).
+double AttentionKvLen(const ModelSpec& m, double seq) {
+  double w = static_cast<double>(m.sliding_window);
+  if (m.kind != ModelKind::kDecoder || m.sliding_window_layers <= 0 || w <= 0 || w >= seq) return seq;
+  double windowed = static_cast<double>(m.sliding_window_layers);
+  double layers = static_cast<double>(m.layers);
+  return ((layers - windowed) * seq + windowed * (2 * w - w * w / seq)) / layers;
+}
+
 OpGraph BuildLanguageModel(const ModelSpec& m, int64_t seq) {
   OpGraph g;
   g.unit = "token";
@@ -197,7 +209,7 @@ OpGraph BuildLanguageModel(const ModelSpec& m, int64_t seq) {
   if (m.type_vocab > 0) emb.ops.push_back(Embedding("token_type_embedding", m.type_vocab, m.hidden, 1.0));
   if (m.kind == ModelKind::kEncoder) emb.ops.push_back(Norm("embedding_norm", m.hidden, 2.0, 1.0));
   g.groups.push_back(std::move(emb));
-  AddTransformerLayers(m, static_cast<double>(seq), 1.0, g);
+  AddTransformerLayers(m, AttentionKvLen(m, static_cast<double>(seq)), 1.0, g);
   LayerGroup head{"head", 1, {}};
   if (m.kind == ModelKind::kDecoder) head.ops.push_back(Norm("final_norm", m.hidden, NormParamsPerChannel(m), 1.0));
   if (m.pooler) {

@@ -82,6 +82,8 @@ void SupplementFromZoo(const ModelSpec& z, ModelSpec& m) {
   m.norm = z.norm;
   m.norms_per_layer = z.norms_per_layer;
   m.position = z.position;
+  m.sliding_window = z.sliding_window;
+  m.sliding_window_layers = z.sliding_window_layers;
 }
 
 }  // namespace

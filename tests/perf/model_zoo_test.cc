@@ -4,6 +4,7 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "dlcost/model.h"
 #include "dlcost/op_graph.h"
@@ -155,6 +156,70 @@ TEST(HfImport, MistralV03HasTheLargerVocabulary) {
   Result<perf::OpGraph> g = perf::BuildOpGraph(*hf, 0);
   ASSERT_TRUE(g.ok());
   EXPECT_NEAR(g->TotalParams(), 7.248e9, 0.005e9);  // Mistral-7B-v0.3: 7.25B
+}
+
+TEST(SlidingWindow, WindowedLayersAttendToAtMostTheirWindow) {
+  // gpt-oss-120b at 4,096 tokens: 18 of 36 layers attend to 128 keys. In the op's full-matrix
+  // convention a windowed causal layer costs 2w - w^2/s keys per query, a full one s.
+  Result<ModelSpec> m = Zoo().Resolve("gpt-oss-120b");
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->sliding_window, 128);
+  EXPECT_EQ(m->sliding_window_layers, 18);
+  Result<perf::OpGraph> g = perf::BuildOpGraph(*m, 4096);
+  ASSERT_TRUE(g.ok());
+  double s = 4096, w = 128;
+  double expected_kv = (18 * s + 18 * (2 * w - w * w / s)) / 36;
+  bool found = false;
+  for (const perf::LayerGroup& grp : g->groups) {
+    for (const perf::Op& op : grp.ops) {
+      if (op.kind != perf::OpKind::kAttention) continue;
+      found = true;
+      EXPECT_NEAR(op.attn_kv_len, expected_kv, 1e-9);
+      EXPECT_NEAR(op.fwd_flops, 2.0 * expected_kv * 64 * (64 + 64), 1e-6);
+    }
+  }
+  EXPECT_TRUE(found);
+  // A context no longer than the window attends to all of it.
+  Result<perf::OpGraph> short_ctx = perf::BuildOpGraph(*m, 128);
+  ASSERT_TRUE(short_ctx.ok());
+  for (const perf::LayerGroup& grp : short_ctx->groups) {
+    for (const perf::Op& op : grp.ops) {
+      if (op.kind == perf::OpKind::kAttention) EXPECT_DOUBLE_EQ(op.attn_kv_len, 128.0);
+    }
+  }
+}
+
+TEST(SlidingWindow, HfConfigsSayWhichLayersUseIt) {
+  // Qwen2.5 ships a window with use_sliding_window false; Mistral v0.3 and Mixtral set it null.
+  for (const char* file : {"qwen2.5-7b-instruct.json", "mistral-7b-instruct-v0.3.json", "mixtral-8x7b-v0.1.json"}) {
+    Result<ModelSpec> hf = ReadModelFile(std::string(DLCOST_TEST_DATA_DIR) + "/models/hf/" + file);
+    ASSERT_TRUE(hf.ok()) << hf.status().message();
+    EXPECT_EQ(hf->sliding_window, 0) << file;
+  }
+  // layer_types counts the sliding layers; without it Mistral windows every layer and Gemma 2
+  // every other one.
+  nlohmann::json base = {{"model_type", "mistral"}, {"hidden_size", 512}, {"num_hidden_layers", 4},
+                         {"num_attention_heads", 8}, {"intermediate_size", 1024}, {"vocab_size", 1000},
+                         {"sliding_window", 256}};
+  Result<ModelSpec> all = ParseModelJson(base, "cfg.json");
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  EXPECT_EQ(all->sliding_window, 256);
+  EXPECT_EQ(all->sliding_window_layers, 4);
+  nlohmann::json typed = base;
+  typed["layer_types"] = {"sliding_attention", "full_attention", "sliding_attention", "full_attention"};
+  Result<ModelSpec> half = ParseModelJson(typed, "cfg.json");
+  ASSERT_TRUE(half.ok()) << half.status().message();
+  EXPECT_EQ(half->sliding_window_layers, 2);
+  nlohmann::json gemma = base;
+  gemma["model_type"] = "gemma2";
+  Result<ModelSpec> g2 = ParseModelJson(gemma, "cfg.json");
+  ASSERT_TRUE(g2.ok()) << g2.status().message();
+  EXPECT_EQ(g2->sliding_window_layers, 2);
+  nlohmann::json wrong = base;
+  wrong["layer_types"] = {"sliding_attention"};
+  Result<ModelSpec> bad = ParseModelJson(wrong, "cfg.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("layer_types"), std::string::npos) << bad.status().message();
 }
 
 }  // namespace
