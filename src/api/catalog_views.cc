@@ -222,6 +222,10 @@ Result<report::Report> ModelReport(const Session& session, const ModelRequest& a
   r.AddField("unit", "FLOPs counted per", gr.unit);
   if (gr.unit == "token") r.AddField("seq_len", "sequence length (attention term)", gr.seq_len);
   else r.AddField("tokens_per_sample", "tokens or pixels per image", gr.seq_len);
+  if (m->sliding_window > 0) {
+    r.AddField("sliding_window", "sliding attention window (tokens)", m->sliding_window);
+    r.AddField("sliding_window_layers", "layers with the window", m->sliding_window_layers);
+  }
   double fwd = gr.FwdFlopsPerUnit();
   r.AddField("fwd_flops_per_" + gr.unit, "forward FLOPs per " + gr.unit, fwd);
   r.AddField("train_flops_per_" + gr.unit, "training FLOPs per " + gr.unit + " (3 x forward)", gr.TrainFlopsPerUnit());
@@ -262,6 +266,12 @@ Result<report::Report> ModelReport(const Session& session, const ModelRequest& a
   r.notes.push_back("FLOPs: 2 per multiply-accumulate of matrix multiplies and attention (full s x s score "
                     "matrix, Megatron-LM convention; Narayanan et al. 2021, eq. 3); norms and activations "
                     "are not counted. Backward = 2 x forward.");
+  if (m->sliding_window > 0) {
+    r.notes.push_back(fmt::format("{} of {} layers attend to at most the last {} keys: their s x s matrix becomes "
+                                  "2w - w^2/s keys per query (s > w), averaged into the attention term "
+                                  "(docs/model.md, 'FLOPs').",
+                                  m->sliding_window_layers, m->layers, m->sliding_window));
+  }
   if (m->mtp_layers > 0) {
     r.notes.push_back(fmt::format("{} multi-token-prediction module(s) are not included (the published total "
                                   "excludes them).", m->mtp_layers));
