@@ -58,8 +58,9 @@ Result<Framework> ParseFramework(const std::string& s, const std::string& what);
 Result<AttentionKernel> ParseAttentionKernel(const std::string& s, const std::string& what);
 Result<LoraTargets> ParseLoraTargets(const std::string& s, const std::string& what);
 
-// Communication overlapped with compute: data-parallel (gradient reduction, FSDP gathers) and
-// tensor-parallel collectives. Empty fields: the estimator's defaults (dp overlapped, tp not).
+// Communication overlapped with compute: data-parallel (gradient reduction, FSDP gathers),
+// tensor-parallel collectives and expert all-to-alls. Empty fields: the estimator's defaults (dp
+// overlapped; tp only under NeMo, whose performance recipes overlap it; ep not).
 struct Overlap {
   std::optional<bool> dp, tp, ep;
 };
