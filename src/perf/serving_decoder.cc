@@ -37,8 +37,17 @@ Status SizeKvCache(const ModelSpec& model, const ServingSetup& s, double reserve
   DLCOST_ASSIGN_OR_RETURN(r.graph, BuildOpGraph(model, std::max<int64_t>(1, std::min<int64_t>(I + O, 1 << 20))));
   r.kv_tok_layer_bytes = KvBytesPerTokenLayer(model, s.tp, r.kv_elem_bytes);
   double layers_per_gpu = static_cast<double>(r.graph.TransformerLayers()) / static_cast<double>(s.pp);
-  out.kv_bytes_per_token = r.kv_tok_layer_bytes * layers_per_gpu;
-  out.kv_bytes_per_sequence = out.kv_bytes_per_token * std::max(1.0, reserved_len);
+  // With sliding-window layers a sequence caches fewer keys than its length: the per-token
+  // figure is the average over the reserved length (WindowedKeys).
+  double reserved = std::max(1.0, reserved_len);
+  out.kv_bytes_per_token = r.kv_tok_layer_bytes * layers_per_gpu * WindowedKeys(model, reserved) / reserved;
+  out.kv_bytes_per_sequence = out.kv_bytes_per_token * reserved;
+  if (model.sliding_window_layers > 0 && reserved > static_cast<double>(model.sliding_window)) {
+    out.assumptions.push_back(fmt::format(
+        "{} of {} layers keep only their last {} keys (sliding window): KV per token is the average over the "
+        "{}-token reserved length",
+        model.sliding_window_layers, model.layers, model.sliding_window, static_cast<int64_t>(reserved)));
+  }
   out.weights_bytes = WeightBytesPerGpu(r);
   double ffn_local = static_cast<double>(model.moe ? std::max(model.ffn, model.moe->expert_ffn) : model.ffn) / static_cast<double>(s.tp);
   out.workspace_bytes = engine.workspace_bytes +
@@ -82,8 +91,10 @@ Result<ServingReplica> AddDraftModel(const ModelSpec& model, const ModelSpec& dr
   d.ep = 1;
   double dbytes = WeightBytesPerGpu(d);
   out.weights_bytes += dbytes;
-  out.kv_bytes_per_token += d.kv_tok_layer_bytes * static_cast<double>(d.graph.TransformerLayers());
-  out.kv_bytes_per_sequence = out.kv_bytes_per_token * std::max(1.0, reserved_len);
+  double reserved = std::max(1.0, reserved_len);
+  out.kv_bytes_per_token +=
+      d.kv_tok_layer_bytes * static_cast<double>(d.graph.TransformerLayers()) * WindowedKeys(draft, reserved) / reserved;
+  out.kv_bytes_per_sequence = out.kv_bytes_per_token * reserved;
   double free_bytes = out.capacity_bytes - out.weights_bytes - out.workspace_bytes;
   out.kv_budget_bytes = std::max(0.0, free_bytes * engine.kv_memory_fraction);
   out.max_concurrency = static_cast<int64_t>(std::min(out.kv_budget_bytes / out.kv_bytes_per_sequence, 1e15));

@@ -119,9 +119,11 @@ void AddAttentionOp(const ServingReplica& r, const Pass& p, const Op& op, PassCo
     kv_read = tokens * op.gemm_rows * 2 * op.act_out_elems / op.gemm_rows * kAct16Bytes;
   } else {
     double dq = p.decode_seqs * p.decode_tokens_per_seq;
-    keys = dq * p.decode_ctx + p.prefill_tokens * p.prefill_ctx;
+    // Sliding-window layers keep and read only their last w keys.
+    double decode_keys = WindowedKeys(*r.model, p.decode_ctx);
+    keys = dq * decode_keys + p.prefill_tokens * WindowedKeys(*r.model, p.prefill_ctx);
     // Decode reads every cached key and value once per sequence; prefill writes its own.
-    kv_read = (p.decode_seqs * p.decode_ctx + p.Tokens()) * r.kv_tok_layer_bytes;
+    kv_read = (p.decode_seqs * decode_keys + p.Tokens()) * r.kv_tok_layer_bytes;
   }
   double flops = keys * per_key / tp;
   double bytes = kv_read + tokens * op.act_out_elems / (image ? 1 : op.gemm_rows) * 2 * kAct16Bytes / tp;
@@ -223,6 +225,13 @@ double WeightBytesPerGpu(const ServingReplica& r) {
     total += per * static_cast<double>(grp.count);
   }
   return total / static_cast<double>(r.pp);
+}
+
+double WindowedKeys(const ModelSpec& m, double ctx) {
+  double w = static_cast<double>(m.sliding_window);
+  if (m.sliding_window_layers <= 0 || w <= 0 || ctx <= w || m.layers <= 0) return ctx;
+  double windowed = static_cast<double>(m.sliding_window_layers), layers = static_cast<double>(m.layers);
+  return ((layers - windowed) * ctx + windowed * w) / layers;
 }
 
 double KvBytesPerTokenLayer(const ModelSpec& m, int64_t tp, double elem_bytes) {

@@ -98,5 +98,8 @@ double WeightBytesPerGpu(const ServingReplica& r);
 // KV-cache bytes of one token in one layer on one GPU of a `tp`-way group, at `elem_bytes` per
 // element (MLA caches its compressed latent instead of keys and values).
 double KvBytesPerTokenLayer(const ModelSpec& m, int64_t tp, double elem_bytes);
+// Keys a layer caches and attends to for a context of `ctx` tokens, averaged over the model's
+// layers: `ctx` for a full-attention layer, min(ctx, w) for a sliding-window one (docs/serving.md).
+double WindowedKeys(const ModelSpec& m, double ctx);
 
 }  // namespace dlcost::perf

@@ -9,6 +9,7 @@
 #include "dlcost/serving.h"
 #include "dlcost/units.h"
 #include "dlcost/op_graph.h"
+#include "perf/serving_pass.h"
 
 namespace dlcost {
 namespace {
@@ -172,6 +173,28 @@ TEST(ServingMoe, OneTokenReadsOnlyItsExperts) {
   double all_weights_s = e->weights_bytes / (3350e9 * r.eff.memory_fraction);
   // Top-2 of 8 experts: well under half of the weights are read per token.
   EXPECT_LT(e->tpot_s, 0.5 * all_weights_s);
+}
+
+TEST(ServingSlidingWindow, WindowedLayersCacheOnlyTheirWindow) {
+  // gpt-oss-120b on 4 H100s at 4,096 + 1,024 tokens: 18 of 36 layers keep 128 keys, so a
+  // sequence caches (18 x 5120 + 18 x 128) / 36 keys per layer on average instead of 5120.
+  Case r = MakeCase("gpt-oss-120b", "h100-sxm-80gb");
+  ServingSetup s = Base(4096, 1024);
+  s.tp = 4;
+  Result<ServingEstimate> windowed = EstimateServing(r.model, r.sys, s, r.eff, r.engine);
+  ASSERT_TRUE(windowed.ok()) << windowed.status().message();
+  ModelSpec full = r.model;
+  full.sliding_window = 0;
+  full.sliding_window_layers = 0;
+  Result<ServingEstimate> unwindowed = EstimateServing(full, r.sys, s, r.eff, r.engine);
+  ASSERT_TRUE(unwindowed.ok()) << unwindowed.status().message();
+  EXPECT_NEAR(windowed->kv_bytes_per_sequence / unwindowed->kv_bytes_per_sequence, (5120.0 + 128.0) / (2 * 5120.0),
+              1e-9);
+  EXPECT_GE(windowed->max_concurrency, unwindowed->max_concurrency);
+  EXPECT_GT(windowed->output_tok_s, unwindowed->output_tok_s);
+  // A context within the window caches everything.
+  EXPECT_DOUBLE_EQ(perf::WindowedKeys(r.model, 100.0), 100.0);
+  EXPECT_DOUBLE_EQ(perf::WindowedKeys(r.model, 1000.0), (1000.0 + 128.0) / 2);
 }
 
 TEST(ServingSparsity, TwoFourNeedsSparseTensorCores) {
