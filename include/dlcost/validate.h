@@ -21,6 +21,7 @@
 namespace dlcost {
 
 struct ValidationCase {
+  int64_t line = 0;  // of the CSV file
   std::string case_id;
   std::string metric;
   double measured = 0;
@@ -95,6 +96,21 @@ struct FamilyError {
   std::optional<double> loso_median_ape_pct;
 };
 
+// A serving engine's iteration-time factor (docs/serving.md, "Engine factors"): the median of
+// ln(predicted speed / measured speed) over the engine's published cases predicted in closed form
+// (no simulated request rate, no mixture of experts), exponentiated; fitted when at least
+// kEngineFitMinCases such cases from at least kEngineFitMinSources sources name the engine on
+// one GPU generation and version epoch, else 1.
+struct EngineFactorFit {
+  std::string engine;  // engine/platform/epoch, e.g. "vllm/cdna3/0.6.0"
+  double fitted = 1;   // on every source
+  double shipped = 1;  // what the engine profile holds
+  int cases = 0;
+  int sources = 0;
+};
+inline constexpr int kEngineFitMinCases = 6;
+inline constexpr int kEngineFitMinSources = 2;
+
 struct ValidationReport {
   std::vector<ValidationCase> cases;
   std::vector<MetricSummary> summary;
@@ -104,6 +120,10 @@ struct ValidationReport {
   std::vector<ErrorGroup> by_regime;             // per full regime key (training)
   std::vector<FamilyError> families;             // per family, all vs leave-one-source-out
   std::vector<std::string> fit_sources;          // the profile's fit sources the report left out
+  // Inference: the engines' iteration-time factors fitted on these cases. The cases and in-sample
+  // figures use the shipped factors; the LOSO figures and band coverage refit every factor
+  // without the case's own source.
+  std::vector<EngineFactorFit> engine_factors;
 };
 
 // Residuals a regime key needs, from sources other than the case's own, before its quantiles

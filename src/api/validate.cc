@@ -121,6 +121,19 @@ nlohmann::ordered_json ToJson(const ValidationReport& v) {
     out["by_source"] = GroupsJson(v.by_source, true);
     out["by_regime"] = GroupsJson(v.by_regime, false);
   }
+  if (!v.engine_factors.empty()) {
+    nlohmann::ordered_json ef = nlohmann::ordered_json::array();
+    for (const EngineFactorFit& f : v.engine_factors) {
+      nlohmann::ordered_json o;
+      o["engine"] = f.engine;
+      o["fitted"] = f.fitted;
+      o["shipped"] = f.shipped;
+      o["cases"] = f.cases;
+      o["sources"] = f.sources;
+      ef.push_back(o);
+    }
+    out["engine_factors"] = ef;
+  }
   return out;
 }
 
@@ -288,6 +301,20 @@ report::Report ValidationRecord(const ValidationReport& v, const std::string& fi
   PlannerTable(v, r);
   if (bands) BandFamilyTable(v, r);
   ErrorGroupTables(v, r);
+  if (!v.engine_factors.empty()) {
+    report::Table& t = r.AddTable(
+        "engine_factors", "Serving engines' iteration-time factors (docs/serving.md, 'Engine factors')",
+        {{"engine", "engine"}, {"fitted", "fitted on these cases", 3}, {"shipped", "engine profile", 3},
+         {"cases", "cases"}, {"sources", "sources"}});
+    for (const EngineFactorFit& f : v.engine_factors) {
+      t.rows.push_back({f.engine, f.fitted, f.shipped, static_cast<int64_t>(f.cases), static_cast<int64_t>(f.sources)});
+    }
+    r.notes.push_back(fmt::format(
+        "engine factors (engine/GPU generation/first version of the epoch): fitted where at least {} dense-model cases "
+        "predicted in closed form from {} sources name the engine (else 1); the cases and in-sample MAPE use the "
+        "engine profiles' factors, the LOSO MAPE and band coverage refit each factor without the case's own source.",
+        kEngineFitMinCases, kEngineFitMinSources));
+  }
   if (!v.families.empty()) {
     r.notes.push_back(fmt::format(
         "leave-one-source-out (LOSO) MAPE: the cases of the sources the efficiency profile was fitted on ({}) are left "

@@ -128,6 +128,7 @@ Result<ServingReplica> DescribeReplica(const ModelSpec& model, const SystemSpec&
   r.system = sys;
   r.eff = eff;
   r.engine = engine;
+  r.engine.iteration_time_factor = IterationTimeFactor(engine, gpu);
   r.tp = s.tp;
   r.pp = s.pp;
   r.ep = s.ep;

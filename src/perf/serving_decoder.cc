@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -12,6 +13,7 @@
 
 #include "dlcost/op_graph.h"
 #include "dlcost/strings.h"
+#include "dlcost/error_bands.h"
 #include "dlcost/units.h"
 #include "perf/serving_sim.h"
 
@@ -58,6 +60,24 @@ Status SizeKvCache(const ModelSpec& model, const ServingSetup& s, double reserve
   out.assumptions.push_back(fmt::format("engine {}: KV cache gets {:.0f}% of the memory left after weights and workspace{}",
                                         engine.id, 100 * engine.kv_memory_fraction,
                                         engine.reserve_full_sequence ? "; a request reserves KV for prompt + all outputs" : ""));
+  std::string arch = GpuGeneration(r.system.gpu), epoch = EngineEpoch(engine, engine.version);
+  std::string where = fmt::format("engine {} on {}{}", engine.id, arch,
+                                  epoch.empty() ? std::string() : fmt::format(", versions from {}", epoch));
+  if (engine.iteration_time_factor != 1) {
+    std::string fit;
+    for (const EngineFactor& f : engine.factors) {
+      if (f.architecture == arch && f.from_version == epoch && f.factor == engine.iteration_time_factor) {
+        fit = fmt::format(", fitted on {} published cases from {} sources", f.cases, f.sources);
+      }
+    }
+    out.assumptions.push_back(fmt::format("{}: every pass takes {:.2f}x the kernel model's time{} (docs/serving.md, "
+                                          "'Engine factors')",
+                                          where, engine.iteration_time_factor, fit));
+  } else if (engine.id != "generic") {
+    out.assumptions.push_back(fmt::format("{}: no engine factor fitted (too few published cases), so the kernel model's "
+                                          "time, which engines seldom beat (docs/serving.md, 'Engine factors')",
+                                          where));
+  }
   double max_c = out.kv_budget_bytes / out.kv_bytes_per_sequence;
   out.max_concurrency = static_cast<int64_t>(std::min(max_c, 1e15));
   if (free_bytes <= 0 || out.max_concurrency < 1) {
@@ -483,13 +503,22 @@ LoadSimulation Summarize(const std::vector<std::vector<LoadRequest>>& streams, c
     }
   }
   // Throughput over the measured arrival window: requests (warm-up ones too) that finish inside
-  // it, so that neither the warm-up nor draining the queue after the last arrival counts.
+  // it, so that neither the warm-up nor draining the queue after the last arrival counts. An
+  // overloaded engine is busy from the first completion to the last, so there its throughput is
+  // the completions over that span (the window may hold none when a request outlasts it).
+  double first_end = std::numeric_limits<double>::infinity(), last_end = 0, done_all = 0, done_tokens = 0;
   for (size_t k = 0; k < streams.size(); ++k) {
     const std::vector<LoadRequest>& reqs = streams[k];
     const ReplicaRun& run = runs[k];
     for (size_t i = 0; i < reqs.size(); ++i) {
       const RequestOutcome& o = run.outcomes[i];
       double end = run.arrival_s[i] + o.e2e_s;
+      if (o.done) {
+        first_end = std::min(first_end, end);
+        last_end = std::max(last_end, end);
+        ++done_all;
+        done_tokens += static_cast<double>(reqs[i].output_len);
+      }
       if (o.done && end >= first && end <= last_arrival) {
         ++in_window;
         out_tokens += static_cast<double>(reqs[i].output_len);
@@ -505,8 +534,14 @@ LoadSimulation Summarize(const std::vector<std::vector<LoadRequest>>& streams, c
   }
   sim.requests = measured;
   sim.warmup = warmup;
+  int64_t n = 0;
+  for (const auto& r : streams) n += static_cast<int64_t>(r.size());
+  sim.overloaded = waiting > std::max<int64_t>(50, n / 50);
   double window = last_arrival > first ? last_arrival - first : 0;
-  if (window > 0) {
+  if (sim.overloaded && done_all >= 2 && last_end > first_end) {
+    sim.completed_req_s = (done_all - 1) / (last_end - first_end) * copies;
+    sim.output_tok_s = done_tokens * (done_all - 1) / done_all / (last_end - first_end) * copies;
+  } else if (window > 0) {
     sim.completed_req_s = static_cast<double>(in_window) / window * copies;
     sim.output_tok_s = out_tokens / window * copies;
   }
@@ -519,9 +554,6 @@ LoadSimulation Summarize(const std::vector<std::vector<LoadRequest>>& streams, c
     sim.slo_attainment = measured > 0 ? static_cast<double>(met) / static_cast<double>(measured) : 0;
     sim.slo_goodput_req_s = *sim.slo_attainment * sim.completed_req_s;
   }
-  int64_t n = 0;
-  for (const auto& r : streams) n += static_cast<int64_t>(r.size());
-  sim.overloaded = waiting > std::max<int64_t>(50, n / 50);
   return sim;
 }
 

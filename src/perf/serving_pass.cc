@@ -189,6 +189,8 @@ PassCost RunPass(const ServingReplica& r, const Pass& p) {
     pc.time_s += t;
     pc.comm_s += t;
   }
+  // The engine's measured distance from the kernel model (docs/serving.md, "Engine factors").
+  pc.time_s *= r.engine.iteration_time_factor;
   pc.time_s += r.engine.step_overhead_s;
   return pc;
 }

@@ -205,6 +205,7 @@ Result<ValidationReport> RunCases(const std::string& csv_path, const std::vector
     }
     CaseRow row{&t, &r};
     ValidationCase vc;
+    vc.line = static_cast<int64_t>(r.line);
     vc.case_id = row.Get("case_id");
     vc.source = NormalizeSource(row.Get("source"));
     vc.metric = row.Get("metric");

@@ -1,6 +1,9 @@
 // Inference validator: predicts each row of inference_cases.csv with the serving estimator.
 #include <algorithm>
+#include <cmath>
+#include <map>
 #include <regex>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -193,17 +196,93 @@ double PredictServingMetric(const std::string& m, const ServingEstimate& e, cons
   return 0;
 }
 
-}  // namespace
+// How a pass over the cases sets the engines' iteration-time factors.
+enum class FactorMode {
+  kKernelModel,  // 1 for every engine: the residuals the factors are fitted on
+  kShipped,      // the engine profiles' own
+  kLoso,         // refitted without the case's own source
+};
 
-Result<ValidationReport> ValidateInference(const std::string& csv_path, const std::string& data_dir,
-                                           const std::string& eff_path, const ValidationOptions& opts) {
-  std::optional<ValidationCatalogs> loaded;
-  DLCOST_ASSIGN_OR_RETURN(const ValidationCatalogs* catalogs, CatalogsOf(opts, data_dir, &loaded));
-  const ValidationCatalogs& cat = *catalogs;
+// What the fit needs to know of a predicted case beyond the report: its fit group (engine,
+// GPU generation, epoch), whether its figure came from a simulated request rate (not proportional to
+// the pass time), and whether the model is a mixture of experts (whose kernel-model errors are
+// not the engine's: left out of the fit).
+struct CaseEngine {
+  std::string engine;
+  bool simulated = false;
+  bool moe = false;
+  std::string source;
+  double shipped = 1;  // the engine profile's factor for the case
+};
+
+// The group a case's engine factor is fitted in: engine, GPU generation and version epoch
+// ("vllm/cdna3/0.6.0"); "generic" (unnamed or unknown engines) is never fitted.
+std::string EngineFitKey(const EngineProfile& e, const Accelerator& gpu) {
+  if (e.id == "generic") return "generic";
+  return fmt::format("{}/{}/{}", e.id, GpuGeneration(gpu), EngineEpoch(e, e.version));
+}
+
+// ln(predicted speed / measured speed): rates as they are, times inverted.
+double SpeedResidual(const ValidationCase& c) { return -BandResidual(c); }
+
+// Fits the engines' iteration-time factors on the kernel-model residuals of `base`, and refits
+// them without one source on demand (docs/serving.md, "Engine factors").
+class EngineFactorFitter {
+ public:
+  EngineFactorFitter(const ValidationReport& base, const std::map<int64_t, CaseEngine>& engines) {
+    for (const ValidationCase& c : base.cases) {
+      auto it = engines.find(c.line);
+      if (c.status != "ok" || !c.predicted || it == engines.end() || it->second.simulated || it->second.moe) continue;
+      if (it->second.engine == "generic") continue;  // unnamed or unknown engines keep the kernel model
+      points_[it->second.engine].push_back({&c.source, SpeedResidual(c)});
+    }
+  }
+
+  // The factor of `engine` from every source but `without` (empty: all); 1 when fewer than
+  // kEngineFitMinCases cases or fewer than kEngineFitMinSources sources remain.
+  double Factor(const std::string& engine, const std::string& without, int* cases = nullptr, int* sources = nullptr) {
+    auto key = std::make_pair(engine, without);
+    auto hit = cache_.find(key);
+    if (hit != cache_.end() && !cases && !sources) return hit->second;
+    std::vector<double> r;
+    std::set<std::string> srcs;
+    auto it = points_.find(engine);
+    if (it != points_.end()) {
+      for (const Point& p : it->second) {
+        if (!without.empty() && *p.source == without) continue;
+        r.push_back(p.residual);
+        srcs.insert(*p.source);
+      }
+    }
+    if (cases) *cases = static_cast<int>(r.size());
+    if (sources) *sources = static_cast<int>(srcs.size());
+    bool enough = static_cast<int>(r.size()) >= kEngineFitMinCases && static_cast<int>(srcs.size()) >= kEngineFitMinSources;
+    double f = enough ? std::exp(Quantile(r, 0.5)) : 1.0;
+    cache_[key] = f;
+    return f;
+  }
+
+  std::vector<std::string> Engines() const {
+    std::vector<std::string> out;
+    for (const auto& [e, pts] : points_) out.push_back(e);
+    return out;
+  }
+
+ private:
+  struct Point {
+    const std::string* source;
+    double residual;
+  };
+  std::map<std::string, std::vector<Point>> points_;
+  std::map<std::pair<std::string, std::string>, double> cache_;
+};
+
+Result<ValidationReport> PredictInferenceCases(const std::string& csv_path, const ValidationCatalogs& cat,
+                                               EfficiencyCache& effs, FactorMode mode, EngineFactorFitter* fitter,
+                                               std::map<int64_t, CaseEngine>* case_engines) {
   const HardwareCatalog& hw = cat.hw;
   const std::vector<EngineProfile>& engines = cat.engines;
   const ModelCatalog& zoo = cat.zoo;
-  EfficiencyCache effs(eff_path);
   std::vector<std::string> metrics(std::begin(kInferenceMetrics), std::end(kInferenceMetrics));
   metrics.push_back("speedup");
   // The inference schema's columns (validation/published/README.md, inference_cases.csv).
@@ -213,7 +292,7 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
       "input_len", "output_len", "batch", "concurrency", "scenario", "engine", "metric", "value", "note",
       // Optional columns (validation/published/README.md, "Optional serving columns").
       "ffn_act", "engine_version", "dataset", "request_rate"};
-  Result<ValidationReport> rep = RunCases(csv_path, kColumns, metrics, [&](const CaseRow& row, ValidationCase& vc) -> Status {
+  return RunCases(csv_path, kColumns, metrics, [&](const CaseRow& row, ValidationCase& vc) -> Status {
     if (vc.metric == "speedup") return Skip(vc, "speedup: the baseline is described in words only");
     std::string note = row.Get("note");
     Result<Accelerator> gpu = RowAccelerator(hw, row.Get("gpu"), note);
@@ -227,11 +306,19 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
       chosen.push_back("engine=generic");
     }
     if (!engine.ok()) return engine.status();
+    std::string fit_key = EngineFitKey(*engine, *gpu);
+    double shipped = IterationTimeFactor(*engine, *gpu);
+    if (mode == FactorMode::kKernelModel) engine->iteration_time_factor = 1;
+    if (mode == FactorMode::kLoso && fitter) engine->iteration_time_factor = fitter->Factor(fit_key, vc.source);
     Result<SystemSpec> sys = MakeSystem(hw, *gpu, 0, 0);
     if (!sys.ok()) return Skip(vc, sys.status().message());
     DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile eff, effs.Get(gpu->id));
     Result<ServingSetup> s = SetupFromRow(row, note, chosen);
     if (!s.ok()) return Skip(vc, s.status().message());
+    if (case_engines) {
+      (*case_engines)[vc.line] = {fit_key, s->qps.has_value() || !s->trace.empty(), model->moe.has_value(), vc.source,
+                                  shipped};
+    }
     Result<ServingEstimate> est = EstimateServing(*model, *sys, *s, eff, *engine);
     if (!est.ok()) return Skip(vc, est.status().message());
     const ServingEstimate& e = *est;
@@ -244,10 +331,79 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
                  ServingPrecision(s->weights.bits)};
     return Status::Ok();
   });
-  if (rep.ok()) {
-    AddErrorBands(&*rep);
-    DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile base, LoadEfficiency(eff_path, ""));
-    AddErrorGroups(&*rep, base.fit_sources);
+}
+
+}  // namespace
+
+Result<ValidationReport> ValidateInference(const std::string& csv_path, const std::string& data_dir,
+                                           const std::string& eff_path, const ValidationOptions& opts) {
+  std::optional<ValidationCatalogs> loaded;
+  DLCOST_ASSIGN_OR_RETURN(const ValidationCatalogs* catalogs, CatalogsOf(opts, data_dir, &loaded));
+  EfficiencyCache effs(eff_path);
+  DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile base_eff, LoadEfficiency(eff_path, ""));
+  // Up to three passes (docs/serving.md, "Engine factors"): the kernel model alone, to fit the
+  // engines' factors; the shipped factors, for the cases and in-sample figures; the factors
+  // refitted without each case's own source, for the leave-one-source-out figures and band
+  // coverage. A pass whose factors equal an earlier one's for every case is that pass.
+  std::map<int64_t, CaseEngine> case_engines;
+  DLCOST_ASSIGN_OR_RETURN(ValidationReport kernel,
+                          PredictInferenceCases(csv_path, *catalogs, effs, FactorMode::kKernelModel, nullptr, &case_engines));
+  EngineFactorFitter fitter(kernel, case_engines);
+  bool shipped_is_kernel = true, loso_is_kernel = true, loso_is_shipped = true;
+  for (const auto& [line, c] : case_engines) {
+    double loso_factor = c.engine == "generic" ? 1.0 : fitter.Factor(c.engine, c.source);
+    shipped_is_kernel = shipped_is_kernel && c.shipped == 1;
+    loso_is_kernel = loso_is_kernel && loso_factor == 1;
+    loso_is_shipped = loso_is_shipped && loso_factor == c.shipped;
+  }
+  ValidationReport rep = kernel;
+  if (!shipped_is_kernel) {
+    DLCOST_ASSIGN_OR_RETURN(rep, PredictInferenceCases(csv_path, *catalogs, effs, FactorMode::kShipped, nullptr, nullptr));
+  }
+  ValidationReport loso = loso_is_shipped ? rep : kernel;
+  if (!loso_is_shipped && !loso_is_kernel) {
+    DLCOST_ASSIGN_OR_RETURN(loso, PredictInferenceCases(csv_path, *catalogs, effs, FactorMode::kLoso, &fitter, nullptr));
+  }
+  AddErrorBands(&rep);
+  AddErrorGroups(&rep, base_eff.fit_sources);
+  AddErrorBands(&loso);
+  AddErrorGroups(&loso, base_eff.fit_sources);
+  for (FamilyError& f : rep.families) {
+    for (const FamilyError& l : loso.families) {
+      if (l.family != f.family) continue;
+      f.loso_n = l.loso_n;
+      f.loso_mape_pct = l.loso_mape_pct;
+      f.loso_median_ape_pct = l.loso_median_ape_pct;
+    }
+  }
+  for (BandFamilySummary& b : rep.band_families) {
+    for (const BandFamilySummary& l : loso.band_families) {
+      if (l.family != b.family) continue;
+      b.banded_loso = l.banded_loso;
+      b.loso_coverage_pct = l.loso_coverage_pct;
+      b.loso_median_halfwidth_pct = l.loso_median_halfwidth_pct;
+    }
+  }
+  for (MetricSummary& m : rep.summary) {
+    for (const MetricSummary& l : loso.summary) {
+      if (l.metric != m.metric) continue;
+      m.banded = l.banded;
+      m.band_coverage_pct = l.band_coverage_pct;
+      m.band_median_halfwidth_pct = l.band_median_halfwidth_pct;
+    }
+  }
+  for (const std::string& key : fitter.Engines()) {
+    EngineFactorFit f;
+    f.engine = key;
+    f.fitted = fitter.Factor(key, "", &f.cases, &f.sources);
+    std::vector<std::string> parts = Split(key, '/');
+    Result<EngineProfile> prof = ResolveEngine(catalogs->engines, parts[0]);
+    if (prof.ok() && parts.size() == 3) {
+      for (const EngineFactor& x : prof->factors) {
+        if (x.architecture == parts[1] && x.from_version == parts[2]) f.shipped = x.factor;
+      }
+    }
+    rep.engine_factors.push_back(f);
   }
   return rep;
 }

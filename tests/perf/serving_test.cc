@@ -110,6 +110,27 @@ TEST(ServingTime, SingleStreamDecodeIsBoundByReadingTheWeights) {
   EXPECT_GT(p->ttft_s, 2 * 6.74e9 * 2048 / 312e12);
 }
 
+TEST(ServingTime, EngineFactorScalesEveryPassOfItsGeneration) {
+  // docs/serving.md, "Engine factors": time(pass) = f * kernel model + step overhead.
+  Case r = MakeCase("llama-3-8b", "h100-sxm-80gb");
+  ServingSetup s = Base(1024, 128);
+  s.mode = ServingMode::kSingleStream;
+  Result<ServingEstimate> base = EstimateServing(r.model, r.sys, s, r.eff, r.engine);
+  ASSERT_TRUE(base.ok());
+  r.engine.factors = {{"hopper", "", 1.5, 10, 3}, {"ampere", "", 3.0, 10, 3}};
+  Result<ServingEstimate> f = EstimateServing(r.model, r.sys, s, r.eff, r.engine);
+  ASSERT_TRUE(f.ok());
+  EXPECT_NEAR(f->tpot_s / base->tpot_s, 1.5, 1e-9);
+  EXPECT_NEAR(f->ttft_s / base->ttft_s, 1.5, 1e-9);
+  bool noted = false;
+  for (const std::string& a : f->assumptions) noted = noted || a.find("1.50x the kernel model") != std::string::npos;
+  EXPECT_TRUE(noted);
+  // The host overhead per iteration is added after the factor, not scaled by it.
+  r.engine.step_overhead_s = 0.01;
+  Result<ServingEstimate> o = EstimateServing(r.model, r.sys, s, r.eff, r.engine);
+  EXPECT_NEAR(o->tpot_s, 1.5 * base->tpot_s + 0.01, 1e-9);
+}
+
 TEST(ServingTime, ThroughputRisesWithConcurrencyAndLatencyToo) {
   Case r = MakeCase("llama-3-8b", "h100-sxm-80gb");
   double last_tps = 0, last_tpot = 0;

@@ -2,7 +2,9 @@
 // becomes a model.
 #include <cmath>
 #include <string>
+#include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "common/csv.h"
@@ -10,6 +12,7 @@
 #include "dlcost/op_graph.h"
 #include "dlcost/validate.h"
 #include "validate/case_row.h"
+#include "temp_dir.h"
 
 namespace dlcost {
 namespace {
@@ -84,6 +87,60 @@ TEST(CaseRowModel, ZooModelNamedByTheLabelSuppliesWhatTheColumnsCannotSay) {
   EXPECT_EQ(ds->ffn, 18432);
   EXPECT_EQ(ds->moe->expert_ffn, 2048);
   EXPECT_EQ(ds->vocab, 129280);
+}
+
+}  // namespace
+}  // namespace dlcost
+
+namespace dlcost {
+namespace {
+
+// Nine single-stream rows of one engine on one GPU generation, three per source, with the given
+// TPOT per row.
+std::string EngineRows(const std::vector<double>& tpot_ms) {
+  std::string csv =
+      "case_id,source,model,params_b,layers,hidden,heads,kv_heads,ffn,vocab,gpu,num_gpus,tp,weight_dtype,"
+      "input_len,output_len,scenario,engine,metric,value\n";
+  for (size_t i = 0; i < tpot_ms.size(); ++i) {
+    csv += fmt::format("E{},Source {},llama-3.1-8b,8.03,32,4096,32,8,14336,128256,h100-sxm-80gb,1,1,fp16,{},128,"
+                       "single_stream,vllm@0.6.3,tpot_ms,{}\n",
+                       i, static_cast<char>('A' + i / 3), 256 * (i + 1), tpot_ms[i]);
+  }
+  return csv;
+}
+
+TEST(ServingValidation, EngineFactorIsFittedAndRefittedWithoutEachSource) {
+  testing_util::TempDir tmp;
+  std::string eff = std::string(DLCOST_TEST_DATA_DIR) + "/efficiency/default.json";
+  Result<ValidationReport> first =
+      ValidateInference(tmp.Write("a.csv", EngineRows(std::vector<double>(9, 1.0))), DLCOST_TEST_DATA_DIR, eff);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  ASSERT_EQ(first->engine_factors.size(), 1u);
+  const EngineFactorFit& f0 = first->engine_factors[0];
+  EXPECT_EQ(f0.engine, "vllm/hopper/0.6.0");
+  // Every engine 1.5x slower than the kernel model (the shipped factor divided out).
+  std::vector<double> measured;
+  for (const ValidationCase& c : first->cases) {
+    ASSERT_EQ(c.status, "ok") << c.case_id << ": " << c.reason;
+    measured.push_back(*c.predicted / f0.shipped * 1.5);
+  }
+  Result<ValidationReport> v = ValidateInference(tmp.Write("b.csv", EngineRows(measured)), DLCOST_TEST_DATA_DIR, eff);
+  ASSERT_TRUE(v.ok()) << v.status().message();
+  ASSERT_EQ(v->engine_factors.size(), 1u);
+  EXPECT_NEAR(v->engine_factors[0].fitted, 1.5, 1e-9);
+  EXPECT_EQ(v->engine_factors[0].cases, 9);
+  EXPECT_EQ(v->engine_factors[0].sources, 3);
+  ASSERT_EQ(v->families.size(), 1u);
+  // Leave one source out: the other two sources' six cases still say 1.5.
+  EXPECT_NEAR(*v->families[0].loso_mape_pct, 0.0, 1e-6);
+  // In sample the cases use the shipped factor, whatever it is.
+  EXPECT_NEAR(v->families[0].mape_pct, 100 * std::abs(f0.shipped / 1.5 - 1), 1e-6);
+  // Two sources only: leaving one out leaves three cases, too few, so LOSO is the kernel model.
+  measured.resize(6);
+  Result<ValidationReport> two = ValidateInference(tmp.Write("c.csv", EngineRows(measured)), DLCOST_TEST_DATA_DIR, eff);
+  ASSERT_TRUE(two.ok());
+  EXPECT_NEAR(two->engine_factors[0].fitted, 1.5, 1e-9);
+  EXPECT_NEAR(*two->families[0].loso_mape_pct, 100 * (1 - 1 / 1.5), 1e-6);
 }
 
 }  // namespace
