@@ -162,7 +162,9 @@ void SummarizeValidation(ValidationReport* report);
 // The source a `source` column names, so that rows of one paper or repository count as one:
 // the text before the first ';'; "owner/repo:path..." and "owner/repo@commit:path" -> "owner/repo"; "Name et al. ... YEAR"
 // -> "name et al. year" (the first 4-digit year, or 20YY from a venue's 'YY); otherwise the
-// trimmed text. Lower case.
+// trimmed text up to the first part naming a piece of the publication (", 'Name' table",
+// ", table", ", section", ", figure", ", revision", " (linked"), so one publication's tables are
+// one source. Lower case.
 std::string NormalizeSource(std::string_view source);
 
 // The p-th quantile (0 <= p <= 1) of `values` by linear interpolation between order statistics

@@ -89,7 +89,17 @@ std::string NormalizeSource(std::string_view source) {
   static const std::regex repo(R"(^([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)(@[0-9A-Za-z]+)?:)");
   if (std::regex_search(s, m, repo)) return ToLower(m[1].str());
   size_t etal = s.find(" et al");
-  if (etal == std::string::npos) return ToLower(s);
+  if (etal == std::string::npos) {
+    // One publication's tables, sections, figures and revisions are one source: the text before
+    // the first part that names one ("Blog 'Title' (2025), 'Throughput' table" -> "blog 'title' (2025)").
+    std::string l = ToLower(s);
+    size_t cut = l.size();
+    for (const char* part : {", '", ", \"", ", table", ", section", ", figure", ", fig.", ", revision", " (linked"}) {
+      size_t at = l.find(part);
+      if (at != std::string::npos && at > 0) cut = std::min(cut, at);
+    }
+    return std::string(TrimView(l.substr(0, cut)));
+  }
   static const std::regex year(R"(\b(19|20)[0-9]{2}\b)");
   static const std::regex venue_year(R"('([0-9]{2})\b)");
   std::string y;

@@ -29,6 +29,16 @@ TEST(NormalizeSource, RowsOfOnePaperOrRepositoryAreOneSource) {
   EXPECT_EQ(NormalizeSource("karpathy/llm.c:scripts/run_gpt2_124M.sh (author's header comments)"), "karpathy/llm.c");
   EXPECT_EQ(NormalizeSource("karpathy/llm.c:scripts/run_gpt2_350M.sh"), "karpathy/llm.c");
   EXPECT_EQ(NormalizeSource("  An internal benchmark ; note"), "an internal benchmark");
+  // One publication's tables are one source.
+  EXPECT_EQ(NormalizeSource("ROCm blog 'Best practices' (29 Jan 2025), 'vLLM Latency Benchmark Results' tables; u"),
+            "rocm blog 'best practices' (29 jan 2025)");
+  EXPECT_EQ(NormalizeSource("ROCm blog 'Best practices' (29 Jan 2025), 'vLLM Throughput Benchmark Results' table"),
+            "rocm blog 'best practices' (29 jan 2025)");
+  EXPECT_EQ(NormalizeSource("SGLang docs 'Ablations' (DeepSeek V3/R1), section 'Optimization' > 'Offline' table"),
+            "sglang docs 'ablations' (deepseek v3/r1)");
+  EXPECT_EQ(NormalizeSource("AMD 'Results' page (linked as the measurements of ROCm docs), revision for x"),
+            "amd 'results' page");
+  EXPECT_EQ(NormalizeSource("AMD 'Results' page, revision for y, 'Latency results' table"), "amd 'results' page");
 }
 
 // Ten cases of source A with residuals 0.0 .. 0.9 and ten of source B with -1.0 .. -0.1 (measured
