@@ -53,6 +53,14 @@ constexpr int64_t kFinetuneBatchTokens = 262144;
 inline int64_t DefaultFinetuneGlobalBatch(int64_t seq_len) {
   return seq_len >= kFinetuneBatchTokens ? 1 : kFinetuneBatchTokens / (seq_len > 0 ? seq_len : 1);
 }
+// The sequence length assumed when none is given (train, plan, tco, audit waste and the
+// validator's rows without seq_len): the model's context, at most 8,192 tokens (kFinetuneSeqLen
+// when fine-tuning), or 2,048 when the model states no context (a dlcost assumption).
+constexpr int64_t kPretrainSeqLenCap = 8192;
+inline int64_t DefaultSeqLen(int64_t model_max_seq, bool finetune) {
+  int64_t cap = finetune ? kFinetuneSeqLen : kPretrainSeqLenCap;
+  return model_max_seq > 0 ? (model_max_seq < cap ? model_max_seq : cap) : 2048;
+}
 // `what` names the flag or column in the error ("--framework", "framework").
 Result<Framework> ParseFramework(const std::string& s, const std::string& what);
 Result<AttentionKernel> ParseAttentionKernel(const std::string& s, const std::string& what);

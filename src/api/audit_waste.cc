@@ -15,7 +15,7 @@ Result<WastedTokenCost> PriceWastedTokens(const Session& session, const AuditDed
   if (req.gpus < 1 || req.gpus > 1000000) return InvalidInput("--gpus: must be in 1..1,000,000");
   TrainingSetup s;
   s.num_gpus = req.gpus;
-  s.seq_len = model.max_seq > 0 ? std::min<int64_t>(model.max_seq, 8192) : 2048;  // as `dlcost train`
+  s.seq_len = DefaultSeqLen(model.max_seq, false);  // as `dlcost train`
   s.overhead_bytes = -1;
   DLCOST_ASSIGN_OR_RETURN(SystemSpec sys, session.ResolveSystem(gpu, {}));
   DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile eff, session.Efficiency(req.calibration, gpu.id));

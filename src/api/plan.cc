@@ -20,7 +20,7 @@ Status ParseJob(const PlanSearchRequest& a, const ModelSpec& model, PlanRequest&
   }
   req.setup.flash_attention = !a.no_flash;
   bool finetune = !a.finetune.empty() && a.finetune != "none";
-  req.setup.seq_len = model.max_seq > 0 ? std::min<int64_t>(model.max_seq, finetune ? kFinetuneSeqLen : 8192) : 2048;
+  req.setup.seq_len = DefaultSeqLen(model.max_seq, finetune);
   if (!a.seq.empty()) {
     DLCOST_ASSIGN_OR_RETURN(req.setup.seq_len, ParsePositiveInt(a.seq, "--seq"));
     if (req.setup.seq_len > (int64_t{1} << 24)) return InvalidInput("--seq: at most 16M tokens");

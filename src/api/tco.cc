@@ -33,7 +33,7 @@ Status PriceTraining(const Session& session, const TcoRequest& a, const ServeCon
   DLCOST_ASSIGN_OR_RETURN(EfficiencyProfile eff, session.Efficiency(a.serve.calibration, tg.id));
   TrainingSetup ts;
   ts.num_gpus = n;
-  ts.seq_len = c.model.max_seq > 0 ? std::min<int64_t>(c.model.max_seq, 8192) : 2048;
+  ts.seq_len = DefaultSeqLen(c.model.max_seq, false);
   ts.overhead_bytes = -1;
   DLCOST_ASSIGN_OR_RETURN(TrainingEstimate te, EstimateWithChosenLayout(c.model, sys, ts, eff));
   if (!te.fits) return Infeasible(fmt::format("training {} does not fit on {} x {}; raise --train-gpus", c.model.id, n, tg.id));

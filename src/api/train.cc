@@ -99,8 +99,7 @@ Result<TrainingSetup> ParseSetup(const TrainRequest& a, const ModelSpec& model) 
     DLCOST_ASSIGN_OR_RETURN(s.seq_len, ParsePositiveInt(a.seq, "--seq"));
     if (s.seq_len > (int64_t{1} << 24)) return InvalidInput("--seq: at most 16M tokens");
   } else {
-    int64_t cap = a.finetune.empty() || a.finetune == "none" ? 8192 : kFinetuneSeqLen;
-    s.seq_len = model.max_seq > 0 ? std::min<int64_t>(model.max_seq, cap) : 2048;
+    s.seq_len = DefaultSeqLen(model.max_seq, !(a.finetune.empty() || a.finetune == "none"));
   }
   DLCOST_RETURN_IF_ERROR(ParseLayoutFlags(a, model, s));
   if (s.finetune != Finetune::kNone && !s.global_batch) s.global_batch = DefaultFinetuneGlobalBatch(s.seq_len);

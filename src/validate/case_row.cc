@@ -68,7 +68,7 @@ bool AgreesWithRow(const ModelSpec& z, const ModelSpec& m, bool kv_given, bool a
 }
 
 // Takes from the zoo model what the columns cannot say; the row keeps its vocabulary (padded
-// as the source padded it), sequence length and label.
+// as the source padded it), sequence length (the zoo's context when it gives none) and label.
 void SupplementFromZoo(const ModelSpec& z, ModelSpec& m) {
   m.ffn_act = z.ffn_act;
   m.head_dim = z.head_dim;
@@ -141,6 +141,7 @@ Result<ModelSpec> ModelFromRow(const CaseRow& row, const ModelCatalog* zoo) {
   const ModelSpec* z = zoo ? ZooModel(*zoo, m.id) : nullptr;
   if (z && AgreesWithRow(*z, m, kv.has_value(), !act.empty())) {
     SupplementFromZoo(*z, m);
+    if (!seq && z->max_seq > 0) m.max_seq = z->max_seq;  // no seq_len column: the model's context
   } else if (m.hidden % m.heads != 0) {
     return InvalidInput("heads does not divide hidden");
   }

@@ -298,6 +298,11 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
     TrainingSetup& s = *setup;
     DLCOST_RETURN_IF_ERROR(MergeSoftware(software, *model, row, s));
     std::vector<std::string> extra;
+    if (row.Get("seq_len").empty()) {
+      // As `dlcost train` without --seq: the model's context, at most 8,192 tokens.
+      s.seq_len = DefaultSeqLen(model->max_seq, s.finetune != Finetune::kNone);
+      extra.push_back(fmt::format("seq_len={}", s.seq_len));
+    }
     Result<TrainingEstimate> est = EstimateRow(*model, *sys, *eff, num_gpus, s, extra);
     if (!est.ok()) return Skip(vc, est.status().message());
     const TrainingEstimate& e = *est;
