@@ -102,7 +102,7 @@ struct FamilyError {
 // kEngineFitMinCases such cases from at least kEngineFitMinSources sources name the engine on
 // one GPU generation and version epoch, else 1.
 struct EngineFactorFit {
-  std::string engine;  // engine/platform/epoch, e.g. "vllm/cdna3/0.6.0"
+  std::string engine;  // engine/GPU generation/epoch, e.g. "vllm/cdna3/0.6.0"
   double fitted = 1;   // on every source
   double shipped = 1;  // what the engine profile holds
   int cases = 0;

@@ -190,7 +190,8 @@ PassCost RunPass(const ServingReplica& r, const Pass& p) {
     pc.comm_s += t;
   }
   // The engine's measured distance from the kernel model (docs/serving.md, "Engine factors").
-  pc.time_s *= r.engine.iteration_time_factor;
+  // DescribeReplica resolves it; a replica built otherwise runs the kernel model.
+  pc.time_s *= r.engine.iteration_time_factor > 0 ? r.engine.iteration_time_factor : 1;
   pc.time_s += r.engine.step_overhead_s;
   return pc;
 }
