@@ -277,9 +277,14 @@ class EngineFactorFitter {
   std::map<std::pair<std::string, std::string>, double> cache_;
 };
 
+// Cases an earlier pass predicted with the factor this pass would use, by CSV line: copied, not
+// predicted again.
+using ReusedCases = std::map<int64_t, const ValidationCase*>;
+
 Result<ValidationReport> PredictInferenceCases(const std::string& csv_path, const ValidationCatalogs& cat,
                                                EfficiencyCache& effs, FactorMode mode, EngineFactorFitter* fitter,
-                                               std::map<int64_t, CaseEngine>* case_engines) {
+                                               std::map<int64_t, CaseEngine>* case_engines,
+                                               const ReusedCases* reuse = nullptr) {
   const HardwareCatalog& hw = cat.hw;
   const std::vector<EngineProfile>& engines = cat.engines;
   const ModelCatalog& zoo = cat.zoo;
@@ -293,6 +298,16 @@ Result<ValidationReport> PredictInferenceCases(const std::string& csv_path, cons
       // Optional columns (validation/published/README.md, "Optional serving columns").
       "ffn_act", "engine_version", "dataset", "request_rate"};
   return RunCases(csv_path, kColumns, metrics, [&](const CaseRow& row, ValidationCase& vc) -> Status {
+    if (reuse) {
+      auto it = reuse->find(vc.line);
+      if (it != reuse->end()) {
+        vc.predicted = it->second->predicted;
+        vc.reason = it->second->reason;
+        vc.chosen = it->second->chosen;
+        vc.regime = it->second->regime;
+        return Status::Ok();
+      }
+    }
     if (vc.metric == "speedup") return Skip(vc, "speedup: the baseline is described in words only");
     std::string note = row.Get("note");
     Result<Accelerator> gpu = RowAccelerator(hw, row.Get("gpu"), note);
@@ -344,25 +359,42 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
   // Up to three passes (docs/serving.md, "Engine factors"): the kernel model alone, to fit the
   // engines' factors; the shipped factors, for the cases and in-sample figures; the factors
   // refitted without each case's own source, for the leave-one-source-out figures and band
-  // coverage. A pass whose factors equal an earlier one's for every case is that pass.
+  // coverage. A later pass predicts again only the cases whose factor differs from an earlier one's.
   std::map<int64_t, CaseEngine> case_engines;
   DLCOST_ASSIGN_OR_RETURN(ValidationReport kernel,
                           PredictInferenceCases(csv_path, *catalogs, effs, FactorMode::kKernelModel, nullptr, &case_engines));
   EngineFactorFitter fitter(kernel, case_engines);
-  bool shipped_is_kernel = true, loso_is_kernel = true, loso_is_shipped = true;
+  // A case whose shipped factor is 1 is the kernel pass's; one whose refitted factor equals its
+  // shipped one (or 1) is the shipped (or kernel) pass's. Only the others are predicted again.
+  std::set<int64_t> shipped_differs, loso_differs;
+  std::map<int64_t, bool> loso_is_kernel;
   for (const auto& [line, c] : case_engines) {
     double loso_factor = c.engine == "generic" ? 1.0 : fitter.Factor(c.engine, c.source);
-    shipped_is_kernel = shipped_is_kernel && c.shipped == 1;
-    loso_is_kernel = loso_is_kernel && loso_factor == 1;
-    loso_is_shipped = loso_is_shipped && loso_factor == c.shipped;
+    if (c.shipped != 1) shipped_differs.insert(line);
+    if (loso_factor != c.shipped) {
+      if (loso_factor == 1) loso_is_kernel[line] = true;
+      else loso_differs.insert(line);
+    }
   }
+  auto reuse_all_but = [](const ValidationReport& from, const std::set<int64_t>& differ) {
+    ReusedCases r;
+    for (const ValidationCase& c : from.cases) {
+      if (!differ.count(c.line)) r[c.line] = &c;
+    }
+    return r;
+  };
   ValidationReport rep = kernel;
-  if (!shipped_is_kernel) {
-    DLCOST_ASSIGN_OR_RETURN(rep, PredictInferenceCases(csv_path, *catalogs, effs, FactorMode::kShipped, nullptr, nullptr));
+  if (!shipped_differs.empty()) {
+    ReusedCases same = reuse_all_but(kernel, shipped_differs);
+    DLCOST_ASSIGN_OR_RETURN(rep, PredictInferenceCases(csv_path, *catalogs, effs, FactorMode::kShipped, nullptr, nullptr, &same));
   }
-  ValidationReport loso = loso_is_shipped ? rep : kernel;
-  if (!loso_is_shipped && !loso_is_kernel) {
-    DLCOST_ASSIGN_OR_RETURN(loso, PredictInferenceCases(csv_path, *catalogs, effs, FactorMode::kLoso, &fitter, nullptr));
+  ValidationReport loso = rep;
+  if (!loso_differs.empty() || !loso_is_kernel.empty()) {
+    ReusedCases same = reuse_all_but(rep, loso_differs);
+    for (const ValidationCase& c : kernel.cases) {
+      if (loso_is_kernel.count(c.line)) same[c.line] = &c;
+    }
+    DLCOST_ASSIGN_OR_RETURN(loso, PredictInferenceCases(csv_path, *catalogs, effs, FactorMode::kLoso, &fitter, nullptr, &same));
   }
   AddErrorBands(&rep);
   AddErrorGroups(&rep, base_eff.fit_sources);
