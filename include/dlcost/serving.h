@@ -108,6 +108,8 @@ struct ServingEstimate {
   std::vector<std::string> assumptions;
   std::vector<std::string> chosen;
   std::string weight_format, act_format, kv_format;
+  // The engine's iteration-time factor the passes ran with (docs/serving.md, "Engine factors").
+  double engine_factor = 1;
 
   // Memory per GPU, bytes.
   double weights_bytes = 0;

@@ -129,6 +129,7 @@ Result<ServingReplica> DescribeReplica(const ModelSpec& model, const SystemSpec&
   r.eff = eff;
   r.engine = engine;
   r.engine.iteration_time_factor = IterationTimeFactor(engine, gpu);
+  out.engine_factor = r.engine.iteration_time_factor;
   r.tp = s.tp;
   r.pp = s.pp;
   r.ep = s.ep;
