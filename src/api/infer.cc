@@ -74,7 +74,7 @@ void AddEstimateFields(report::Report& r, const ServeContext& c, const ServingEs
   r.AddField("replicas", "replicas", e.replicas);
   r.AddField("layout", "per replica", fmt::format("tp={} pp={} ep={}", c.setup.tp, c.setup.pp, c.setup.ep));
   r.AddField("engine", "engine profile", c.engine.id);
-  r.AddField("engine_factor", "engine factor (x kernel model time)", e.engine_factor, 3);
+  r.AddField("engine_factor", "engine factor", e.engine_factor, 3);
   r.AddField("formats", "weights / activations / KV", fmt::format("{} / {} / {}", e.weight_format, e.act_format, e.kv_format));
   r.AddField("chosen", "chosen by dlcost", e.chosen.empty() ? std::string("nothing") : fmt::format("{}", fmt::join(e.chosen, "; ")));
   r.AddField("weights_gib", "weights per GPU (GiB)", e.weights_bytes / kGiB, 2);
