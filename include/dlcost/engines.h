@@ -68,8 +68,11 @@ std::string EngineEpoch(const EngineProfile& e, std::string_view version);
 // Compares dotted versions numerically ("0.10.0" > "0.6.6"); a non-numeric part compares as text.
 int CompareVersions(std::string_view a, std::string_view b);
 
-// The factor an estimate on `gpu` uses: the forced one when set, else the entry of `factors`
-// for the GPU's generation and the version's epoch, else 1 (the kernel model).
+// The entry of `factors` for the GPU's generation and the version's epoch; null when none.
+const EngineFactor* FindEngineFactor(const EngineProfile& e, const Accelerator& gpu);
+
+// The factor an estimate on `gpu` uses: the forced one when set, else FindEngineFactor's, else 1
+// (the kernel model).
 double IterationTimeFactor(const EngineProfile& e, const Accelerator& gpu);
 
 }  // namespace dlcost

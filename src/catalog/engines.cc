@@ -150,14 +150,19 @@ std::string EngineEpoch(const EngineProfile& e, std::string_view version) {
   return epoch;
 }
 
-double IterationTimeFactor(const EngineProfile& e, const Accelerator& gpu) {
-  if (e.iteration_time_factor > 0) return e.iteration_time_factor;
+const EngineFactor* FindEngineFactor(const EngineProfile& e, const Accelerator& gpu) {
   std::string arch = GpuGeneration(gpu);
   std::string epoch = EngineEpoch(e, e.version);
   for (const EngineFactor& f : e.factors) {
-    if (f.architecture == arch && f.from_version == epoch) return f.factor;
+    if (f.architecture == arch && f.from_version == epoch) return &f;
   }
-  return 1;
+  return nullptr;
+}
+
+double IterationTimeFactor(const EngineProfile& e, const Accelerator& gpu) {
+  if (e.iteration_time_factor > 0) return e.iteration_time_factor;
+  const EngineFactor* f = FindEngineFactor(e, gpu);
+  return f ? f->factor : 1;
 }
 
 }  // namespace dlcost

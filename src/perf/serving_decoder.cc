@@ -65,10 +65,9 @@ Status SizeKvCache(const ModelSpec& model, const ServingSetup& s, double reserve
                                   epoch.empty() ? std::string() : fmt::format(", versions from {}", epoch));
   if (engine.iteration_time_factor != 1) {
     std::string fit;
-    for (const EngineFactor& f : engine.factors) {
-      if (f.architecture == arch && f.from_version == epoch && f.factor == engine.iteration_time_factor) {
-        fit = fmt::format(", fitted on {} published cases from {} sources", f.cases, f.sources);
-      }
+    const EngineFactor* f = FindEngineFactor(engine, r.system.gpu);
+    if (f && f->factor == engine.iteration_time_factor) {
+      fit = fmt::format(", fitted on {} published cases from {} sources", f->cases, f->sources);
     }
     out.assumptions.push_back(fmt::format("{}: every pass takes {:.2f}x the kernel model's time{} (docs/serving.md, "
                                           "'Engine factors')",

@@ -277,6 +277,16 @@ class EngineFactorFitter {
   std::map<std::pair<std::string, std::string>, double> cache_;
 };
 
+// For each element of `to`, `copy` from the element of `from` with the same key.
+template <class T, class Key, class Copy>
+void CopyFromMatching(std::vector<T>& to, const std::vector<T>& from, Key key, Copy copy) {
+  for (T& t : to) {
+    for (const T& f : from) {
+      if (key(f) == key(t)) copy(t, f);
+    }
+  }
+}
+
 // Cases an earlier pass predicted with the factor this pass would use, by CSV line: copied, not
 // predicted again.
 using ReusedCases = std::map<int64_t, const ValidationCase*>;
@@ -368,7 +378,9 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
   // shipped one (or 1) is the shipped (or kernel) pass's. Only the others are predicted again.
   std::set<int64_t> shipped_differs, loso_differs;
   std::map<int64_t, bool> loso_is_kernel;
+  std::map<std::string, double> shipped_by_group;
   for (const auto& [line, c] : case_engines) {
+    shipped_by_group[c.engine] = c.shipped;
     double loso_factor = c.engine == "generic" ? 1.0 : fitter.Factor(c.engine, c.source);
     if (c.shipped != 1) shipped_differs.insert(line);
     if (loso_factor != c.shipped) {
@@ -400,41 +412,29 @@ Result<ValidationReport> ValidateInference(const std::string& csv_path, const st
   AddErrorGroups(&rep, base_eff.fit_sources);
   AddErrorBands(&loso);
   AddErrorGroups(&loso, base_eff.fit_sources);
-  for (FamilyError& f : rep.families) {
-    for (const FamilyError& l : loso.families) {
-      if (l.family != f.family) continue;
-      f.loso_n = l.loso_n;
-      f.loso_mape_pct = l.loso_mape_pct;
-      f.loso_median_ape_pct = l.loso_median_ape_pct;
-    }
-  }
-  for (BandFamilySummary& b : rep.band_families) {
-    for (const BandFamilySummary& l : loso.band_families) {
-      if (l.family != b.family) continue;
-      b.banded_loso = l.banded_loso;
-      b.loso_coverage_pct = l.loso_coverage_pct;
-      b.loso_median_halfwidth_pct = l.loso_median_halfwidth_pct;
-    }
-  }
-  for (MetricSummary& m : rep.summary) {
-    for (const MetricSummary& l : loso.summary) {
-      if (l.metric != m.metric) continue;
-      m.banded = l.banded;
-      m.band_coverage_pct = l.band_coverage_pct;
-      m.band_median_halfwidth_pct = l.band_median_halfwidth_pct;
-    }
-  }
+  CopyFromMatching(rep.families, loso.families, [](const FamilyError& x) { return x.family; },
+                   [](FamilyError& to, const FamilyError& from) {
+                     to.loso_n = from.loso_n;
+                     to.loso_mape_pct = from.loso_mape_pct;
+                     to.loso_median_ape_pct = from.loso_median_ape_pct;
+                   });
+  CopyFromMatching(rep.band_families, loso.band_families, [](const BandFamilySummary& x) { return x.family; },
+                   [](BandFamilySummary& to, const BandFamilySummary& from) {
+                     to.banded_loso = from.banded_loso;
+                     to.loso_coverage_pct = from.loso_coverage_pct;
+                     to.loso_median_halfwidth_pct = from.loso_median_halfwidth_pct;
+                   });
+  CopyFromMatching(rep.summary, loso.summary, [](const MetricSummary& x) { return x.metric; },
+                   [](MetricSummary& to, const MetricSummary& from) {
+                     to.banded = from.banded;
+                     to.band_coverage_pct = from.band_coverage_pct;
+                     to.band_median_halfwidth_pct = from.band_median_halfwidth_pct;
+                   });
   for (const std::string& key : fitter.Engines()) {
     EngineFactorFit f;
     f.engine = key;
     f.fitted = fitter.Factor(key, "", &f.cases, &f.sources);
-    std::vector<std::string> parts = Split(key, '/');
-    Result<EngineProfile> prof = ResolveEngine(catalogs->engines, parts[0]);
-    if (prof.ok() && parts.size() == 3) {
-      for (const EngineFactor& x : prof->factors) {
-        if (x.architecture == parts[1] && x.from_version == parts[2]) f.shipped = x.factor;
-      }
-    }
+    f.shipped = shipped_by_group[key];  // every fitted group has cases
     rep.engine_factors.push_back(f);
   }
   return rep;
