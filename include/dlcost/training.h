@@ -37,6 +37,9 @@ struct TrainingEstimate {
   double memory_optimizer_bytes = 0;
   double memory_activations_bytes = 0;
   double memory_overhead_bytes = 0;
+  // Gradients and activations never held at once (gradients freed every step, no accumulation):
+  // min(activations, gradients), subtracted from the sum of the parts.
+  double memory_not_concurrent_bytes = 0;
   double memory_total_bytes = 0;
   double memory_capacity_bytes = 0;
   double memory_headroom_bytes = 0;  // kept free by --memory-headroom

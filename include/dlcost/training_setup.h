@@ -63,6 +63,11 @@ inline int64_t DefaultSeqLen(int64_t model_max_seq, bool finetune) {
 }
 // `what` names the flag or column in the error ("--framework", "framework").
 Result<Framework> ParseFramework(const std::string& s, const std::string& what);
+// The activation recomputation a framework's shipped configurations turn on, used where the flags
+// or the case row leave it open: torchtune's recipe configs set enable_activation_checkpointing:
+// True (every block; e.g. recipes/configs/llama3_1/8B_qlora_single_device.yaml). Empty where the
+// framework has no one default (the tool then chooses).
+std::optional<Recompute> FrameworkDefaultRecompute(Framework f);
 Result<AttentionKernel> ParseAttentionKernel(const std::string& s, const std::string& what);
 Result<LoraTargets> ParseLoraTargets(const std::string& s, const std::string& what);
 
@@ -77,6 +82,22 @@ struct Overlap {
 // overlaps the expert all-to-alls with compute (off unless named). InvalidInput naming `what`
 // otherwise.
 Result<Overlap> ParseOverlap(const std::string& s, const std::string& what);
+
+// Training state kept in host memory instead of on the GPU (--offload): the optimizer states and
+// the optimizer step on the CPU, gradients sent to the host as the backward pass makes them
+// (DeepSpeed ZeRO-Offload, Ren et al. 2021); the weights too, fetched layer by layer (PyTorch FSDP
+// CPUOffload(offload_params=True), DeepSpeed ZeRO-3 offload_param; implies the optimizer); the
+// saved activations, copied out after the forward pass and back for the backward pass (torchtune's
+// enable_activation_offloading).
+struct Offload {
+  bool optimizer = false, params = false, activations = false;
+  bool Any() const { return optimizer || params || activations; }
+};
+// "none", or optimizer, params, activations joined with '+' ("params+activations"); params turns
+// optimizer on. InvalidInput naming `what` otherwise.
+Result<Offload> ParseOffload(const std::string& s, const std::string& what);
+// The flag spelling: "none" or the parts joined with '+'.
+std::string OffloadName(const Offload& o);
 
 // The training job. Optional layout fields left empty take defaults (ResolveLayout) or are
 // searched (EstimateWithChosenLayout in plan.h).
@@ -98,6 +119,10 @@ struct TrainingSetup {
   std::optional<AttentionKernel> attention_kernel;  // empty: the framework's, else the profile's fused default
   std::optional<Framework> framework;
   Overlap overlap;
+  Offload offload;
+  // The optimizer steps each parameter as soon as its gradient exists (torchtune's
+  // optimizer_in_bwd): no whole-model gradient buffer, one layer's gradients at a time.
+  bool optimizer_in_backward = false;
   // FSDP/ZeRO-3 hybrid sharding (HSDP): weights are sharded over groups of this many
   // data-parallel ranks and replicated across groups; 0 = shard over the whole dp group.
   int64_t shard_group = 0;

@@ -52,6 +52,7 @@ Status ParseLayoutFlags(const TrainRequest& a, const ModelSpec& model, TrainingS
   s.flash_attention = !a.no_flash;
   if (!a.framework.empty()) {
     DLCOST_ASSIGN_OR_RETURN(s.framework, ParseFramework(a.framework, "--framework"));
+    if (!s.recompute) s.recompute = FrameworkDefaultRecompute(*s.framework);
   }
   if (!a.attention_kernel.empty()) {
     DLCOST_ASSIGN_OR_RETURN(s.attention_kernel, ParseAttentionKernel(a.attention_kernel, "--attention-kernel"));
@@ -194,7 +195,7 @@ const char* LargestMemoryPart(const TrainingEstimate& e) {
                                             {e.memory_grads_bytes, "gradients"},
                                             {e.memory_optimizer_bytes, "optimizer states"},
                                             {e.memory_activations_bytes, "activations"},
-                                            {e.memory_overhead_bytes, "framework overhead"}};
+                                            {e.memory_overhead_bytes, "CUDA context and NCCL"}};
   const auto* best = &parts[0];
   for (const auto& p : parts) {
     if (p.first > best->first) best = &p;
@@ -259,7 +260,8 @@ void AddTrainTables(const TrainingEstimate& e, report::Report& r) {
   mem_row("gradients", e.memory_grads_bytes);
   mem_row("optimizer states", e.memory_optimizer_bytes);
   mem_row("activations", e.memory_activations_bytes);
-  mem_row("framework overhead (assumed)", e.memory_overhead_bytes);
+  mem_row("CUDA context and NCCL", e.memory_overhead_bytes);
+  if (e.memory_not_concurrent_bytes > 0) mem_row("not held at once (grads freed)", -e.memory_not_concurrent_bytes);
   mem_row("total", e.memory_total_bytes);
   report::Table& time = r.AddTable("step_time", "Step time breakdown", {{"part", "part"}, {"s", "seconds", 4}, {"share_pct", "%", 1}});
   auto time_row = [&](const char* name, double t) { time.rows.push_back({std::string(name), t, 100 * t / e.time_step_s}); };
@@ -287,8 +289,17 @@ report::Report TrainReport(const TrainResult& t) {
   r.notes.push_back("MFU counts model FLOPs (3 x forward, full attention matrix, no recompute) against the dense "
                     "peak at the training precision; HFU adds recomputed forward FLOPs.");
   for (const std::string& a : e.assumptions) r.notes.push_back(a);
-  r.notes.push_back(fmt::format("framework overhead {:.1f} GiB is an assumption (CUDA context, NCCL buffers, allocator); "
-                                "set it with --overhead-gib", e.memory_overhead_bytes / kGiB));
+  r.notes.push_back(fmt::format("memory outside PyTorch's allocator: {:.2f} GiB (CUDA context 0.27 GiB with lazy module "
+                                "loading, pytorch/pytorch PR 86509; NCCL buffers 1.06 GB when the GPU communicates, "
+                                "NVIDIA/nccl issue 1685); allocator fragmentation "
+                                "is not counted: keep room with --memory-headroom, or set the whole term with --overhead-gib",
+                                e.memory_overhead_bytes / kGiB));
+  if (e.memory_not_concurrent_bytes > 0) {
+    r.notes.push_back(fmt::format("{} frees the gradients after every optimizer step (zero_grad sets them to None) and a "
+                                  "step has one micro-batch: gradients and activations peak at opposite ends of the "
+                                  "backward pass, so the smaller of the two ({:.2f} GiB) is not counted twice",
+                                  FrameworkName(*t.setup.framework), e.memory_not_concurrent_bytes / kGiB));
+  }
   r.notes.push_back(GoodputNote(t.cost.goodput, t.run.overheads));
   if (t.finetune_batch_defaulted) {
     r.notes.push_back(fmt::format("fine-tuning batch: {} sequences of {} tokens per optimizer step (about {}K tokens, a dlcost "

@@ -27,9 +27,16 @@ using perf::Link;
 using perf::Op;
 using perf::OpKind;
 
-// Default framework overhead: CUDA context, NCCL buffers and allocator fragmentation. A stated
-// dlcost assumption (override with --overhead-gib), not a measured constant.
-constexpr double kDefaultOverheadBytes = 2.0 * kGiB;
+// Device memory outside PyTorch's caching allocator, by part (override the sum with
+// --overhead-gib):
+// - the CUDA context with lazy module loading (PyTorch's default since 1.13): 287,047,680 bytes
+//   measured in pytorch/pytorch PR 86509 (666,632,192 bytes loading every module eagerly);
+// - NCCL's buffers once a process communicates: 1.06 GB per GPU on 8 x H100 (PyTorch's own
+//   memory excluded; NVIDIA/nccl issue 1685). The same report shows an all-to-all connecting 32
+//   channels to every peer and reaching 4.34 GB; that is not added: expert-parallel runs that
+//   published their peak memory (NeMo AutoModel's Qwen3 30B-A3B with DeepEP) fit without it.
+constexpr double kCudaContextBytes = 287047680.0;
+constexpr double kNcclCollectiveBytes = 1.06e9;
 
 // A parallel dimension of size `n` whose ranks are `stride` apart (inner dimensions first:
 // tp, cp, then dp/ep, then pp, as Megatron-LM orders them).
@@ -505,6 +512,33 @@ double ActivationBytes(const LayoutCostInputs& in, const GroupCosts& groups, con
   return act;
 }
 
+// Frameworks whose training loop frees the gradients after every optimizer step:
+// optimizer.zero_grad() / module.zero_grad() set them to None, PyTorch's default since 2.0
+// (torch.optim.Optimizer.zero_grad, set_to_none=True; torchtune's recipes, torchtitan's train
+// loop, Hugging Face's Trainer, which Unsloth runs, PyTorch FSDP and nanoGPT's train.py call it).
+// Megatron-LM, NeMo and DeepSpeed keep a persistent contiguous gradient buffer; llm.c allocates its
+// gradients once; MaxText's gradients are a JAX value of the whole step.
+bool GradientsFreedEachStep(const TrainingSetup& s) {
+  if (!s.framework) return false;
+  switch (*s.framework) {
+    case Framework::kTorchtune:
+    case Framework::kTorchtitan:
+    case Framework::kTransformers:
+    case Framework::kUnsloth:
+    case Framework::kPytorchFsdp:
+    case Framework::kNanogpt:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The CUDA context, plus NCCL's buffers when the GPU talks to others.
+double DefaultOverheadBytes(const Layout& layout) {
+  bool communicates = layout.tp * layout.pp * layout.dp * layout.cp * layout.ep > 1;
+  return kCudaContextBytes + (communicates ? kNcclCollectiveBytes : 0.0);
+}
+
 // Memory on the most-loaded GPU: weights, gradients and optimizer state (sharded by ZeRO),
 // activations and the framework overhead, against the device's capacity.
 void FillMemory(const LayoutCostInputs& in, const GroupCosts& groups, const StageTotals& stages, TrainingEstimate& e) {
@@ -535,8 +569,14 @@ void FillMemory(const LayoutCostInputs& in, const GroupCosts& groups, const Stag
   e.memory_grads_bytes = grads;
   e.memory_optimizer_bytes = opt;
   e.memory_activations_bytes = act;
-  e.memory_overhead_bytes = s.overhead_bytes < 0 ? kDefaultOverheadBytes : s.overhead_bytes;
-  e.memory_total_bytes = weights + grads + opt + act + e.memory_overhead_bytes;
+  e.memory_overhead_bytes = s.overhead_bytes < 0 ? DefaultOverheadBytes(layout) : s.overhead_bytes;
+  // Gradients freed after every step and one micro-batch per step: the backward pass creates
+  // the gradients layer by layer while it frees the activations it consumes, so the two peak at
+  // opposite ends of it and the step holds max(activations, gradients), not their sum. With
+  // gradient accumulation the first micro-batch's gradients stay through the later ones.
+  e.memory_not_concurrent_bytes =
+      GradientsFreedEachStep(s) && layout.microbatches == 1 ? std::min(act, grads) : 0.0;
+  e.memory_total_bytes = weights + grads + opt + act + e.memory_overhead_bytes - e.memory_not_concurrent_bytes;
   e.memory_capacity_bytes = in.system->gpu.MemoryBytes();
   e.memory_headroom_bytes = s.memory_headroom_bytes;
   e.fits = e.memory_total_bytes + e.memory_headroom_bytes <= e.memory_capacity_bytes;

@@ -97,6 +97,11 @@ const char* FrameworkName(Framework f) { return kFrameworkNames[static_cast<int>
 const char* AttentionKernelName(AttentionKernel k) { return kKernelNames[static_cast<int>(k)]; }
 const char* LoraTargetsName(LoraTargets t) { return kLoraTargetNames[static_cast<int>(t)]; }
 
+std::optional<Recompute> FrameworkDefaultRecompute(Framework f) {
+  if (f == Framework::kTorchtune) return Recompute::kFull;
+  return std::nullopt;
+}
+
 Result<Framework> ParseFramework(const std::string& s, const std::string& what) {
   return ParseNamed<Framework>(s, what, kFrameworkNames, "framework");
 }
@@ -124,6 +129,36 @@ Result<Overlap> ParseOverlap(const std::string& s, const std::string& what) {
     }
   }
   return o;
+}
+
+Result<Offload> ParseOffload(const std::string& s, const std::string& what) {
+  Offload o;
+  std::string t = ToLower(std::string(TrimView(s)));
+  if (t == "none") return o;
+  for (const std::string& part : Split(t, '+')) {
+    std::string p(TrimView(part));
+    if (p == "optimizer") o.optimizer = true;
+    else if (p == "params") o.params = o.optimizer = true;
+    else if (p == "activations") o.activations = true;
+    else {
+      return InvalidInput(fmt::format("{}: unknown offload '{}' (none, or optimizer, params, activations joined with '+')",
+                                      what, ForMessage(s)));
+    }
+  }
+  return o;
+}
+
+std::string OffloadName(const Offload& o) {
+  std::string out;
+  auto add = [&](bool on, const char* name) {
+    if (!on) return;
+    if (!out.empty()) out += '+';
+    out += name;
+  };
+  add(o.optimizer && !o.params, "optimizer");
+  add(o.params, "params");
+  add(o.activations, "activations");
+  return out.empty() ? "none" : out;
 }
 
 int64_t DefaultGlobalBatch(bool language_model, double tokens_per_sample, int64_t unit) {

@@ -159,6 +159,7 @@ Status MergeSoftware(const TrainingSetup& software, const ModelSpec& model, cons
   s.lora_rank = software.lora_rank;
   s.lora_targets = software.lora_targets;
   s.shard_group = software.shard_group;
+  if (!s.recompute && s.framework) s.recompute = FrameworkDefaultRecompute(*s.framework);
   if (s.finetune != Finetune::kNone && s.finetune != Finetune::kFull && s.lora_rank > model.hidden) {
     return InvalidInput(fmt::format("line {}: lora_rank: {} is above the hidden size {}", row.r->line, s.lora_rank,
                                     model.hidden));
