@@ -25,7 +25,8 @@ struct TrainRequest {
   std::string model, gpu, gpus, tokens, steps, seq, global_batch, micro_batch;
   std::string tp, pp, dp, cp, ep, vpp, zero, seq_parallel, recompute, precision = "bf16", optimizer = "adamw";
   std::string finetune = "none", lora_rank = "16", lora_targets = "all";
-  std::string framework, attention_kernel, overlap, hsdp_shard, pp_layers;
+  std::string framework, attention_kernel, overlap, hsdp_shard, pp_layers, offload;
+  bool optimizer_in_backward = false;
   CostRequest cost;
   SystemRequest system;
   std::string goodput, host_power_w, restart_min, eval_fraction;

@@ -55,7 +55,8 @@ struct TrainingEstimate {
   double time_comm_pp_s = 0;        // pipeline point-to-point
   double time_comm_dp_s = 0;        // exposed data-parallel gradient/parameter traffic
   double time_bubble_s = 0;         // pipeline fill and drain
-  double time_optimizer_s = 0;
+  double time_optimizer_s = 0;       // on the CPU, with the updated weights' copy back, under --offload optimizer
+  double time_offload_s = 0;         // exposed host copies of --offload (what outlasts the compute)
   double time_step_overhead_s = 0;  // the profile's per-step overhead (calibrated profiles)
   double time_step_s = 0;
 

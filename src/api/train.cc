@@ -63,6 +63,13 @@ Status ParseLayoutFlags(const TrainRequest& a, const ModelSpec& model, TrainingS
   if (!a.overlap.empty()) {
     DLCOST_ASSIGN_OR_RETURN(s.overlap, ParseOverlap(a.overlap, "--overlap"));
   }
+  if (!a.offload.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(s.offload, ParseOffload(a.offload, "--offload"));
+  }
+  s.optimizer_in_backward = a.optimizer_in_backward;
+  if (s.optimizer_in_backward && s.offload.optimizer) {
+    return UsageError("--optimizer-in-backward: contradicts --offload " + a.offload + " (the optimizer runs on the CPU)");
+  }
   if (!a.hsdp_shard.empty()) {
     DLCOST_ASSIGN_OR_RETURN(s.shard_group, ParsePositiveInt(a.hsdp_shard, "--hsdp-shard"));
     if (s.zero && *s.zero != 3) return InvalidInput("--hsdp-shard: hybrid sharding needs --zero 3");
@@ -218,6 +225,7 @@ void AddTrainFields(const TrainResult& t, report::Report& r) {
   r.AddField("global_batch", "global batch (sequences)", L.global_batch);
   r.AddField("microbatches_per_step", "micro-batches per step", L.microbatches);
   r.AddField("precision", "precision", std::string(DtypeName(t.setup.precision)));
+  r.AddField("offload", "offloaded to host memory", OffloadName(t.setup.offload));
   r.AddField("chosen", "chosen by dlcost", e.chosen.empty() ? std::string("nothing") : fmt::format("{}", fmt::join(e.chosen, " ")));
   r.AddField("fits", "fits in memory", e.fits);
   r.AddField("memory_total_gib", "memory per GPU (GiB)", e.memory_total_bytes / kGiB, 2);
@@ -250,7 +258,7 @@ void AddTrainFields(const TrainResult& t, report::Report& r) {
   r.AddField("co2_kg", "CO2e (kg)", t.cost.co2_kg, 0);
 }
 
-void AddTrainTables(const TrainingEstimate& e, report::Report& r) {
+void AddTrainTables(const TrainingEstimate& e, bool t_offload_opt, report::Report& r) {
   report::Table& mem = r.AddTable("memory", "Memory per GPU (most-loaded rank)",
                                   {{"part", "part"}, {"gib", "GiB", 2}, {"share_pct", "%", 1}});
   auto mem_row = [&](const char* name, double b) {
@@ -273,7 +281,8 @@ void AddTrainTables(const TrainingEstimate& e, report::Report& r) {
   time_row("pipeline p2p", e.time_comm_pp_s);
   time_row("pipeline bubble", e.time_bubble_s);
   time_row("data-parallel comm (exposed)", e.time_comm_dp_s);
-  time_row("optimizer step", e.time_optimizer_s);
+  time_row(t_offload_opt ? "optimizer step (on the CPU)" : "optimizer step", e.time_optimizer_s);
+  time_row("host copies (offload, exposed)", e.time_offload_s);
   time_row("total", e.time_step_s);
 }
 
@@ -285,7 +294,7 @@ report::Report TrainReport(const TrainResult& t) {
   report::Report r;
   r.title = fmt::format("Training {} on {} x {}", t.model.id, t.setup.num_gpus, t.gpu.id);
   AddTrainFields(t, r);
-  AddTrainTables(e, r);
+  AddTrainTables(e, t.setup.offload.optimizer, r);
   r.notes.push_back("MFU counts model FLOPs (3 x forward, full attention matrix, no recompute) against the dense "
                     "peak at the training precision; HFU adds recomputed forward FLOPs.");
   for (const std::string& a : e.assumptions) r.notes.push_back(a);
@@ -294,6 +303,12 @@ report::Report TrainReport(const TrainResult& t) {
                                 "NVIDIA/nccl issue 1685); allocator fragmentation "
                                 "is not counted: keep room with --memory-headroom, or set the whole term with --overhead-gib",
                                 e.memory_overhead_bytes / kGiB));
+  if (t.setup.offload.Any()) {
+    r.notes.push_back("offload: host copies run over the GPU's PCIe link (PCIe 5.0 x16 on Hopper and Blackwell, 4.0 on "
+                      "Ampere, Ada and CDNA, 3.0 before) at 25/31.5 of its bandwidth and overlap the step's compute; "
+                      "an optimizer step on the CPU streams the same bytes per parameter as on the GPU at an assumed "
+                      "51.2 GB/s of host memory bandwidth per GPU (two 8-channel DDR4-3200 sockets shared by 8 GPUs)");
+  }
   if (e.memory_not_concurrent_bytes > 0) {
     r.notes.push_back(fmt::format("{} frees the gradients after every optimizer step (zero_grad sets them to None) and a "
                                   "step has one micro-batch: gradients and activations peak at opposite ends of the "

@@ -38,6 +38,14 @@ using perf::OpKind;
 constexpr double kCudaContextBytes = 287047680.0;
 constexpr double kNcclCollectiveBytes = 1.06e9;
 
+// Host memory bandwidth one GPU's process gets for an optimizer step on the CPU (--offload
+// optimizer): 51.2 GB/s, a dlcost assumption: two sockets of 8 DDR4-3200 channels (25.6 GB/s
+// each, 409.6 GB/s; the DGX A100's two AMD EPYC 7742) shared by the node's 8 GPUs.
+constexpr double kHostMemoryBytesPerGpu = 51.2e9;
+// Share of the PCIe link's bandwidth that host copies reach: about 25 of 31.5 GB/s on PCIe 4.0
+// x16 (data/hardware/networks/pcie4-x16.json).
+constexpr double kHostCopyEfficiency = 25.0 / 31.5;
+
 // A parallel dimension of size `n` whose ranks are `stride` apart (inner dimensions first:
 // tp, cp, then dp/ep, then pp, as Megatron-LM orders them).
 GroupPlacement Place(int64_t n, int64_t stride, const SystemSpec& sys, const Link& intra, const Link& inter) {
@@ -413,17 +421,62 @@ double ExposedDataParallelSeconds(const LayoutCostInputs& in, const StageTotals&
 }
 
 // The optimizer step: its memory traffic over the parameters this GPU updates.
-double OptimizerSeconds(const LayoutCostInputs& in, const StageTotals& stages) {
+// Bytes per second of a copy between a GPU and its host: the PCIe generation of the GPU's host
+// interface, 16 lanes (data/hardware/networks/pcie{3,4,5}-x16.json), at the share copies reach.
+// Hopper and Blackwell GPUs attach over PCIe 5.0, Ampere, Ada and CDNA over PCIe 4.0 (NVIDIA
+// H100 and A100 datasheets, AMD Instinct MI300X data sheet), older ones over PCIe 3.0.
+double HostCopyBytesPerS(const Accelerator& gpu) {
+  const std::string& a = gpu.architecture;
+  double gb_s = 15.75;
+  if (a == "hopper" || a == "blackwell") gb_s = 63.0;
+  else if (a == "ampere" || a == "ada" || a.rfind("cdna", 0) == 0) gb_s = 31.5;
+  return gb_s * kGB * kHostCopyEfficiency;
+}
+
+// The optimizer's parameters on this GPU: its trained parameters, sharded by ZeRO >= 1.
+double OptimizerParams(const LayoutCostInputs& in, const StageTotals& stages) {
   const Layout& layout = *in.layout;
-  const EfficiencyProfile& eff = *in.rates.eff;
-  Optimizer optimizer = in.setup->optimizer;
   double expert_params = TrainedExpertParams(in, stages);
-  double opt_params = TrainedParams(in, stages);
-  if (layout.zero >= 1) {
-    opt_params = (TrainedParams(in, stages) - expert_params) / static_cast<double>(layout.dp * layout.cp) +
-                 expert_params / static_cast<double>(in.edp_group.n);
-  }
+  if (layout.zero < 1) return TrainedParams(in, stages);
+  return (TrainedParams(in, stages) - expert_params) / static_cast<double>(layout.dp * layout.cp) +
+         expert_params / static_cast<double>(in.edp_group.n);
+}
+
+// The weight bytes this GPU holds between uses under ZeRO-3 (its shard), else all its stage's.
+double HeldWeightBytes(const LayoutCostInputs& in, const StageTotals& stages) {
+  double w = stages.max_params * in.weight_bytes;
+  if (in.layout->zero >= 3) w /= static_cast<double>(in.layout->dp * in.layout->cp);
+  return w;
+}
+
+// Host copies of --offload that overlap the step's compute (`compute_s`): gradients sent to the
+// host during the backward pass, weights fetched for the forward and the backward pass, saved
+// activations copied out and back. Only what outlasts the compute is exposed.
+double ExposedOffloadSeconds(const LayoutCostInputs& in, const StageTotals& stages, double act_saved_bytes,
+                             double compute_s) {
+  const Offload& o = in.setup->offload;
+  if (!o.Any()) return 0;
+  double link = HostCopyBytesPerS(in.system->gpu);
+  double m = static_cast<double>(in.layout->microbatches);
+  double bytes = 0;
+  if (o.optimizer) bytes += OptimizerParams(in, stages) * in.setup->grad_bytes;
+  if (o.params) bytes += 2 * m * HeldWeightBytes(in, stages);
+  if (o.activations) bytes += 2 * m * act_saved_bytes;
+  return std::max(0.0, bytes / link - compute_s);
+}
+
+double OptimizerSeconds(const LayoutCostInputs& in, const StageTotals& stages) {
+    const EfficiencyProfile& eff = *in.rates.eff;
+  Optimizer optimizer = in.setup->optimizer;
+  double opt_params = OptimizerParams(in, stages);
   double opt_traffic = OptimizerTrafficBytes(optimizer);
+  if (in.setup->offload.optimizer) {
+    // On the CPU: the same traffic over host memory, then the updated low-precision weights
+    // copied back to the GPU (ZeRO-Offload's schedule; Ren et al. 2021, Sec. 4.1). Under
+    // --offload params the weights stay on the host and are fetched when used.
+    double copy_back = in.setup->offload.params ? 0.0 : opt_params * in.weight_bytes / HostCopyBytesPerS(in.system->gpu);
+    return opt_params * opt_traffic / kHostMemoryBytesPerGpu + copy_back;
+  }
   if (optimizer == Optimizer::kAdamW && !eff.adamw_bytes_curve.empty()) {
     opt_traffic = eff.adamw_bytes_curve.At(std::max(opt_params, 1.0));
   } else if (optimizer == Optimizer::kAdamW && eff.adamw_bytes_per_param > 0) {
@@ -461,9 +514,10 @@ void FillStepTime(const LayoutCostInputs& in, const StageTotals& stages, double 
   e.time_bubble_s = layout.pp > 1 ? (layout.pp - 1) / static_cast<double>(layout.vpp) * (stages.sum_stage_s / layout.pp) : 0;
   e.time_comm_dp_s = ExposedDataParallelSeconds(in, stages);
   e.time_optimizer_s = OptimizerSeconds(in, stages);
+  e.time_offload_s = ExposedOffloadSeconds(in, stages, stages.first_act_bytes, e.time_compute_s);
   e.time_step_overhead_s = in.rates.eff->step_overhead_s;
   e.time_step_s = e.time_compute_s + e.time_comm_tp_s + e.time_comm_cp_s + e.time_comm_ep_s + e.time_comm_pp_s +
-                  e.time_bubble_s + e.time_comm_dp_s + e.time_optimizer_s + e.time_step_overhead_s;
+                  e.time_bubble_s + e.time_comm_dp_s + e.time_optimizer_s + e.time_offload_s + e.time_step_overhead_s;
 }
 
 // FLOPs per step and the rates they give over the step time (MFU, HFU, tokens/s).
@@ -494,7 +548,15 @@ double ActivationBytes(const LayoutCostInputs& in, const GroupCosts& groups, con
   double in_flight = std::min<double>(layout.pp, m);
   if (layout.vpp > 1) in_flight *= 1.0 + (layout.pp - 1.0) / (layout.pp * layout.vpp);
   double act_first = stages.first_act_bytes * in_flight;
-  double act_last = stages.last_act_bytes + groups.logits_bytes;
+  double act_last = stages.last_act_bytes;
+  if (in.setup->offload.activations) {
+    // Copied to the host as the forward pass saves them and back as the backward pass needs
+    // them: the GPU keeps the layer at work and the one in transit.
+    double kept = std::min(1.0, 2.0 / LayersPerStage(in));
+    act_first *= kept;
+    act_last *= kept;
+  }
+  act_last += groups.logits_bytes;
   double act = std::max(act_first, act_last);
   if (layout.recompute == Recompute::kFull) {
     // Re-running one layer's forward materialises its full activations once more.
@@ -563,6 +625,17 @@ void FillMemory(const LayoutCostInputs& in, const GroupCosts& groups, const Stag
     // stay from forward to backward (ShardedDataParallelSeconds).
     double layers = LayersPerStage(in);
     weights = shard(weights) + (layout.pp > 1 ? weights : weights / layers);
+  }
+  const Offload& off = s.offload;
+  double layers_here = LayersPerStage(in);
+  // Stepped (optimizer in backward) or sent to the host as the backward pass makes them: one
+  // layer's gradients at a time.
+  if (s.optimizer_in_backward || off.optimizer) grads /= layers_here;
+  if (off.optimizer) opt = 0;
+  if (off.params) {
+    // The weights live on the host: the layer at work and the one being fetched.
+    weights = std::min(1.0, 2.0 / layers_here) * (stages.max_params * in.weight_bytes +
+                                                  (in.frozen_base ? trained_params * 2 : 0.0));
   }
   double act = ActivationBytes(in, groups, stages);
   e.memory_weights_bytes = weights;

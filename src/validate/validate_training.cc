@@ -22,14 +22,15 @@ const char* kMetrics[] = {"sec_per_iter", "tflops_per_gpu", "mfu_pct", "hfu_pct"
                           "mwh", "days", "tokens_per_sec_per_gpu", "usd"};
 
 // The training schema's columns (validation/published/README.md, training_cases.csv), the
-// last seven optional: framework, attention kernel, overlap, uneven pipeline and fine-tuning.
+// last ten optional: framework, attention kernel, overlap, uneven pipeline, fine-tuning, the
+// optimizer and what is kept in host memory.
 const std::vector<std::string>& TrainingColumns() {
   static const std::vector<std::string> kColumns = {
       "case_id", "source", "model", "arch", "params_b", "layers", "hidden", "heads", "kv_heads", "ffn", "ffn_act",
       "vocab", "seq_len", "experts", "top_k", "gpu", "num_gpus", "gpus_per_node", "internode_gbps", "tp", "pp", "dp",
       "ep", "cp", "vpp", "micro_batch", "global_batch", "zero", "seq_parallel", "recompute", "precision", "tokens",
       "metric", "value", "note", "framework", "attention_kernel", "overlap", "pp_layers", "finetune", "lora_rank",
-      "lora_targets"};
+      "lora_targets", "optimizer", "optimizer_in_backward", "offload"};
   return kColumns;
 }
 
@@ -126,6 +127,24 @@ Status SoftwareFromRow(const CaseRow& row, TrainingSetup& s) {
   if (std::string v = row.Get("lora_targets"); !v.empty()) {
     DLCOST_ASSIGN_OR_RETURN(s.lora_targets, ParseLoraTargets(v, where("lora_targets")));
   }
+  if (std::string v = row.Get("optimizer"); !v.empty()) {
+    Result<Optimizer> o = ParseOptimizer(v);
+    if (!o.ok()) {
+      return InvalidInput(fmt::format("{}: unknown value '{}' (adamw, sgd, adafactor, adam8bit)", where("optimizer"), ForMessage(v)));
+    }
+    s.optimizer = *o;
+  }
+  if (std::string v = row.Get("optimizer_in_backward"); !v.empty()) {
+    if (v != "0" && v != "1") return InvalidInput(fmt::format("{}: '{}' must be 0 or 1", where("optimizer_in_backward"), ForMessage(v)));
+    s.optimizer_in_backward = v == "1";
+  }
+  if (std::string v = row.Get("offload"); !v.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(s.offload, ParseOffload(v, where("offload")));
+  }
+  if (s.optimizer_in_backward && s.offload.optimizer) {
+    return InvalidInput(fmt::format("{}: an optimizer in the backward pass contradicts offload '{}'",
+                                    where("optimizer_in_backward"), OffloadName(s.offload)));
+  }
   std::smatch mt;
   static const std::regex hsdp(R"(hsdp\s+shard\s*=\s*([0-9]{1,6}))", std::regex::icase);
   std::string note = row.Get("note");
@@ -158,6 +177,9 @@ Status MergeSoftware(const TrainingSetup& software, const ModelSpec& model, cons
   s.finetune = software.finetune;
   s.lora_rank = software.lora_rank;
   s.lora_targets = software.lora_targets;
+  s.optimizer = software.optimizer;
+  s.optimizer_in_backward = software.optimizer_in_backward;
+  s.offload = software.offload;
   s.shard_group = software.shard_group;
   if (!s.recompute && s.framework) s.recompute = FrameworkDefaultRecompute(*s.framework);
   if (s.finetune != Finetune::kNone && s.finetune != Finetune::kFull && s.lora_rank > model.hidden) {

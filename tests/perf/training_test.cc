@@ -1,4 +1,5 @@
 // The training estimator against hand-worked examples from the cited papers (docs/training.md).
+#include <algorithm>
 #include <cmath>
 
 #include <gtest/gtest.h>
@@ -106,6 +107,72 @@ TEST(TrainingMemory, ModelStatesAre18BytesPerParameterAndZeroShardsThem) {
   double bytes_per_param = (ez->memory_weights_bytes + ez->memory_grads_bytes + ez->memory_optimizer_bytes) /
                            (ez->memory_weights_bytes / 2);
   EXPECT_NEAR(bytes_per_param, 6 + 12.0 / 8, 1e-9);
+}
+
+TEST(TrainingMemory, OverheadIsCudaContextPlusNcclWhenTheGpuCommunicates) {
+  // 287,047,680 bytes of CUDA context (pytorch/pytorch PR 86509), + 1.06e9 bytes of NCCL buffers
+  // once the GPU talks to others (NVIDIA/nccl issue 1685).
+  TrainingSetup one = MakeSetup(1, 1, 1, 1, 1, Recompute::kFull, false);
+  one.overhead_bytes = -1;
+  TrainingSetup eight = MakeSetup(8, 8, 1, 1, 1, Recompute::kFull, true);
+  eight.overhead_bytes = -1;
+  Result<TrainingEstimate> a = EstimateTraining(Gpt22b(), F().sys, one, F().eff);
+  Result<TrainingEstimate> b = EstimateTraining(Gpt22b(), F().sys, eight, F().eff);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_DOUBLE_EQ(a->memory_overhead_bytes, 287047680.0);
+  EXPECT_DOUBLE_EQ(b->memory_overhead_bytes, 287047680.0 + 1.06e9);
+}
+
+TEST(TrainingMemory, GradientsFreedEachStepAreNotHeldBesideTheActivations) {
+  // PyTorch loops (zero_grad sets the gradients to None) without accumulation hold
+  // max(activations, gradients); Megatron's persistent buffer holds both; so does accumulation.
+  TrainingSetup s = MakeSetup(8, 8, 1, 1, 1, Recompute::kNone, true);
+  Result<TrainingEstimate> megatron = EstimateTraining(Gpt22b(), F().sys, s, F().eff);
+  s.framework = Framework::kTorchtitan;
+  Result<TrainingEstimate> titan = EstimateTraining(Gpt22b(), F().sys, s, F().eff);
+  TrainingSetup acc = s;
+  acc.global_batch = 4;  // four micro-batches
+  Result<TrainingEstimate> titan_acc = EstimateTraining(Gpt22b(), F().sys, acc, F().eff);
+  ASSERT_TRUE(megatron.ok() && titan.ok() && titan_acc.ok());
+  EXPECT_DOUBLE_EQ(megatron->memory_not_concurrent_bytes, 0);
+  EXPECT_DOUBLE_EQ(titan_acc->memory_not_concurrent_bytes, 0);
+  const TrainingEstimate& e = *titan;
+  EXPECT_DOUBLE_EQ(e.memory_not_concurrent_bytes, std::min(e.memory_activations_bytes, e.memory_grads_bytes));
+  EXPECT_NEAR(e.memory_total_bytes, e.memory_weights_bytes + e.memory_optimizer_bytes + e.memory_overhead_bytes +
+                                        std::max(e.memory_activations_bytes, e.memory_grads_bytes), 1.0);
+}
+
+TEST(TrainingMemory, OffloadMovesStateToTheHostAndPaysForTheCopies) {
+  TrainingSetup base = MakeSetup(8, 1, 1, 1, 8, Recompute::kFull, false);
+  base.zero = 3;
+  Result<TrainingEstimate> a = EstimateTraining(Gpt22b(), F().sys, base, F().eff);
+  TrainingSetup opt = base;
+  opt.offload.optimizer = true;
+  Result<TrainingEstimate> b = EstimateTraining(Gpt22b(), F().sys, opt, F().eff);
+  TrainingSetup params = base;
+  params.offload = *ParseOffload("params", "--offload");
+  Result<TrainingEstimate> c = EstimateTraining(Gpt22b(), F().sys, params, F().eff);
+  TrainingSetup acts = base;
+  acts.offload.activations = true;
+  Result<TrainingEstimate> d = EstimateTraining(Gpt22b(), F().sys, acts, F().eff);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok() && d.ok());
+  // Optimizer on the host: no optimizer state, one layer's gradients, a slower CPU step
+  // (34 bytes per parameter at 51.2 GB/s against the GPU's HBM).
+  EXPECT_DOUBLE_EQ(b->memory_optimizer_bytes, 0);
+  EXPECT_NEAR(b->memory_grads_bytes * 48, a->memory_grads_bytes, 1.0);
+  EXPECT_GT(b->time_optimizer_s, 10 * a->time_optimizer_s);
+  // Weights on the host too: two layers' weights, unsharded.
+  EXPECT_TRUE(c->memory_weights_bytes < a->memory_weights_bytes);
+  EXPECT_DOUBLE_EQ(c->memory_optimizer_bytes, 0);
+  // Activations on the host: two layers' saved inputs instead of 48.
+  EXPECT_LT(d->memory_activations_bytes, a->memory_activations_bytes);
+  EXPECT_GE(d->time_step_s, a->time_step_s);
+  EXPECT_EQ(OffloadName(params.offload), "params");
+  EXPECT_EQ(OffloadName(*ParseOffload("activations+optimizer", "x")), "optimizer+activations");
+  EXPECT_EQ(OffloadName(*ParseOffload("none", "x")), "none");
+  Result<Offload> bad = ParseOffload("disk", "--offload");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("--offload"), std::string::npos);
 }
 
 TEST(TrainingTime, PipelineBubbleIsPMinusOneOverVStages) {

@@ -64,6 +64,11 @@ void RegisterTrain(CLI::App& app, GlobalOptions& g, int* exit_code) {
                   "the default attention kernel");
   cmd->add_option("--attention-kernel", a->attention_kernel, "eager, sdpa, flash1, flash2, flash3, cudnn, ck, other");
   cmd->add_option("--overlap", a->overlap, "Communication overlapped with compute: none, or dp, tp, ep joined with '+' (pp and cp are always overlapped)");
+  cmd->add_option("--offload", a->offload,
+                  "Training state in host memory: none, or optimizer, params, activations joined with '+' (params "
+                  "implies optimizer)");
+  cmd->add_flag("--optimizer-in-backward", a->optimizer_in_backward,
+                "Step each parameter as its gradient is made (no whole-model gradient buffer)");
   cmd->add_option("--pp-layers", a->pp_layers,
                   "Transformer layers per pipeline rank (or per virtual stage), e.g. 15,16,16,16,16,16,16,15");
   cmd->add_option("--restart-min", a->restart_min,
@@ -77,7 +82,7 @@ void RegisterTrain(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("--host-power-w", a->host_power_w, "Host power per GPU in W (default 0)");
   cmd->add_option("--gpus-per-node", a->system.gpus_per_node, "GPUs per node (default: catalog node size)");
   cmd->add_option("--internode-gbps", a->system.internode_gbps, "Network bandwidth per node, Gbit/s (default: catalog NICs)");
-  cmd->add_option("--overhead-gib", a->overhead_gib, "Framework memory overhead per GPU in GiB (default 2)");
+  cmd->add_option("--overhead-gib", a->overhead_gib, "Memory outside the allocator per GPU in GiB (default: CUDA context + NCCL buffers)");
   cmd->add_option("--memory-headroom", a->memory_headroom, "GiB kept free on every GPU (fragmentation, other processes; default 0)");
   cmd->add_option("--calibration", a->calibration, "Efficiency profile JSON (default: data/efficiency/default.json)");
   cmd->add_option("--bands", a->bands, "Error-band table JSON (default: data/bands/training.json)");
