@@ -140,6 +140,17 @@ bool EagerCrossEntropy(const TrainingSetup& s) {
          *s.framework == Framework::kPytorchFsdp;
 }
 
+// Bytes per logit the last stage holds for the loss: 12 for PyTorch's unfused cross-entropy (the
+// fp32 log-softmax output, its gradient and the logits' gradient), 4 for a fused loss on fp32
+// logits (Megatron-LM, NeMo, DeepSpeed-Megatron), and 2.5 for torchtune's chunked loss: the
+// bf16 logits stay for the backward pass and one of its 8 chunks is upcast to fp32 at a time
+// (torchtune/modules/loss/ce_chunked_output_loss.py, CEWithChunkedOutputLoss, num_output_chunks 8).
+double LogitBytesPerElement(const TrainingSetup& s) {
+  if (EagerCrossEntropy(s)) return 12.0;
+  if (s.framework == Framework::kTorchtune) return 2.0 + 4.0 / 8.0;
+  return 4.0;
+}
+
 // Every layer group priced once, with where it sits. Transformer groups fill layers in order;
 // other groups sit on the first stage (before the layers) or the last (after them). Fixed-size
 // arrays: the planner's inner loop allocates nothing.
@@ -176,8 +187,7 @@ GroupCosts CostGroups(const LayoutCostInputs& in) {
       // Face's loss) keeps its fp32 log-softmax output and, at the start of backward, holds its
       // gradient and the logits' gradient beside it: 12 bytes per logit at that peak.
       double rows = static_cast<double>(layout.micro_batch) * graph.tokens_per_sample / layout.cp;
-      double fp32_copies = EagerCrossEntropy(*in.setup) ? 3.0 : 1.0;
-      out.logits_bytes = 4.0 * fp32_copies * rows * model.vocab / layout.tp;
+      out.logits_bytes = LogitBytesPerElement(*in.setup) * rows * model.vocab / layout.tp;
       out.logits_s = perf::LossSeconds(3 * 4.0 * rows * model.vocab / layout.tp, in.rates);
     }
   }
