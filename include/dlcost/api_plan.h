@@ -26,6 +26,7 @@ struct PlanSearchRequest {
   std::string top = "5", threads = "0", seq, global_batch, vms, price, region, pue, goodput, gpu_power_w;
   std::string gpus, precision, optimizer = "adamw", finetune = "none", lora_rank = "16", calibration;
   std::string memory_headroom;  // --memory-headroom: GiB kept free on every GPU
+  std::string offload, framework;  // --offload, --framework: as train's, for every plan
   std::string bands;  // --bands: a band table instead of the shipped data/bands/training.json
   bool no_flash = false;
   bool progress = false;  // progress on stderr (the CLI sets it when stderr is a terminal)
@@ -52,11 +53,13 @@ std::string PlanJson(const PlanSearchResult& r);
 struct BudgetRequest {
   std::string usd, deadline, gpu = "any", gpus_max = "4096", seq = "4096", finetune, tokens, method = "lora";
   std::string tokens_per_param, region, calibration, memory_headroom;
+  std::string offload;  // --offload: as train's, for every plan
   std::string bands;  // --bands: a band table instead of the shipped data/bands/training.json
 };
 
 struct BudgetResult {
   bool finetune = false;       // --finetune: the cheapest fine-tune of a given model
+  Offload offload;             // --offload, applied to every plan searched
   double usd = 0;
   std::optional<Plan> plan;    // empty: nothing fits the budget, `infeasible` says why
   std::string infeasible;

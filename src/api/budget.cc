@@ -59,6 +59,9 @@ Result<PlanRequest> BaseRequest(const Session& session, const BudgetRequest& a, 
   base.gpus_max = static_cast<int64_t>(gmax);
   base.setup.seq_len = seq;
   base.setup.overhead_bytes = -1;
+  if (!a.offload.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(base.setup.offload, ParseOffload(a.offload, "--offload"));
+  }
   if (!a.memory_headroom.empty()) {
     DLCOST_ASSIGN_OR_RETURN(base.setup.memory_headroom_bytes,
                             ParseMemoryHeadroom(a.memory_headroom, "--memory-headroom"));
@@ -185,6 +188,7 @@ Result<BudgetResult> Budget(const Session& session, const BudgetRequest& a) {
   if (out.usd <= 0) return InvalidInput("--usd: must be positive");
   DLCOST_ASSIGN_OR_RETURN(int64_t seq, ParsePositiveInt(a.seq, "--seq"));
   DLCOST_ASSIGN_OR_RETURN(PlanRequest base, BaseRequest(session, a, out.usd, seq));
+  out.offload = base.setup.offload;
   out.tokens_per_param = kChinchillaTokensPerParam;
   if (!a.tokens_per_param.empty()) {
     DLCOST_ASSIGN_OR_RETURN(out.tokens_per_param, ParseCount(a.tokens_per_param, "--tokens-per-param"));
@@ -204,6 +208,10 @@ Result<BudgetResult> Budget(const Session& session, const BudgetRequest& a) {
 report::Report BudgetReport(const BudgetResult& x) {
   report::Report r;
   if (!x.plan) return r;
+  if (x.offload.Any()) {
+    r.notes.push_back(fmt::format("every plan keeps {} in host memory (--offload; host copies and the CPU optimizer step as "
+                                  "in train, docs/training.md)", OffloadName(x.offload)));
+  }
   if (x.finetune) {
     r.title = fmt::format("Cheapest {} fine-tune of {} on {} tokens within ${:.0f}", FinetuneName(x.method), x.model.id,
                           HumanCount(x.tokens), x.usd);

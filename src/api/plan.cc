@@ -28,6 +28,12 @@ Status ParseJob(const PlanSearchRequest& a, const ModelSpec& model, PlanRequest&
   DLCOST_ASSIGN_OR_RETURN(req.setup.optimizer, ParseOptimizer(a.optimizer));
   DLCOST_ASSIGN_OR_RETURN(req.setup.finetune, ParseFinetune(a.finetune));
   DLCOST_ASSIGN_OR_RETURN(req.setup.lora_rank, ParsePositiveInt(a.lora_rank, "--lora-rank"));
+  if (!a.offload.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(req.setup.offload, ParseOffload(a.offload, "--offload"));
+  }
+  if (!a.framework.empty()) {
+    DLCOST_ASSIGN_OR_RETURN(req.setup.framework, ParseFramework(a.framework, "--framework"));
+  }
   if (!a.precision.empty()) {
     for (const std::string& p : Split(a.precision, ',')) {
       DLCOST_ASSIGN_OR_RETURN(Dtype d, ParseDtype(p, "--precision"));
@@ -270,6 +276,10 @@ report::Report PlanReport(const PlanSearchResult& x, bool pareto, bool stats) {
   r.notes.push_back("layout column: tp/pp/dp/cp/ep/vpp, micro-batch, ZeRO stage, recompute, precision; batch: sequences per "
                     "optimizer step (--global-batch, or about 4M tokens rounded to a multiple of dp x micro-batch, so it "
                     "can differ between GPU counts).");
+  if (x.request.setup.offload.Any()) {
+    r.notes.push_back(fmt::format("every plan keeps {} in host memory (--offload; host copies and the CPU optimizer step as "
+                                  "in train, docs/training.md)", OffloadName(x.request.setup.offload)));
+  }
   r.notes.push_back(!x.prices_given ? "prices: dated snapshot of public on-demand list prices (dlcost prices)"
                                     : "prices: as given");
   r.notes.push_back(fmt::format("goodput {}, PUE {:.2f}, grid {} {:.0f} gCO2e/kWh; model and assumptions: docs/training.md",

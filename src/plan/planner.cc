@@ -271,8 +271,9 @@ std::string ExplainBinding(const PlanRequest& req, const PlanStats& stats, const
                        "(or instance sizes) for the candidate GPUs", req.gpus_max, req.model.id);
   }
   if (!std::isfinite(all.min_wall)) {
-    return fmt::format("memory: no layout of {} fits on the candidate GPUs with up to {} GPUs", req.model.id,
-                       req.gpus_max);
+    return fmt::format("memory: no layout of {} fits on the candidate GPUs with up to {} GPUs{}", req.model.id,
+                       req.gpus_max,
+                       req.setup.offload.params ? "" : " (more GPUs, or --offload optimizer, params or activations, may fit)");
   }
   if (req.deadline_s && all.min_wall > *req.deadline_s) {
     return fmt::format("deadline: the fastest plan that fits needs {:.1f} days, {:.0f}% over the {:.1f}-day deadline",

@@ -62,6 +62,9 @@ void RegisterPlan(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("--gpu-power-w", a->req.gpu_power_w, "Average board power per GPU (default: TDP)");
   cmd->add_option("--calibration", a->req.calibration, "Efficiency profile JSON");
   cmd->add_option("--memory-headroom", a->req.memory_headroom, "GiB kept free on every GPU (default 0)");
+  cmd->add_option("--offload", a->req.offload,
+                  "Training state in host memory for every plan: none, or optimizer, params, activations joined with '+'");
+  cmd->add_option("--framework", a->req.framework, "Training framework (as train's --framework)");
   cmd->add_option("--bands", a->req.bands, "Error-band table JSON (default: data/bands/training.json)");
   cmd->add_flag("--no-flash", a->req.no_flash, "Model unfused attention");
   AddOutputOptions(cmd, g);
