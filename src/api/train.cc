@@ -210,6 +210,10 @@ const char* LargestMemoryPart(const TrainingEstimate& e) {
   return best->second;
 }
 
+// Days with two decimals, or three significant digits below a tenth of a day (a short fine-tune
+// is not "0.00 days").
+int DaysDigits(double seconds) { return seconds / kSecondsPerDay >= 0.1 ? 2 : -1; }
+
 void AddTrainFields(const TrainResult& t, report::Report& r) {
   const TrainingEstimate& e = t.estimate;
   const Layout& L = e.layout;
@@ -241,21 +245,22 @@ void AddTrainFields(const TrainResult& t, report::Report& r) {
   r.AddField("hfu_pct", "HFU (%)", 100 * e.hfu, 1);
   r.AddField("steps", "optimizer steps", t.cost.steps, 0);
   r.AddField("tokens", unit + " trained", t.cost.tokens);
-  r.AddField("steady_wall_days", "steady-state wall time (days)", t.cost.steady_wall_s / kSecondsPerDay, 2);
-  r.AddField("steady_gpu_hours", "steady-state GPU-hours", t.cost.steady_gpu_hours, 0);
+  r.AddField("steady_wall_days", "steady-state wall time (days)", t.cost.steady_wall_s / kSecondsPerDay,
+             DaysDigits(t.cost.steady_wall_s));
+  r.AddField("steady_gpu_hours", "steady-state GPU-hours", t.cost.steady_gpu_hours);
   r.AddField("goodput", "goodput", t.cost.goodput.goodput, 3);
-  r.AddField("wall_days", "wall time (days)", t.cost.wall_s / kSecondsPerDay, 2);
+  r.AddField("wall_days", "wall time (days)", t.cost.wall_s / kSecondsPerDay, DaysDigits(t.cost.wall_s));
   AddBandFields(r, "wall_days", t.bands.wall_days);
-  r.AddField("gpu_hours", "GPU-hours", t.cost.gpu_hours, 0);
+  r.AddField("gpu_hours", "GPU-hours", t.cost.gpu_hours);
   AddBandFields(r, "gpu_hours", t.bands.gpu_hours);
   r.AddField("usd_per_gpu_hour", "$ per GPU-hour",
              t.run.usd_per_gpu_hour ? report::Value(*t.run.usd_per_gpu_hour) : report::Value(), 3);
-  r.AddField("usd", "cost ($)", t.cost.usd ? report::Value(*t.cost.usd) : report::Value(), 0);
+  r.AddField("usd", "cost ($)", t.cost.usd ? report::Value(*t.cost.usd) : report::Value());
   AddBandFields(r, "usd", t.bands.usd);
-  r.AddField("energy_kwh", "energy (kWh)", t.cost.energy_kwh, 0);
+  r.AddField("energy_kwh", "energy (kWh)", t.cost.energy_kwh);
   r.AddField("pue", "PUE", t.run.pue, 2);
   r.AddField("carbon_g_per_kwh", "grid gCO2e/kWh", t.run.carbon_g_per_kwh, 0);
-  r.AddField("co2_kg", "CO2e (kg)", t.cost.co2_kg, 0);
+  r.AddField("co2_kg", "CO2e (kg)", t.cost.co2_kg);
 }
 
 void AddTrainTables(const TrainingEstimate& e, bool t_offload_opt, report::Report& r) {
