@@ -27,6 +27,7 @@ struct TrainRequest {
   std::string finetune = "none", lora_rank = "16", lora_targets = "all";
   std::string framework, attention_kernel, overlap, hsdp_shard, pp_layers, offload;
   bool optimizer_in_backward = false;
+  bool compile = false;  // --compile: torch.compile fuses the eager frameworks' elementwise operators
   CostRequest cost;
   SystemRequest system;
   std::string goodput, host_power_w, restart_min, eval_fraction;

@@ -120,6 +120,9 @@ struct TrainingSetup {
   std::optional<Framework> framework;
   Overlap overlap;
   Offload offload;
+  // torch.compile on the model (--compile; the case's `compile` column): the eager PyTorch
+  // frameworks' elementwise operators are fused. Empty: the framework's default (eager).
+  std::optional<bool> compiled;
   // The optimizer steps each parameter as soon as its gradient exists (torchtune's
   // optimizer_in_bwd): no whole-model gradient buffer, one layer's gradients at a time.
   bool optimizer_in_backward = false;

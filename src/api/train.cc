@@ -67,6 +67,7 @@ Status ParseLayoutFlags(const TrainRequest& a, const ModelSpec& model, TrainingS
     DLCOST_ASSIGN_OR_RETURN(s.offload, ParseOffload(a.offload, "--offload"));
   }
   s.optimizer_in_backward = a.optimizer_in_backward;
+  if (a.compile) s.compiled = true;
   if (s.optimizer_in_backward && s.offload.optimizer) {
     return UsageError("--optimizer-in-backward: contradicts --offload " + a.offload + " (the optimizer runs on the CPU)");
   }

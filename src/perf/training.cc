@@ -673,7 +673,7 @@ std::optional<AttentionKernel> EffectiveAttentionKernel(const TrainingSetup& s, 
   // The eager-PyTorch frameworks and nanoGPT call torch.nn.functional.scaled_dot_product_attention
   // in their model code (torchtitan's and torchtune's Llama attention, nanoGPT's
   // CausalSelfAttention, Hugging Face transformers' default attn_implementation "sdpa").
-  if (perf::UnfusedElementwise(s) || s.framework == Framework::kNanogpt) return AttentionKernel::kSdpa;
+  if (perf::EagerPytorchModelCode(s) || s.framework == Framework::kNanogpt) return AttentionKernel::kSdpa;
   // Megatron-LM and NeMo attend through Transformer Engine, which prefers cuDNN's flash attention
   // on Hopper and later and Tri Dao's FlashAttention on Ampere when both apply (NVIDIA/NeMo
   // docs/source/performance/memory_optimizations.rst, 'Flash Attention', as of NeMo PR 9188).

@@ -99,9 +99,11 @@ inline bool IsTransformerLayer(const std::string& name) {
   return name.find("layer") != std::string::npos || name == "dit_block";
 }
 
-// Frameworks whose model code runs a Llama-style block in eager PyTorch, one kernel per operator
-// (torchtitan's, torchtune's and Hugging Face's model code; torch.compile would fuse them, and is
-// off in their default configurations).
+// Frameworks whose model code is plain PyTorch calling scaled_dot_product_attention
+// (torchtitan's, torchtune's, PyTorch FSDP examples' and Hugging Face's model code).
+bool EagerPytorchModelCode(const TrainingSetup& s);
+// Such model code run eagerly, one kernel per operator: torch.compile (--compile) fuses them, and
+// is off in their default configurations.
 bool UnfusedElementwise(const TrainingSetup& s);
 
 // torchtitan's selective activation checkpointing ("op" policy of its activation_checkpoint

@@ -390,7 +390,9 @@ bool OpLevelSelectiveRecompute(const LayoutCostInputs& in) {
   return in.layout->recompute == Recompute::kSelective && in.setup->framework == Framework::kTorchtitan;
 }
 
-bool UnfusedElementwise(const TrainingSetup& s) {
+bool UnfusedElementwise(const TrainingSetup& s) { return EagerPytorchModelCode(s) && !s.compiled.value_or(false); }
+
+bool EagerPytorchModelCode(const TrainingSetup& s) {
   if (!s.framework) return false;
   switch (*s.framework) {
     case Framework::kTorchtitan:

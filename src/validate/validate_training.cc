@@ -22,15 +22,15 @@ const char* kMetrics[] = {"sec_per_iter", "tflops_per_gpu", "mfu_pct", "hfu_pct"
                           "mwh", "days", "tokens_per_sec_per_gpu", "usd"};
 
 // The training schema's columns (validation/published/README.md, training_cases.csv), the
-// last ten optional: framework, attention kernel, overlap, uneven pipeline, fine-tuning, the
-// optimizer and what is kept in host memory.
+// last eleven optional: framework, attention kernel, overlap, uneven pipeline, fine-tuning, the
+// optimizer, what is kept in host memory and torch.compile.
 const std::vector<std::string>& TrainingColumns() {
   static const std::vector<std::string> kColumns = {
       "case_id", "source", "model", "arch", "params_b", "layers", "hidden", "heads", "kv_heads", "ffn", "ffn_act",
       "vocab", "seq_len", "experts", "top_k", "gpu", "num_gpus", "gpus_per_node", "internode_gbps", "tp", "pp", "dp",
       "ep", "cp", "vpp", "micro_batch", "global_batch", "zero", "seq_parallel", "recompute", "precision", "tokens",
       "metric", "value", "note", "framework", "attention_kernel", "overlap", "pp_layers", "finetune", "lora_rank",
-      "lora_targets", "optimizer", "optimizer_in_backward", "offload"};
+      "lora_targets", "optimizer", "optimizer_in_backward", "offload", "compile"};
   return kColumns;
 }
 
@@ -138,6 +138,10 @@ Status SoftwareFromRow(const CaseRow& row, TrainingSetup& s) {
     if (v != "0" && v != "1") return InvalidInput(fmt::format("{}: '{}' must be 0 or 1", where("optimizer_in_backward"), ForMessage(v)));
     s.optimizer_in_backward = v == "1";
   }
+  if (std::string v = row.Get("compile"); !v.empty()) {
+    if (v != "0" && v != "1") return InvalidInput(fmt::format("{}: '{}' must be 0 or 1", where("compile"), ForMessage(v)));
+    s.compiled = v == "1";
+  }
   if (std::string v = row.Get("offload"); !v.empty()) {
     DLCOST_ASSIGN_OR_RETURN(s.offload, ParseOffload(v, where("offload")));
   }
@@ -180,6 +184,7 @@ Status MergeSoftware(const TrainingSetup& software, const ModelSpec& model, cons
   s.optimizer = software.optimizer;
   s.optimizer_in_backward = software.optimizer_in_backward;
   s.offload = software.offload;
+  s.compiled = software.compiled;
   s.shard_group = software.shard_group;
   if (!s.recompute && s.framework) s.recompute = FrameworkDefaultRecompute(*s.framework);
   if (s.finetune != Finetune::kNone && s.finetune != Finetune::kFull && s.lora_rank > model.hidden) {

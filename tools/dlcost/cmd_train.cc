@@ -67,6 +67,9 @@ void RegisterTrain(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("--offload", a->offload,
                   "Training state in host memory: none, or optimizer, params, activations joined with '+' (params "
                   "implies optimizer)");
+  cmd->add_flag("--compile", a->compile,
+                "The model runs under torch.compile (fuses the elementwise operators of torchtitan, torchtune, "
+                "pytorch-fsdp and transformers model code)");
   cmd->add_flag("--optimizer-in-backward", a->optimizer_in_backward,
                 "Step each parameter as its gradient is made (no whole-model gradient buffer)");
   cmd->add_option("--pp-layers", a->pp_layers,
