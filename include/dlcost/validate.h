@@ -38,6 +38,7 @@ struct ValidationCase {
   // Error bands: the row's source (NormalizeSource) and regime (set by the predictor; an empty
   // family: no band), and the 80% band from other sources' residuals with the key it used.
   std::string source;
+  std::string method;  // training: pre-training, full, lora or qlora (the finetune column)
   BandRegime regime;
   std::optional<double> predicted_low;
   std::optional<double> predicted_high;
@@ -118,6 +119,9 @@ struct ValidationReport {
   std::vector<BandFamilySummary> band_families;  // empty when no case has a regime
   std::vector<ErrorGroup> by_source;             // per family and source (training)
   std::vector<ErrorGroup> by_regime;             // per full regime key (training)
+  // Per family and training method (pre-training, full, lora, qlora), leave-one-source-out: the
+  // fit sources' cases are left out (training).
+  std::vector<ErrorGroup> by_method;
   std::vector<FamilyError> families;             // per family, all vs leave-one-source-out
   std::vector<std::string> fit_sources;          // the profile's fit sources the report left out
   // Inference: the engines' iteration-time factors fitted on these cases. The cases and in-sample

@@ -120,6 +120,12 @@ nlohmann::ordered_json ToJson(const ValidationReport& v) {
     out["fit_sources"] = v.fit_sources;
     out["by_source"] = GroupsJson(v.by_source, true);
     out["by_regime"] = GroupsJson(v.by_regime, false);
+    nlohmann::ordered_json methods = GroupsJson(v.by_method, false);
+    for (auto& m : methods) {
+      m["method"] = m["regime"];
+      m.erase("regime");
+    }
+    out["by_method"] = methods;
   }
   if (!v.engine_factors.empty()) {
     nlohmann::ordered_json ef = nlohmann::ordered_json::array();
@@ -273,6 +279,13 @@ void ErrorGroupTables(const ValidationReport& v, report::Report& r) {
   report::Table& g2 = r.AddTable("by_regime", "Error per regime", cols);
   for (const ErrorGroup& g : v.by_regime) {
     g2.rows.push_back({g.family, g.key, static_cast<int64_t>(g.n), g.mape_pct, g.median_ape_pct, g.bias_pct});
+  }
+  if (v.by_method.empty()) return;
+  cols[1] = {"key", "method"};
+  report::Table& g3 =
+      r.AddTable("by_method", "Error per training method (leave-one-source-out: fit sources left out)", cols);
+  for (const ErrorGroup& g : v.by_method) {
+    g3.rows.push_back({g.family, g.key, static_cast<int64_t>(g.n), g.mape_pct, g.median_ape_pct, g.bias_pct});
   }
 }
 

@@ -43,6 +43,7 @@ void AddErrorGroups(ValidationReport* report, const std::vector<std::string>& fi
   rep.fit_sources = fit_sources;
   std::map<std::pair<std::string, std::string>, Errors> by_source;
   std::map<std::string, Errors> by_regime, all, loso;
+  std::map<std::pair<std::string, std::string>, Errors> by_method;
   for (const ValidationCase& c : rep.cases) {
     if (c.status != "ok" || !c.rel_error || c.regime.family.empty()) continue;
     const std::string& fam = c.regime.family;
@@ -52,7 +53,10 @@ void AddErrorGroups(ValidationReport* report, const std::vector<std::string>& fi
     all[fam].Add(*c.rel_error);
     bool fitted = std::find(fit_sources.begin(), fit_sources.end(), c.source) != fit_sources.end();
     if (!fitted) loso[fam].Add(*c.rel_error);
+    if (!fitted && !c.method.empty()) by_method[{fam, c.method}].Add(*c.rel_error);
   }
+  rep.by_method.clear();
+  for (const auto& [key, e] : by_method) rep.by_method.push_back(Group(key.second, key.first, e));
   rep.by_source.clear();
   for (const auto& [key, e] : by_source) {
     ErrorGroup g = Group(key.second, key.first, e);

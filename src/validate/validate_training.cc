@@ -335,6 +335,7 @@ Result<ValidationReport> ValidateTraining(const std::string& csv_path, const std
     if (!est.ok()) return Skip(vc, est.status().message());
     const TrainingEstimate& e = *est;
     vc.chosen = ChosenText(e, extra);
+    vc.method = s.finetune == Finetune::kNone ? "pre-training" : FinetuneName(s.finetune);
     const Layout& lay = e.layout;
     vc.regime = {MetricFamily(vc.metric), GpuGeneration(*gpu),
                  ParallelismFamily(lay.tp, lay.pp, lay.cp, lay.ep, lay.zero), PrecisionClass(s.precision)};
