@@ -66,7 +66,13 @@ double AddMatmulOp(const LayoutCostInputs& in, const MicroBatchShape& sh, const 
   double tp = sh.tp;
   double weight_elems = op.params / tp / (op.kind == OpKind::kExperts ? layout.ep : 1);
   double rows = op.gemm_rows * sh.units / layout.cp;
-  double bytes = in.act_elem_bytes * (rows * op.gemm_k + rows * op.gemm_n / tp) + in.weight_bytes * weight_elems;
+  // QLoRA's frozen block weights are stored in 4-bit NormalFloat and dequantized to bf16 for every
+  // forward and backward product (Dettmers et al. 2023, "QLoRA", Sec. 3, eqs. 5-6): the product
+  // reads the bf16 copy, and the dequantization reads the 4.127-bit store and writes that copy.
+  bool nf4 = in.setup->finetune == Finetune::kQlora && sh.transformer && op.kind == OpKind::kGemm;
+  double dequant = nf4 ? MemSeconds((in.weight_bytes + kActBytes) * weight_elems, in.rates) : 0.0;
+  double weight_b = nf4 ? kActBytes : in.weight_bytes;
+  double bytes = in.act_elem_bytes * (rows * op.gemm_k + rows * op.gemm_n / tp) + weight_b * weight_elems;
   // Experts with a capacity factor compute on padded token slots (Fedus et al. 2022,
   // Switch Transformer, Sec. 2.2); model FLOPs count only the routed tokens.
   double pad = op.kind == OpKind::kExperts ? in.setup->moe_capacity_factor : 1.0;
@@ -88,16 +94,16 @@ double AddMatmulOp(const LayoutCostInputs& in, const MicroBatchShape& sh, const 
     cast_fwd = MemSeconds(4.0 * rows * pad * op.gemm_k, in.rates);
     cast_bwd = MemSeconds(4.0 * rows * pad * n_local, in.rates);
   }
-  out.fwd_s += t + cast_fwd;
+  out.fwd_s += t + cast_fwd + dequant;
   out.fwd_flops += op_units_flops;
   // Backward: input gradient always; weight gradient only for trained weights.
   bool trained = !in.frozen_base && op.trainable;
-  out.bwd_s += (trained ? 2 * t : t) + cast_bwd;
+  out.bwd_s += (trained ? 2 * t : t) + cast_bwd + dequant;
   if (layout.recompute == Recompute::kFull && sh.transformer) {
-    out.recompute_s += t + cast_fwd;
+    out.recompute_s += t + cast_fwd + dequant;
     out.recompute_flops += op_units_flops;
   }
-  return t + cast_fwd;
+  return t + cast_fwd + dequant;
 }
 
 // A fused attention's backward: 2.5x the forward's FLOPs, at the kernel's own measured backward
