@@ -34,8 +34,19 @@ Space MakeSpace(const LayoutSpace& in, const ModelSpec& m, const SystemSpec& sys
   if (!in.tp.empty()) s.tp = in.tp;
   else if (!tr) s.tp = {1};
   else for (int64_t t = 1; t <= std::max(1, sys.gpus_per_node) && t <= m.heads; t *= 2) s.tp.push_back(t);
-  if (!in.pp.empty()) s.pp = in.pp;
-  else s.pp = tr ? Divisors(m.layers, 128) : std::vector<int64_t>{1};
+  if (!in.pp.empty()) {
+    s.pp = in.pp;
+  } else if (tr) {
+    // The divisors of the layer count, and the powers of two production runs use whether or not
+    // they divide it (Llama 3.1 405B: 126 layers on 16 stages); those stages are uneven, as
+    // even as the layers allow (docs/training.md, "Uneven pipeline stages").
+    s.pp = Divisors(m.layers, 128);
+    for (int64_t p = 2; p <= std::min<int64_t>(m.layers, 128); p *= 2) s.pp.push_back(p);
+    std::sort(s.pp.begin(), s.pp.end());
+    s.pp.erase(std::unique(s.pp.begin(), s.pp.end()), s.pp.end());
+  } else {
+    s.pp = {1};
+  }
   if (!in.cp.empty()) s.cp = in.cp;
   else if (tr && m.IsLanguageModel() && seq >= 16384) s.cp = {1, 2, 4, 8};
   else s.cp = {1};

@@ -115,6 +115,24 @@ TEST(Planner, DeadlineThatCannotBeMetNamesTheDeadline) {
   EXPECT_GT(r->stats.rejected["over_deadline"], 0);
 }
 
+TEST(Planner, UnevenPipelineStagesAreCandidates) {
+  // Llama 3.1 405B has 126 layers: 16 stages do not divide them, yet the planner searches them
+  // (uneven stages, the production layout) beside the divisors.
+  PlanRequest req = Request("llama-3.1-405b", "h100-sxm-80gb", {1024});
+  req.space.tp = {8};
+  req.space.vpp = {1};
+  req.space.micro_batch = {1};
+  req.space.recompute = {Recompute::kFull};
+  req.space.zero = {1};
+  req.space.global_batch = 1024;
+  req.top_k = 100;
+  Result<PlanResult> r = RunPlan(req);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  bool pp16 = false;
+  for (const Plan& p : r->plans) pp16 = pp16 || p.estimate.layout.pp == 16;
+  EXPECT_TRUE(pp16);
+}
+
 TEST(Planner, NothingFitsNamesMemory) {
   PlanRequest req = Request("llama-3.1-405b", "l4", {1, 2});
   Result<PlanResult> r = RunPlan(req);
