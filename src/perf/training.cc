@@ -469,7 +469,8 @@ double ExposedOffloadSeconds(const LayoutCostInputs& in, const StageTotals& stag
   double link = HostCopyBytesPerS(in.system->gpu);
   double m = static_cast<double>(in.layout->microbatches);
   double bytes = 0;
-  if (o.optimizer) bytes += OptimizerParams(in, stages) * in.setup->grad_bytes;
+  // Gradients leave for the host every micro-batch and accumulate there (ZeRO-Offload).
+  if (o.optimizer) bytes += m * OptimizerParams(in, stages) * in.setup->grad_bytes;
   if (o.params) bytes += 2 * m * HeldWeightBytes(in, stages);
   if (o.activations) bytes += 2 * m * act_saved_bytes;
   return std::max(0.0, bytes / link - compute_s);
