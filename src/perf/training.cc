@@ -33,8 +33,9 @@ using perf::OpKind;
 //   measured in pytorch/pytorch PR 86509 (666,632,192 bytes loading every module eagerly);
 // - NCCL's buffers once a process communicates: 1.06 GB per GPU on 8 x H100 (PyTorch's own
 //   memory excluded; NVIDIA/nccl issue 1685). The same report shows an all-to-all connecting 32
-//   channels to every peer and reaching 4.34 GB; that is not added: expert-parallel runs that
-//   published their peak memory (NeMo AutoModel's Qwen3 30B-A3B with DeepEP) fit without it.
+//   channels to every peer and reaching 4.34 GB; that is not added: how much an all-to-all
+//   takes depends on the channels it connects, and with it a published expert-parallel run that
+//   ran on 80 GB GPUs (NeMo AutoModel's Qwen3 30B-A3B, 8-way EP over DeepEP) would not fit.
 constexpr double kCudaContextBytes = 287047680.0;
 constexpr double kNcclCollectiveBytes = 1.06e9;
 
@@ -430,7 +431,6 @@ double ExposedDataParallelSeconds(const LayoutCostInputs& in, const StageTotals&
   return std::max(0.0, dp_time - window) + ContentionSeconds(dp_time, window, *in.rates.eff);
 }
 
-// The optimizer step: its memory traffic over the parameters this GPU updates.
 // Bytes per second of a copy between a GPU and its host: the PCIe generation of the GPU's host
 // interface, 16 lanes (data/hardware/networks/pcie{3,4,5}-x16.json), at the share copies reach.
 // Hopper and Blackwell GPUs attach over PCIe 5.0, Ampere, Ada and CDNA over PCIe 4.0 (NVIDIA
@@ -476,8 +476,9 @@ double ExposedOffloadSeconds(const LayoutCostInputs& in, const StageTotals& stag
   return std::max(0.0, bytes / link - compute_s);
 }
 
+// The optimizer step: its memory traffic over the parameters this GPU updates.
 double OptimizerSeconds(const LayoutCostInputs& in, const StageTotals& stages) {
-    const EfficiencyProfile& eff = *in.rates.eff;
+  const EfficiencyProfile& eff = *in.rates.eff;
   Optimizer optimizer = in.setup->optimizer;
   double opt_params = OptimizerParams(in, stages);
   double opt_traffic = OptimizerTrafficBytes(optimizer);
@@ -634,8 +635,7 @@ void FillMemory(const LayoutCostInputs& in, const GroupCosts& groups, const Stag
   if (layout.zero >= 3) {
     // Sharded, plus one layer gathered at a time; under a pipeline the stage's gathered weights
     // stay from forward to backward (ShardedDataParallelSeconds).
-    double layers = LayersPerStage(in);
-    weights = shard(weights) + (layout.pp > 1 ? weights : weights / layers);
+    weights = shard(weights) + (layout.pp > 1 ? weights : weights / LayersPerStage(in));
   }
   const Offload& off = s.offload;
   double layers_here = LayersPerStage(in);
