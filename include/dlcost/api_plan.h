@@ -59,7 +59,7 @@ struct BudgetRequest {
 
 struct BudgetResult {
   bool finetune = false;       // --finetune: the cheapest fine-tune of a given model
-  Offload offload;             // --offload, applied to every plan searched
+  bool offload_searched = false;  // --offload auto: offloading was a searched dimension
   double usd = 0;
   std::optional<Plan> plan;    // empty: nothing fits the budget, `infeasible` says why
   std::string infeasible;

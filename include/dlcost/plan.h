@@ -41,7 +41,14 @@ struct LayoutSpace {
   std::vector<Dtype> precision;       // default: bf16 (fp8 only when listed, on GPUs that have it)
   std::optional<int64_t> global_batch;  // default: ~4M tokens, rounded to a multiple of dp x micro-batch
   std::optional<bool> seq_parallel;   // default: on when tp > 1
+  std::vector<Offload> offload;       // default: the setup's offload only
 };
+
+// --offload of plan and budget into `req`: "auto" searches keeping nothing, the optimizer, the
+// activations, both, or the weights and activations in host memory (space.offload); any other
+// value is train's --offload, applied to every plan (setup.offload). InvalidInput naming the flag.
+struct PlanRequest;
+Status ApplyOffloadFlag(const std::string& text, PlanRequest& req);
 
 struct PlanRequest {
   ModelSpec model;
@@ -65,6 +72,7 @@ struct Plan {
   std::optional<Offer> offer;
   int64_t num_gpus = 0;
   Dtype precision = Dtype::kBf16;
+  Offload offload;  // what the plan keeps in host memory
   TrainingEstimate estimate;
   RunCost cost;
   double objective_value = 0;

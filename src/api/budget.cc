@@ -59,9 +59,7 @@ Result<PlanRequest> BaseRequest(const Session& session, const BudgetRequest& a, 
   base.gpus_max = static_cast<int64_t>(gmax);
   base.setup.seq_len = seq;
   base.setup.overhead_bytes = -1;
-  if (!a.offload.empty()) {
-    DLCOST_ASSIGN_OR_RETURN(base.setup.offload, ParseOffload(a.offload, "--offload"));
-  }
+  DLCOST_RETURN_IF_ERROR(ApplyOffloadFlag(a.offload, base));
   if (!a.memory_headroom.empty()) {
     DLCOST_ASSIGN_OR_RETURN(base.setup.memory_headroom_bytes,
                             ParseMemoryHeadroom(a.memory_headroom, "--memory-headroom"));
@@ -169,15 +167,16 @@ void AddPlanFields(const Plan& p, const EstimateBands& bands, report::Report& r)
   r.AddField("layout", "layout", fmt::format("tp={} pp={} dp={} cp={} vpp={} mb={} zero={} recompute={} {}", L.tp, L.pp,
                                              L.dp, L.cp, L.vpp, L.micro_batch, L.zero, RecomputeName(L.recompute),
                                              DtypeName(p.precision)));
+  r.AddField("offload", "offloaded to host memory", OffloadName(p.offload));
   r.AddField("mfu_pct", "MFU (%)", 100 * p.estimate.mfu, 1);
-  r.AddField("wall_days", "wall time (days)", p.cost.wall_s / kSecondsPerDay, 2);
+  r.AddField("wall_days", "wall time (days)", p.cost.wall_s / kSecondsPerDay, p.cost.wall_s >= 0.1 * kSecondsPerDay ? 2 : -1);
   AddBandFields(r, "wall_days", bands.wall_days);
-  r.AddField("gpu_hours", "GPU-hours", p.cost.gpu_hours, 0);
+  r.AddField("gpu_hours", "GPU-hours", p.cost.gpu_hours);
   AddBandFields(r, "gpu_hours", bands.gpu_hours);
-  r.AddField("usd", "cost ($)", p.cost.usd ? report::Value(*p.cost.usd) : report::Value(), 0);
+  r.AddField("usd", "cost ($)", p.cost.usd ? report::Value(*p.cost.usd) : report::Value());
   AddBandFields(r, "usd", bands.usd);
-  r.AddField("energy_kwh", "energy (kWh)", p.cost.energy_kwh, 0);
-  r.AddField("co2_kg", "CO2e (kg)", p.cost.co2_kg, 0);
+  r.AddField("energy_kwh", "energy (kWh)", p.cost.energy_kwh);
+  r.AddField("co2_kg", "CO2e (kg)", p.cost.co2_kg);
 }
 
 }  // namespace
@@ -188,7 +187,7 @@ Result<BudgetResult> Budget(const Session& session, const BudgetRequest& a) {
   if (out.usd <= 0) return InvalidInput("--usd: must be positive");
   DLCOST_ASSIGN_OR_RETURN(int64_t seq, ParsePositiveInt(a.seq, "--seq"));
   DLCOST_ASSIGN_OR_RETURN(PlanRequest base, BaseRequest(session, a, out.usd, seq));
-  out.offload = base.setup.offload;
+  out.offload_searched = !base.space.offload.empty();
   out.tokens_per_param = kChinchillaTokensPerParam;
   if (!a.tokens_per_param.empty()) {
     DLCOST_ASSIGN_OR_RETURN(out.tokens_per_param, ParseCount(a.tokens_per_param, "--tokens-per-param"));
@@ -208,9 +207,13 @@ Result<BudgetResult> Budget(const Session& session, const BudgetRequest& a) {
 report::Report BudgetReport(const BudgetResult& x) {
   report::Report r;
   if (!x.plan) return r;
-  if (x.offload.Any()) {
+  if (x.offload_searched) {
+    r.notes.push_back("--offload auto: plans keeping nothing, the optimizer, the activations, both, or the weights and "
+                      "activations in host memory were searched (host copies and the CPU optimizer step as in train, "
+                      "docs/training.md)");
+  } else if (x.plan->offload.Any()) {
     r.notes.push_back(fmt::format("every plan keeps {} in host memory (--offload; host copies and the CPU optimizer step as "
-                                  "in train, docs/training.md)", OffloadName(x.offload)));
+                                  "in train, docs/training.md)", OffloadName(x.plan->offload)));
   }
   if (x.finetune) {
     r.title = fmt::format("Cheapest {} fine-tune of {} on {} tokens within ${:.0f}", FinetuneName(x.method), x.model.id,

@@ -28,9 +28,7 @@ Status ParseJob(const PlanSearchRequest& a, const ModelSpec& model, PlanRequest&
   DLCOST_ASSIGN_OR_RETURN(req.setup.optimizer, ParseOptimizer(a.optimizer));
   DLCOST_ASSIGN_OR_RETURN(req.setup.finetune, ParseFinetune(a.finetune));
   DLCOST_ASSIGN_OR_RETURN(req.setup.lora_rank, ParsePositiveInt(a.lora_rank, "--lora-rank"));
-  if (!a.offload.empty()) {
-    DLCOST_ASSIGN_OR_RETURN(req.setup.offload, ParseOffload(a.offload, "--offload"));
-  }
+  DLCOST_RETURN_IF_ERROR(ApplyOffloadFlag(a.offload, req));
   if (!a.framework.empty()) {
     DLCOST_ASSIGN_OR_RETURN(req.setup.framework, ParseFramework(a.framework, "--framework"));
   }
@@ -147,6 +145,7 @@ nlohmann::ordered_json PlanEntryJson(const Plan& p, int rank, const EstimateBand
   o["seq_parallel"] = L.seq_parallel;
   o["recompute"] = RecomputeName(L.recompute);
   o["precision"] = DtypeName(p.precision);
+  o["offload"] = OffloadName(p.offload);
   o["memory_gib"] = e.memory_total_bytes / kGiB;
   o["memory_headroom_gib"] = (e.memory_capacity_bytes - e.memory_total_bytes) / kGiB;
   o["step_s"] = e.time_step_s;
@@ -181,8 +180,9 @@ void PlanTable(report::Report& r, const std::string& key, const std::string& tit
                                               p.offer->OnDemandUsdPerGpuHour())
                                 : std::string("-");
     t.rows.push_back({static_cast<int64_t>(++rank), p.gpu, offer, p.num_gpus,
-                      fmt::format("{}/{}/{}/{}/{}/{} {} {} {} {}", L.tp, L.pp, L.dp, L.cp, L.ep, L.vpp, L.micro_batch,
-                                  L.zero, RecomputeName(L.recompute), DtypeName(p.precision)),
+                      fmt::format("{}/{}/{}/{}/{}/{} {} {} {} {}{}", L.tp, L.pp, L.dp, L.cp, L.ep, L.vpp, L.micro_batch,
+                                  L.zero, RecomputeName(L.recompute), DtypeName(p.precision),
+                                  p.offload.Any() ? " off:" + OffloadName(p.offload) : std::string()),
                       L.global_batch, p.estimate.memory_total_bytes / kGiB,
                       (p.estimate.memory_capacity_bytes - p.estimate.memory_total_bytes) / kGiB, p.estimate.time_step_s,
                       100 * p.estimate.mfu, p.cost.wall_s / kSecondsPerDay, p.cost.gpu_hours,
@@ -273,10 +273,15 @@ report::Report PlanReport(const PlanSearchResult& x, bool pareto, bool stats) {
     for (const auto& [k, v] : pr.stats.rejected) rej += fmt::format("{}{}={}", rej.empty() ? "" : " ", k, v);
     r.AddField("rejected", "rejected", rej.empty() ? std::string("none") : rej);
   }
-  r.notes.push_back("layout column: tp/pp/dp/cp/ep/vpp, micro-batch, ZeRO stage, recompute, precision; batch: sequences per "
+  r.notes.push_back("layout column: tp/pp/dp/cp/ep/vpp, micro-batch, ZeRO stage, recompute, precision (and off: what the "
+                    "plan keeps in host memory); batch: sequences per "
                     "optimizer step (--global-batch, or about 4M tokens rounded to a multiple of dp x micro-batch, so it "
                     "can differ between GPU counts).");
-  if (x.request.setup.offload.Any()) {
+  if (!x.request.space.offload.empty()) {
+    r.notes.push_back("--offload auto: plans keeping nothing, the optimizer, the activations, both, or the weights and "
+                      "activations in host memory were searched (host copies and the CPU optimizer step as in train, "
+                      "docs/training.md)");
+  } else if (x.request.setup.offload.Any()) {
     r.notes.push_back(fmt::format("every plan keeps {} in host memory (--offload; host copies and the CPU optimizer step as "
                                   "in train, docs/training.md)", OffloadName(x.request.setup.offload)));
   }

@@ -48,6 +48,7 @@ bool Better(const Plan& a, const Plan& b) {
   };
   if (key(x) != key(y)) return key(x) < key(y);
   if (a.precision != b.precision) return a.precision < b.precision;
+  if (OffloadName(a.offload) != OffloadName(b.offload)) return OffloadName(a.offload) < OffloadName(b.offload);
   std::string oa = a.offer ? a.offer->provider + a.offer->instance + a.offer->region : "";
   std::string ob = b.offer ? b.offer->provider + b.offer->instance + b.offer->region : "";
   return oa < ob;
@@ -116,15 +117,34 @@ Status CheckPlanRequest(const PlanRequest& req) {
   return Status::Ok();
 }
 
-// One GPU type at one precision, prepared for the search.
+}  // namespace
+
+Status ApplyOffloadFlag(const std::string& text, PlanRequest& req) {
+  if (text.empty()) return Status::Ok();
+  if (ToLower(std::string(TrimView(text))) != "auto") {
+    DLCOST_ASSIGN_OR_RETURN(req.setup.offload, ParseOffload(text, "--offload"));
+    return Status::Ok();
+  }
+  req.space.offload.clear();
+  for (const char* o : {"none", "optimizer", "activations", "optimizer+activations", "params+activations"}) {
+    req.space.offload.push_back(*ParseOffload(o, "--offload"));
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// One GPU type at one precision and one offload choice, prepared for the search.
 struct PreparedCandidate {
   size_t candidate;  // index into PlanRequest::candidates
   Dtype precision;
+  Offload offload;
   TrainingEvaluator ev;
   Space space;
 };
 
-// One evaluator per GPU type and precision; InvalidInput when no GPU has a requested precision.
+// One evaluator per GPU type, precision and offload choice; InvalidInput when no GPU has a
+// requested precision.
 Result<std::vector<PreparedCandidate>> PrepareCandidates(const PlanRequest& req) {
   std::vector<PreparedCandidate> prepared;
   for (size_t ci = 0; ci < req.candidates.size(); ++ci) {
@@ -135,13 +155,18 @@ Result<std::vector<PreparedCandidate>> PrepareCandidates(const PlanRequest& req)
       // the search when asked for (--precision bf16,fp8) on hardware that has it.
       precs.push_back(Dtype::kBf16);
     }
+    std::vector<Offload> offloads = req.space.offload;
+    if (offloads.empty()) offloads.push_back(req.setup.offload);
     for (Dtype d : precs) {
-      TrainingSetup s = req.setup;
-      s.precision = d;
-      Result<TrainingEvaluator> ev = TrainingEvaluator::Create(req.model, cand.system, s, cand.efficiency);
-      if (!ev.ok()) continue;  // this GPU lacks the precision: not part of its space
-      Space sp = MakeSpace(req.space, req.model, cand.system, s.seq_len, req.gpus_max);
-      prepared.push_back({ci, d, std::move(ev).value(), std::move(sp)});
+      for (const Offload& o : offloads) {
+        TrainingSetup s = req.setup;
+        s.precision = d;
+        s.offload = o;
+        Result<TrainingEvaluator> ev = TrainingEvaluator::Create(req.model, cand.system, s, cand.efficiency);
+        if (!ev.ok()) continue;  // this GPU lacks the precision: not part of its space
+        Space sp = MakeSpace(req.space, req.model, cand.system, s.seq_len, req.gpus_max);
+        prepared.push_back({ci, d, o, std::move(ev).value(), std::move(sp)});
+      }
     }
   }
   if (prepared.empty()) return InvalidInput("--precision: none of the candidate GPUs supports the requested precision");
@@ -209,6 +234,7 @@ void ConsiderLayout(const PlanRequest& req, const PreparedCandidate& prep, int64
   plan.offer = offer ? std::optional<Offer>(*offer) : std::nullopt;
   plan.num_gpus = n;
   plan.precision = prep.precision;
+  plan.offload = prep.offload;
   plan.estimate = est;
   plan.cost = c;
   plan.objective_value = obj;

@@ -37,7 +37,7 @@ void RegisterBudget(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("--region", a->region, "Grid region for CO2");
   cmd->add_option("--memory-headroom", a->memory_headroom, "GiB kept free on every GPU (default 0)");
   cmd->add_option("--offload", a->offload,
-                  "Training state in host memory for every plan: none, or optimizer, params, activations joined with '+'");
+                  "Training state in host memory: auto (searched), none, or optimizer, params, activations joined with '+' for every plan");
   cmd->add_option("--calibration", a->calibration, "Efficiency profile JSON (default: data/efficiency/default.json)");
   cmd->add_option("--bands", a->bands, "Error-band table JSON (default: data/bands/training.json)");
   AddOutputOptions(cmd, g);

@@ -63,7 +63,7 @@ void RegisterPlan(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("--calibration", a->req.calibration, "Efficiency profile JSON");
   cmd->add_option("--memory-headroom", a->req.memory_headroom, "GiB kept free on every GPU (default 0)");
   cmd->add_option("--offload", a->req.offload,
-                  "Training state in host memory for every plan: none, or optimizer, params, activations joined with '+'");
+                  "Training state in host memory: auto (searched), none, or optimizer, params, activations joined with '+' for every plan");
   cmd->add_option("--framework", a->req.framework, "Training framework (as train's --framework)");
   cmd->add_option("--bands", a->req.bands, "Error-band table JSON (default: data/bands/training.json)");
   cmd->add_flag("--no-flash", a->req.no_flash, "Model unfused attention");
