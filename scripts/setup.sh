@@ -38,6 +38,7 @@ packages=(
   ca-certificates
   zlib1g-dev
   libssl-dev libutf8proc-dev libhowardhinnant-date-dev libboost-dev
+  libsqlite3-dev
 )
 if [[ "$minimal" -eq 0 ]]; then
   packages+=(

@@ -12,6 +12,7 @@
 #include "dlcost/api_bands.h"
 #include "dlcost/api_catalog.h"
 #include "dlcost/api_drift.h"
+#include "dlcost/api_ledger.h"
 #include "dlcost/api_measure.h"
 #include "dlcost/api_plan.h"
 #include "dlcost/api_serve.h"

@@ -23,6 +23,10 @@ std::vector<std::string> NearestNames(std::string_view query, const std::vector<
 // \xNN, bytes that are not UTF-8 as \xNN, and at most `max` bytes (then "...").
 std::string ForMessage(std::string_view s, size_t max = 60);
 
+// True when `s` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, at most
+// U+10FFFF).
+bool IsValidUtf8(std::string_view s);
+
 // "unknown GPU 'h10' (did you mean h100-sxm-80gb, h100-pcie-80gb?)".
 std::string UnknownNameMessage(std::string_view what, std::string_view query,
                                const std::vector<std::string>& known);

@@ -20,6 +20,7 @@ struct GlobalOptions {
   // Every command-line word that may name an input file (all but --out's value): --out must not
   // name one of them (the same file by any path, link or hard link).
   std::vector<std::string> inputs;
+  std::vector<std::string> argv;  // the command line after `dlcost` (kept with --record)
 };
 
 // The words of `argv` that may name input files: every argument except the value of --out.
@@ -79,6 +80,7 @@ void RegisterBudget(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterDrift(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterInfer(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterTco(CLI::App& app, GlobalOptions& g, int* exit_code);
+void RegisterLedger(CLI::App& app, GlobalOptions& g, int* exit_code);
 // measure train|infer|sweep (cmd_measure.cc) and calibrate (cmd_calibrate.cc).
 void RegisterMeasure(CLI::App& app, GlobalOptions& g, int* exit_code);
 void RegisterCalibrate(CLI::App& app, GlobalOptions& g, int* exit_code);

@@ -4,11 +4,12 @@
 
 #include "cli_common.h"
 #include "dlcost/api_plan.h"
+#include "record_flags.h"
 
 namespace dlcost::cli {
 namespace {
 
-int RunBudget(const GlobalOptions& g, const api::BudgetRequest& a) {
+int RunBudget(const GlobalOptions& g, const api::BudgetRequest& a, const RecordOptions& rec) {
   Result<api::Session> session = OpenSession(g);
   if (!session.ok()) return Fail(session.status());
   Result<api::BudgetResult> r = api::Budget(*session, a);
@@ -17,7 +18,8 @@ int RunBudget(const GlobalOptions& g, const api::BudgetRequest& a) {
     std::fprintf(stderr, "dlcost: infeasible: %s\n", r->infeasible.c_str());
     return 3;
   }
-  return Emit(api::BudgetReport(*r), g);
+  report::Report rep = api::BudgetReport(*r);
+  return EmitRecorded(g, rec, "budget", report::Render(rep, report::Format::kJson), &rep);
 }
 
 }  // namespace
@@ -25,6 +27,7 @@ int RunBudget(const GlobalOptions& g, const api::BudgetRequest& a) {
 void RegisterBudget(CLI::App& app, GlobalOptions& g, int* exit_code) {
   auto* cmd = app.add_subcommand("budget", "What a budget buys: the largest compute-optimal model, or the cheapest fine-tune");
   auto a = std::make_shared<api::BudgetRequest>();
+  auto rec = std::make_shared<RecordOptions>();
   cmd->add_option("--usd", a->usd, "Budget in US dollars")->required();
   cmd->add_option("--deadline", a->deadline, "Wall-clock limit, e.g. 14d");
   cmd->add_option("--gpu", a->gpu, "GPU ids, comma-separated, or 'any'")->capture_default_str();
@@ -40,8 +43,9 @@ void RegisterBudget(CLI::App& app, GlobalOptions& g, int* exit_code) {
                   "Training state in host memory: auto (searched), none, or optimizer, params, activations joined with '+' for every plan");
   cmd->add_option("--calibration", a->calibration, "Efficiency profile JSON (default: data/efficiency/default.json)");
   cmd->add_option("--bands", a->bands, "Error-band table JSON (default: data/bands/training.json)");
+  AddRecordOptions(cmd, rec.get());
   AddOutputOptions(cmd, g);
-  cmd->callback([&g, exit_code, a] { *exit_code = RunBudget(g, *a); });
+  cmd->callback([&g, exit_code, a, rec] { *exit_code = RunBudget(g, *a, *rec); });
 }
 
 }  // namespace dlcost::cli

@@ -5,6 +5,7 @@
 #include "cli_common.h"
 #include "cost_flags.h"
 #include "dlcost/api_serve.h"
+#include "record_flags.h"
 #include "serve_flags.h"
 
 namespace dlcost::cli {
@@ -13,6 +14,7 @@ namespace {
 struct InferArgs {
   api::InferRequest req;
   bool compare = false;
+  RecordOptions rec;
 };
 
 // The serving planner (--gpu any or a list): plans cheapest first, exit 3 when none meets the
@@ -33,6 +35,9 @@ int RunServePlan(const GlobalOptions& g, const api::Session& session, const Infe
 int RunInfer(const GlobalOptions& g, const InferArgs& a) {
   Result<api::Session> session = OpenSession(g);
   if (!session.ok()) return Fail(session.status());
+  if (a.rec.record && (api::IsServePlanGpu(a.req.serve.gpu) || a.compare)) {
+    return Fail(UsageError("--record: records one serving setup (one --gpu, without --compare)"));
+  }
   if (api::IsServePlanGpu(a.req.serve.gpu)) return RunServePlan(g, *session, a);
   if (a.compare) {
     Result<api::InferCompareResult> r = api::InferCompare(*session, a.req);
@@ -41,7 +46,8 @@ int RunInfer(const GlobalOptions& g, const InferArgs& a) {
   }
   Result<api::InferResult> r = api::Infer(*session, a.req);
   if (!r.ok()) return Fail(r.status());
-  int code = Emit(api::InferReport(*r), g);
+  report::Report rep = api::InferReport(*r);
+  int code = EmitRecorded(g, a.rec, "infer", report::Render(rep, report::Format::kJson), &rep);
   const ServingEstimate& e = r->estimate;
   if (code == 0 && e.qps && !e.meets_targets) {
     if (e.gpus_needed && *e.gpus_needed > e.num_gpus) {
@@ -69,6 +75,7 @@ void RegisterInfer(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("--e2e-p99-ms", a->req.serve.e2e_p99_ms, "Planner: p99 request-latency target under the load");
   cmd->add_option("--top", a->req.top, "Planner: how many plans to print (default 5)");
   cmd->add_flag("--compare", a->compare, "Run the setup across fp8, int4, fp8 KV, 2:4, speculative decoding and batch sizes");
+  AddRecordOptions(cmd, &a->rec);
   AddOutputOptions(cmd, g);
   cmd->callback([&g, exit_code, a] { *exit_code = RunInfer(g, *a); });
 }

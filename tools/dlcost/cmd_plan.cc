@@ -5,6 +5,7 @@
 
 #include "cli_common.h"
 #include "dlcost/api_plan.h"
+#include "record_flags.h"
 
 namespace dlcost::cli {
 namespace {
@@ -12,6 +13,7 @@ namespace {
 struct PlanArgs {
   api::PlanSearchRequest req;
   bool pareto = false, stats = false;
+  RecordOptions rec;
 };
 
 int RunPlanCommand(const GlobalOptions& g, PlanArgs a) {
@@ -20,8 +22,11 @@ int RunPlanCommand(const GlobalOptions& g, PlanArgs a) {
   a.req.progress = isatty(fileno(stderr)) != 0;
   Result<api::PlanSearchResult> r = api::PlanSearch(*session, a.req);
   if (!r.ok()) return Fail(r.status());
-  int code = g.format == "json" ? EmitText(api::PlanJson(*r), g)
-                                : Emit(api::PlanReport(*r, a.pareto, a.stats || g.format == "table"), g);
+  report::Report rep = api::PlanReport(*r, a.pareto, a.stats || g.format == "table");
+  // Only a plan that was found is recorded (its best plan's figures).
+  int code = !r->result.plans.empty() ? EmitRecorded(g, a.rec, "plan", api::PlanJson(*r), &rep)
+             : g.format == "json"     ? EmitText(api::PlanJson(*r), g)
+                                      : Emit(rep, g);
   if (code != 0) return code;
   if (r->result.plans.empty()) {
     std::fprintf(stderr, "dlcost: infeasible: %s\n", r->result.binding.c_str());
@@ -67,6 +72,7 @@ void RegisterPlan(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("--framework", a->req.framework, "Training framework (as train's --framework)");
   cmd->add_option("--bands", a->req.bands, "Error-band table JSON (default: data/bands/training.json)");
   cmd->add_flag("--no-flash", a->req.no_flash, "Model unfused attention");
+  AddRecordOptions(cmd, &a->rec);
   AddOutputOptions(cmd, g);
   cmd->callback([&g, exit_code, a] { *exit_code = RunPlanCommand(g, *a); });
 }

@@ -3,21 +3,25 @@
 
 #include "cli_common.h"
 #include "cost_flags.h"
+#include "record_flags.h"
 #include "dlcost/api_train.h"
 #include "dlcost/units.h"
 
 namespace dlcost::cli {
 namespace {
 
-int RunTrain(const GlobalOptions& g, const api::TrainRequest& a) {
+int RunTrain(const GlobalOptions& g, const api::TrainRequest& a, const RecordOptions& rec) {
   Result<api::Session> session = OpenSession(g);
   if (!session.ok()) return Fail(session.status());
   Result<api::TrainResult> r = api::Train(*session, a);
   if (!r.ok()) return Fail(r.status());
-  int code = Emit(api::TrainReport(*r), g);
-  if (code != 0) return code;
+  report::Report rep = api::TrainReport(*r);
   const TrainingEstimate& e = r->estimate;
+  // Only an estimate that fits is recorded: one that cannot run commits nothing.
+  int code = e.fits ? EmitRecorded(g, rec, "train", report::Render(rep, report::Format::kJson), &rep) : Emit(rep, g);
+  if (code != 0) return code;
   if (!e.fits) {
+    if (rec.record) std::fprintf(stderr, "dlcost: not recorded in the ledger: the layout does not fit\n");
     double usable = e.memory_capacity_bytes - e.memory_headroom_bytes;
     std::fprintf(stderr, "dlcost: does not fit: %.2f GiB needed per GPU, %.1f GiB available%s (short by %.2f GiB)\n",
                  e.memory_total_bytes / kGiB, usable / kGiB,
@@ -33,6 +37,7 @@ int RunTrain(const GlobalOptions& g, const api::TrainRequest& a) {
 void RegisterTrain(CLI::App& app, GlobalOptions& g, int* exit_code) {
   auto* cmd = app.add_subcommand("train", "Estimate memory, step time and whole-run cost of training a model");
   auto a = std::make_shared<api::TrainRequest>();
+  auto rec = std::make_shared<RecordOptions>();
   cmd->add_option("--model", a->model, "Zoo id, model JSON or Hugging Face config.json")->required();
   cmd->add_option("--gpu", a->gpu, "GPU id or alias (dlcost gpus)")->required();
   cmd->add_option("--gpus", a->gpus, "Number of GPUs")->required();
@@ -90,8 +95,9 @@ void RegisterTrain(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("--calibration", a->calibration, "Efficiency profile JSON (default: data/efficiency/default.json)");
   cmd->add_option("--bands", a->bands, "Error-band table JSON (default: data/bands/training.json)");
   cmd->add_flag("--no-flash", a->no_flash, "Model unfused attention (stores the s x s scores)");
+  AddRecordOptions(cmd, rec.get());
   AddOutputOptions(cmd, g);
-  cmd->callback([&g, exit_code, a] { *exit_code = RunTrain(g, *a); });
+  cmd->callback([&g, exit_code, a, rec] { *exit_code = RunTrain(g, *a, *rec); });
 }
 
 }  // namespace dlcost::cli

@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
   RegisterDrift(app, g, &exit_code);
   RegisterInfer(app, g, &exit_code);
   RegisterTco(app, g, &exit_code);
+  RegisterLedger(app, g, &exit_code);
   RegisterMeasure(app, g, &exit_code);
   RegisterCalibrate(app, g, &exit_code);
   // Defaults from ./dlcost.json, the user's config.json and DLCOST_<OPTION> variables become
@@ -97,6 +98,7 @@ int main(int argc, char** argv) {
   argc = static_cast<int>(args.size());
   argv = full_argv.data();
   g.inputs = PossibleInputs(argc, argv);
+  g.argv.assign(argv + 1, argv + argc);
   // Name an unknown command instead of CLI11's generic "a subcommand is required".
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];

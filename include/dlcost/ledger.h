@@ -1,0 +1,190 @@
+// The cost ledger: recorded estimates beside imported actuals, budgets, and the comparison of
+// the two (docs/ledger.md).
+//
+// A Ledger is one SQLite database file (WAL journal, busy timeout, every write one transaction,
+// schema versioned by PRAGMA user_version and marked as dlcost's by PRAGMA application_id, so a
+// foreign or corrupt file is refused, never written).
+//
+//   DLCOST_ASSIGN_OR_RETURN(ledger::Ledger db, ledger::Ledger::Open("ledger.db"));
+//   ledger::Entry e; e.kind = ledger::Kind::kEstimate; e.run_name = "r1"; e.metrics.usd = 1200;
+//   DLCOST_ASSIGN_OR_RETURN(std::string id, db.Add(e));
+//   DLCOST_ASSIGN_OR_RETURN(ledger::ImportBatch batch, ledger::ParseGenericCsv(text, "runs.csv", {}));
+//   DLCOST_ASSIGN_OR_RETURN(ledger::ImportCounts n, db.Import(batch));
+//   ledger::Comparison c = ledger::Compare(db.List({}).value(), db.Links().value());
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "dlcost/status.h"
+
+namespace dlcost::ledger {
+
+enum class Kind { kEstimate, kActual };
+const char* KindName(Kind k);  // "estimate", "actual"
+
+// What a run cost or was estimated to cost. Every field is optional: importers fill what the
+// file has, estimates what the command printed.
+struct Metrics {
+  std::optional<double> wall_s;        // wall-clock seconds of the run
+  std::optional<double> gpu_hours;
+  std::optional<double> energy_kwh;
+  std::optional<double> usd;
+  std::optional<double> co2_kg;
+  std::optional<double> tokens;        // tokens processed (trained on, or generated)
+  std::optional<double> tokens_per_s;  // throughput; an actual's is tokens / wall_s when not given
+};
+
+// The metrics `ledger compare` compares, in its order, with their JSON names.
+inline constexpr const char* kComparedMetrics[] = {"wall_s", "gpu_hours", "energy_kwh", "usd", "co2_kg", "tokens_per_s"};
+std::optional<double> MetricByName(const Metrics& m, std::string_view name);
+
+struct Entry {
+  std::string id;  // set by the ledger: "e-" or "a-" and 12 hex digits
+  Kind kind = Kind::kActual;
+  std::string project, run_name;
+  std::string created_at;  // set by the ledger: UTC, ISO 8601 ("2026-12-07T10:00:00Z")
+  std::string command;     // estimates: train, infer, plan, budget, tco; actuals: the importer
+  std::string gpu;
+  std::optional<int64_t> num_gpus;
+  std::string start, end;  // ISO 8601 as given (actuals)
+  Metrics metrics;
+  std::vector<std::pair<std::string, std::string>> tags;
+  std::string input_json;   // estimates: the command line and its context; actuals: the source row
+  std::string result_json;  // estimates: the command's JSON output
+  std::string source;       // actuals: "file:line"
+  std::string source_key;   // actuals: a digest of the row; the same row is imported once
+};
+
+// One file read by an importer: the rows to add and the rows it skipped, with why.
+struct SkippedRow {
+  int64_t line = 0;
+  std::string reason;
+};
+struct ImportBatch {
+  std::string importer, file;
+  std::vector<Entry> entries;
+  std::vector<SkippedRow> skipped;
+};
+struct ImportCounts {
+  int64_t added = 0;
+  int64_t already_there = 0;  // rows imported before (same digest)
+};
+
+struct ListFilter {
+  std::string project;  // empty: all
+  std::string run_name;
+  std::optional<Kind> kind;
+};
+
+struct Link {
+  std::string estimate_id, actual_id;
+};
+
+enum class Period { kMonth, kQuarter, kTotal };
+const char* PeriodName(Period p);
+Result<Period> ParsePeriod(const std::string& text);
+
+struct Budget {
+  std::string project;
+  double usd = 0;
+  Period period = Period::kTotal;
+  std::string set_at;
+};
+
+class Ledger {
+ public:
+  // Opens (and on first use creates) the ledger at `path`. A file that is not a SQLite database,
+  // or a database that is not a dlcost ledger, is InvalidInput and is left untouched; one made by
+  // a newer dlcost (higher schema version) too.
+  static Result<Ledger> Open(const std::string& path);
+  ~Ledger();
+  Ledger(Ledger&&) noexcept;
+  Ledger& operator=(Ledger&&) noexcept;
+
+  const std::string& path() const;
+
+  // Adds one entry (id and created_at are set here) and returns its id.
+  Result<std::string> Add(const Entry& e);
+  // Adds every entry of `batch` in one transaction: all or nothing. Rows whose source_key is
+  // already in the ledger are counted, not added again.
+  Result<ImportCounts> Import(const ImportBatch& batch);
+
+  Result<std::vector<Entry>> List(const ListFilter& f) const;  // oldest first
+  Result<Entry> Get(const std::string& id) const;              // NotFound when absent
+  Result<std::vector<Link>> Links() const;
+  // Links an estimate to an actual explicitly (replacing a link the actual had).
+  Status AddLink(const std::string& estimate_id, const std::string& actual_id);
+
+  Status SetBudget(const Budget& b);
+  Result<std::vector<Budget>> Budgets(const std::string& project) const;  // empty project: all
+
+  // PRAGMA integrity_check: "ok" or the first problems SQLite found.
+  Result<std::string> IntegrityCheck() const;
+
+ private:
+  struct Impl;
+  explicit Ledger(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The ledger `--db` names when none is given: $DLCOST_LEDGER, else $XDG_DATA_HOME/dlcost/ledger.db,
+// else $HOME/.local/share/dlcost/ledger.db.
+Result<std::string> DefaultLedgerPath();
+
+// ---- Importers (docs/ledger.md, "Importing actuals") ----
+struct ImportOptions {
+  std::string project;      // overrides the file's project (or sets it when the file has none)
+  std::string name_field;   // codecarbon: the column that names the run (default run_id)
+  bool skip_bad_rows = false;  // skip and report rows with bad fields instead of failing
+};
+// dlcost's generic CSV: run_name (required), project, gpu, num_gpus, start, end, duration_s,
+// gpu_hours, energy_kwh, usd, co2_kg, tokens; at least one measured quantity per row.
+Result<ImportBatch> ParseGenericCsv(std::string_view text, const std::string& file, const ImportOptions& o);
+// CodeCarbon's emissions.csv (timestamp, project_name, run_id, duration, emissions,
+// energy_consumed, gpu_count, gpu_model, ...).
+Result<ImportBatch> ParseCodeCarbonCsv(std::string_view text, const std::string& file, const ImportOptions& o);
+
+// ---- Comparison ----
+struct Pair {
+  std::string estimate_id, actual_id, run_name, project, metric;
+  double estimated = 0, actual = 0, rel_error = 0;  // rel_error = (estimated - actual) / actual
+};
+struct MetricSummary {
+  std::string metric;
+  int64_t n = 0;
+  double mape_pct = 0, bias_pct = 0;
+};
+struct Comparison {
+  std::vector<Pair> pairs;
+  std::vector<MetricSummary> summary;  // metrics with at least one pair, in kComparedMetrics order
+  int64_t actuals_unmatched = 0;       // actuals with no estimate of their run
+};
+// Pairs every actual with its estimate: the explicit link when there is one, else the latest
+// estimate with the same run name (and the same project when both name one). `project` filters.
+Comparison Compare(const std::vector<Entry>& entries, const std::vector<Link>& links, const std::string& project);
+
+// ---- Budgets ----
+struct BudgetStatus {
+  Budget budget;
+  std::string window_start, window_end;  // the period's bounds (UTC), empty for total
+  double spent = 0;       // actuals' usd in the window
+  double committed = 0;   // the latest estimate of each named run without an actual, in the window
+  double left = 0;        // budget - spent - committed
+  int64_t actuals_without_usd = 0;
+  bool exceeded = false;        // spent > budget
+  bool over_committed = false;  // spent + committed > budget
+};
+// `now` is a UTC ISO 8601 time (tests pass a fixed one).
+BudgetStatus CheckBudget(const Budget& b, const std::vector<Entry>& entries, const std::vector<Link>& links,
+                         const std::string& now);
+
+// The current time, UTC, ISO 8601 with a Z.
+std::string NowUtc();
+
+}  // namespace dlcost::ledger

@@ -1,0 +1,198 @@
+// Estimates against actuals, and budgets (docs/ledger.md, "Comparing" and "Budgets").
+#include <chrono>
+#include <cmath>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "dlcost/ledger.h"
+#include "ledger/time.h"
+
+namespace dlcost::ledger {
+namespace {
+
+// An actual's metric, with the two that follow from others when the import did not give them:
+// GPU-hours = wall seconds x GPUs / 3600, and tokens/s = tokens / wall seconds.
+std::optional<double> ActualMetric(const Entry& a, std::string_view name) {
+  std::optional<double> v = MetricByName(a.metrics, name);
+  if (v) return v;
+  const Metrics& m = a.metrics;
+  if (name == "gpu_hours" && m.wall_s && a.num_gpus) return *m.wall_s * static_cast<double>(*a.num_gpus) / 3600.0;
+  if (name == "tokens_per_s" && m.tokens && m.wall_s && *m.wall_s > 0) return *m.tokens / *m.wall_s;
+  return std::nullopt;
+}
+
+bool SameProject(const Entry& a, const Entry& b) {
+  return a.project.empty() || b.project.empty() || a.project == b.project;
+}
+
+// For every actual id, the estimate it is matched with (nullptr: none).
+std::unordered_map<std::string, const Entry*> MatchActuals(const std::vector<Entry>& entries, const std::vector<Link>& links) {
+  std::unordered_map<std::string, const Entry*> by_id;
+  std::unordered_map<std::string, std::vector<const Entry*>> estimates_by_run;  // oldest first
+  for (const Entry& e : entries) {
+    by_id.emplace(e.id, &e);
+    if (e.kind == Kind::kEstimate && !e.run_name.empty()) estimates_by_run[e.run_name].push_back(&e);
+  }
+  std::unordered_map<std::string, const Entry*> linked;
+  for (const Link& l : links) {
+    auto it = by_id.find(l.estimate_id);
+    if (it != by_id.end()) linked[l.actual_id] = it->second;
+  }
+  std::unordered_map<std::string, const Entry*> out;
+  for (const Entry& a : entries) {
+    if (a.kind != Kind::kActual) continue;
+    const Entry* match = nullptr;
+    if (auto it = linked.find(a.id); it != linked.end()) {
+      match = it->second;
+    } else if (auto r = estimates_by_run.find(a.run_name); r != estimates_by_run.end()) {
+      for (auto e = r->second.rbegin(); e != r->second.rend(); ++e) {
+        if (SameProject(**e, a)) {
+          match = *e;
+          break;
+        }
+      }
+    }
+    out[a.id] = match;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<double> MetricByName(const Metrics& m, std::string_view name) {
+  if (name == "wall_s") return m.wall_s;
+  if (name == "gpu_hours") return m.gpu_hours;
+  if (name == "energy_kwh") return m.energy_kwh;
+  if (name == "usd") return m.usd;
+  if (name == "co2_kg") return m.co2_kg;
+  if (name == "tokens") return m.tokens;
+  if (name == "tokens_per_s") return m.tokens_per_s;
+  return std::nullopt;
+}
+
+const char* PeriodName(Period p) {
+  switch (p) {
+    case Period::kMonth:
+      return "month";
+    case Period::kQuarter:
+      return "quarter";
+    case Period::kTotal:
+      return "total";
+  }
+  return "total";
+}
+
+Result<Period> ParsePeriod(const std::string& text) {
+  if (text == "month") return Period::kMonth;
+  if (text == "quarter") return Period::kQuarter;
+  if (text == "total") return Period::kTotal;
+  return UsageError(fmt::format("--period: '{}' is not month, quarter or total", text));
+}
+
+Comparison Compare(const std::vector<Entry>& entries, const std::vector<Link>& links, const std::string& project) {
+  Comparison c;
+  std::unordered_map<std::string, const Entry*> match = MatchActuals(entries, links);
+  struct Acc {
+    int64_t n = 0;
+    double abs_sum = 0, sum = 0;
+  };
+  std::vector<Acc> acc(std::size(kComparedMetrics));
+  for (const Entry& a : entries) {
+    if (a.kind != Kind::kActual) continue;
+    const Entry* e = match[a.id];
+    std::string pair_project = !a.project.empty() ? a.project : e != nullptr ? e->project : "";
+    if (!project.empty() && pair_project != project) continue;
+    if (e == nullptr) {
+      ++c.actuals_unmatched;
+      continue;
+    }
+    for (size_t k = 0; k < std::size(kComparedMetrics); ++k) {
+      const char* metric = kComparedMetrics[k];
+      std::optional<double> est = MetricByName(e->metrics, metric);
+      std::optional<double> act = ActualMetric(a, metric);
+      if (!est || !act || !(*act > 0) || !std::isfinite(*est)) continue;
+      Pair p;
+      p.estimate_id = e->id;
+      p.actual_id = a.id;
+      p.run_name = a.run_name.empty() ? e->run_name : a.run_name;
+      p.project = pair_project;
+      p.metric = metric;
+      p.estimated = *est;
+      p.actual = *act;
+      p.rel_error = (*est - *act) / *act;
+      acc[k].n += 1;
+      acc[k].abs_sum += std::fabs(p.rel_error);
+      acc[k].sum += p.rel_error;
+      c.pairs.push_back(std::move(p));
+    }
+  }
+  for (size_t k = 0; k < acc.size(); ++k) {
+    if (acc[k].n == 0) continue;
+    double n = static_cast<double>(acc[k].n);
+    c.summary.push_back({kComparedMetrics[k], acc[k].n, 100.0 * acc[k].abs_sum / n, 100.0 * acc[k].sum / n});
+  }
+  return c;
+}
+
+BudgetStatus CheckBudget(const Budget& b, const std::vector<Entry>& entries, const std::vector<Link>& links,
+                         const std::string& now) {
+  BudgetStatus s;
+  s.budget = b;
+  std::optional<double> lo, hi;
+  if (b.period != Period::kTotal) {
+    using namespace std::chrono;
+    std::optional<double> t = ParseIsoTime(now);
+    if (t) {
+      sys_days day{days{static_cast<int64_t>(std::floor(*t / 86400.0))}};
+      year_month_day ymd{day};
+      unsigned first_month = static_cast<unsigned>(ymd.month());
+      unsigned months = 1;
+      if (b.period == Period::kQuarter) {
+        first_month = (first_month - 1) / 3 * 3 + 1;
+        months = 3;
+      }
+      year_month start{ymd.year(), month{first_month}};
+      year_month end = start + std::chrono::months{months};
+      lo = static_cast<double>(sys_days{start / 1}.time_since_epoch().count()) * 86400.0;
+      hi = static_cast<double>(sys_days{end / 1}.time_since_epoch().count()) * 86400.0;
+      s.window_start = FormatIsoTime(*lo);
+      s.window_end = FormatIsoTime(*hi);
+    }
+  }
+  auto in_window = [&](const std::string& when) {
+    if (!lo) return true;
+    std::optional<double> t = ParseIsoTime(when);
+    return t && *t >= *lo && *t < *hi;
+  };
+  std::unordered_map<std::string, const Entry*> match = MatchActuals(entries, links);
+  std::unordered_set<const Entry*> matched;
+  for (const auto& [id, e] : match) {
+    if (e != nullptr) matched.insert(e);
+  }
+  std::unordered_map<std::string, const Entry*> latest_estimate;  // by run name
+  for (const Entry& e : entries) {
+    if (e.project != b.project) continue;
+    if (e.kind == Kind::kActual) {
+      const std::string& when = !e.end.empty() ? e.end : !e.start.empty() ? e.start : e.created_at;
+      if (!in_window(when)) continue;
+      if (e.metrics.usd) {
+        s.spent += *e.metrics.usd;
+      } else {
+        ++s.actuals_without_usd;
+      }
+    } else if (!e.run_name.empty() && in_window(e.created_at)) {
+      latest_estimate[e.run_name] = &e;  // entries are oldest first
+    }
+  }
+  for (const auto& [run, e] : latest_estimate) {
+    if (!matched.count(e) && e->metrics.usd) s.committed += *e->metrics.usd;
+  }
+  s.left = b.usd - s.spent - s.committed;
+  s.exceeded = s.spent > b.usd;
+  s.over_committed = s.spent + s.committed > b.usd;
+  return s;
+}
+
+}  // namespace dlcost::ledger

@@ -1,0 +1,272 @@
+// Importers of actual runs (docs/ledger.md, "Importing actuals"): dlcost's generic CSV and
+// CodeCarbon's emissions.csv. Each reads the whole file, checks every field and returns the rows
+// to add; the ledger adds them in one transaction.
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/csv.h"
+#include "dlcost/ledger.h"
+#include "dlcost/strings.h"
+#include "ledger/time.h"
+
+namespace dlcost::ledger {
+namespace {
+
+// 32 hex digits of the SHA-256 of `text`: the key that makes a re-import add nothing.
+std::string Digest(const std::string& text) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr);
+  std::string out;
+  for (unsigned int i = 0; i < len && i < 16; ++i) out += fmt::format("{:02x}", md[i]);
+  return out;
+}
+
+// The row's identity: its importer and its values in a fixed order (not the column order or
+// the file name, so a re-exported file with the same runs adds nothing).
+std::string RowKey(const std::string& importer, const Entry& e) {
+  auto num = [](std::optional<double> v) { return v ? fmt::format("{:.17g}", *v) : std::string(); };
+  std::string canon = fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", importer, e.project, e.run_name, e.gpu,
+                                  e.num_gpus ? std::to_string(*e.num_gpus) : std::string(), e.start, e.end);
+  const Metrics& m = e.metrics;
+  for (auto v : {m.wall_s, m.gpu_hours, m.energy_kwh, m.usd, m.co2_kg, m.tokens, m.tokens_per_s}) canon += "\x1f" + num(v);
+  return importer + ":" + Digest(canon);
+}
+
+// A row's problem: the error (or, with skip_bad_rows, the reason it was skipped).
+struct RowError {
+  std::string message;
+};
+
+class RowReader {
+ public:
+  RowReader(const CsvTable& t, const CsvRow& row) : t_(t), row_(row) {}
+
+  // Text of a column (empty when the column is absent); invalid UTF-8 is an error.
+  std::optional<std::string> Text(std::optional<size_t> col, const char* name) {
+    if (!col) return std::string();
+    std::string v(TrimView(t_.Field(row_, *col)));
+    if (!IsValidUtf8(v)) return Fail(fmt::format("column '{}' is not valid UTF-8", name));
+    return v;
+  }
+  // A non-negative finite number, or nullopt when empty.
+  bool Number(std::optional<size_t> col, const char* name, std::optional<double>* out) {
+    out->reset();
+    if (!col) return true;
+    Result<std::optional<double>> v = t_.Number(row_, *col);
+    if (!v.ok()) {
+      Fail(v.status().message());
+      return false;
+    }
+    if (*v && **v < 0) {
+      Fail(fmt::format("{}: line {}: column '{}': {} is negative", t_.name(), row_.line, name, **v));
+      return false;
+    }
+    *out = *v;
+    return true;
+  }
+  bool Count(std::optional<size_t> col, const char* name, std::optional<int64_t>* out) {
+    std::optional<double> v;
+    if (!Number(col, name, &v)) return false;
+    if (!v) return true;
+    if (*v < 1 || *v > 1e9 || std::floor(*v) != *v) {
+      Fail(fmt::format("{}: line {}: column '{}': '{}' is not a whole number of GPUs >= 1", t_.name(), row_.line, name,
+                       ForMessage(t_.Field(row_, *col))));
+      return false;
+    }
+    *out = static_cast<int64_t>(*v);
+    return true;
+  }
+  // An ISO 8601 time, or empty.
+  bool Time(std::optional<size_t> col, const char* name, std::string* text, std::optional<double>* epoch) {
+    epoch->reset();
+    std::optional<std::string> t = Text(col, name);
+    if (!t) return false;
+    *text = *t;
+    if (t->empty()) return true;
+    *epoch = ParseIsoTime(*t);
+    if (!*epoch) {
+      Fail(fmt::format("{}: line {}: column '{}': '{}' is not an ISO 8601 time (2026-05-01T12:00:00Z)", t_.name(),
+                       row_.line, name, ForMessage(*t)));
+      return false;
+    }
+    return true;
+  }
+  std::nullopt_t Fail(std::string message) {
+    if (error_.empty()) {
+      error_ = message.rfind(t_.name() + ":", 0) == 0 ? std::move(message)
+                                                      : fmt::format("{}: line {}: {}", t_.name(), row_.line, message);
+    }
+    return std::nullopt;
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  const CsvTable& t_;
+  const CsvRow& row_;
+  std::string error_;
+};
+
+// The source row as JSON, kept with the entry (what was read, column by column).
+std::string RowJson(const CsvTable& t, const CsvRow& row) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  for (size_t c = 0; c < t.header().size(); ++c) {
+    const std::string& v = t.Field(row, c);
+    if (!v.empty() && IsValidUtf8(v) && IsValidUtf8(t.header()[c])) j[t.header()[c]] = v;
+  }
+  return j.dump();
+}
+
+// Adds the row, or returns its error (or records it as skipped).
+Status Finish(const CsvRow& row, const std::string& error, const ImportOptions& o, ImportBatch* batch, Entry e) {
+  if (!error.empty()) {
+    if (!o.skip_bad_rows) return InvalidInput(error);
+    batch->skipped.push_back({row.line, error});
+    return Status::Ok();
+  }
+  batch->entries.push_back(std::move(e));
+  return Status::Ok();
+}
+
+bool HasMeasure(const Metrics& m) {
+  return m.wall_s || m.gpu_hours || m.energy_kwh || m.usd || m.co2_kg || m.tokens;
+}
+
+}  // namespace
+
+Result<ImportBatch> ParseGenericCsv(std::string_view text, const std::string& file, const ImportOptions& o) {
+  DLCOST_ASSIGN_OR_RETURN(CsvTable t, CsvTable::Parse(text, file));
+  static const std::vector<std::string> kKnown = {"run_name", "project", "gpu",        "num_gpus", "start", "end",
+                                                  "duration_s", "gpu_hours", "energy_kwh", "usd",      "co2_kg", "tokens"};
+  for (const std::string& h : t.header()) {
+    std::string name = ToLower(TrimView(h));
+    if (std::find(kKnown.begin(), kKnown.end(), name) == kKnown.end()) {
+      return InvalidInput(fmt::format("{}: line 1: unknown column '{}' (the generic format has {})", file, ForMessage(h),
+                                      fmt::join(kKnown, ", ")));
+    }
+  }
+  DLCOST_ASSIGN_OR_RETURN(size_t c_run, t.RequireColumn("run_name"));
+  auto c_project = t.Column("project"), c_gpu = t.Column("gpu"), c_num = t.Column("num_gpus");
+  auto c_start = t.Column("start"), c_end = t.Column("end"), c_dur = t.Column("duration_s");
+  auto c_gh = t.Column("gpu_hours"), c_kwh = t.Column("energy_kwh"), c_usd = t.Column("usd");
+  auto c_co2 = t.Column("co2_kg"), c_tokens = t.Column("tokens");
+  ImportBatch batch;
+  batch.importer = "csv";
+  batch.file = file;
+  for (const CsvRow& row : t.rows()) {
+    RowReader r(t, row);
+    Entry e;
+    e.kind = Kind::kActual;
+    e.command = "import csv";
+    e.source = fmt::format("{}:{}", file, row.line);
+    std::optional<double> start, end;
+    if (auto v = r.Text(c_run, "run_name")) e.run_name = *v;
+    if (auto v = r.Text(c_project, "project")) e.project = o.project.empty() ? *v : o.project;
+    if (auto v = r.Text(c_gpu, "gpu")) e.gpu = *v;
+    r.Count(c_num, "num_gpus", &e.num_gpus) && r.Time(c_start, "start", &e.start, &start) &&
+        r.Time(c_end, "end", &e.end, &end) && r.Number(c_dur, "duration_s", &e.metrics.wall_s) &&
+        r.Number(c_gh, "gpu_hours", &e.metrics.gpu_hours) && r.Number(c_kwh, "energy_kwh", &e.metrics.energy_kwh) &&
+        r.Number(c_usd, "usd", &e.metrics.usd) && r.Number(c_co2, "co2_kg", &e.metrics.co2_kg) &&
+        r.Number(c_tokens, "tokens", &e.metrics.tokens);
+    if (r.error().empty()) {
+      if (e.run_name.empty()) {
+        r.Fail("column 'run_name' is empty");
+      } else if (start && end && *end < *start) {
+        r.Fail(fmt::format("'end' ({}) is before 'start' ({}): a negative duration", e.end, e.start));
+      } else {
+        if (!e.metrics.wall_s && start && end) e.metrics.wall_s = *end - *start;
+        if (!HasMeasure(e.metrics)) {
+          r.Fail("no measured quantity (duration_s or start and end, gpu_hours, energy_kwh, usd, co2_kg, tokens)");
+        }
+      }
+    }
+    e.input_json = RowJson(t, row);
+    e.source_key = RowKey("csv", e);
+    DLCOST_RETURN_IF_ERROR(Finish(row, r.error(), o, &batch, std::move(e)));
+  }
+  return batch;
+}
+
+Result<ImportBatch> ParseCodeCarbonCsv(std::string_view text, const std::string& file, const ImportOptions& o) {
+  DLCOST_ASSIGN_OR_RETURN(CsvTable t, CsvTable::Parse(text, file));
+  std::string name_field = o.name_field.empty() ? "run_id" : o.name_field;
+  // CodeCarbon's columns (its output/file.py writes them from EmissionsData): these are the ones
+  // a ledger entry needs.
+  DLCOST_ASSIGN_OR_RETURN(size_t c_name, t.RequireColumn(name_field));
+  DLCOST_ASSIGN_OR_RETURN(size_t c_ts, t.RequireColumn("timestamp"));
+  DLCOST_ASSIGN_OR_RETURN(size_t c_dur, t.RequireColumn("duration"));
+  DLCOST_ASSIGN_OR_RETURN(size_t c_kwh, t.RequireColumn("energy_consumed"));
+  DLCOST_ASSIGN_OR_RETURN(size_t c_co2, t.RequireColumn("emissions"));
+  auto c_run = t.Column("run_id"), c_project = t.Column("project_name");
+  auto c_gpu_count = t.Column("gpu_count"), c_gpu_model = t.Column("gpu_model");
+  ImportBatch batch;
+  batch.importer = "codecarbon";
+  batch.file = file;
+  // CodeCarbon appends a row each time a tracker flushes; a run's last row holds its totals.
+  // Rows are keyed by run_id and the last one wins.
+  std::map<std::string, size_t> last_of_run;
+  std::vector<std::pair<const CsvRow*, Entry>> rows;
+  for (const CsvRow& row : t.rows()) {
+    RowReader r(t, row);
+    Entry e;
+    e.kind = Kind::kActual;
+    e.command = "import codecarbon";
+    e.source = fmt::format("{}:{}", file, row.line);
+    std::optional<double> end;
+    std::optional<double> gpu_count;
+    std::string run_id;
+    if (auto v = r.Text(c_name, name_field.c_str())) e.run_name = *v;
+    if (auto v = r.Text(c_run, "run_id")) run_id = *v;
+    if (auto v = r.Text(c_project, "project_name")) e.project = o.project.empty() ? *v : o.project;
+    if (auto v = r.Text(c_gpu_model, "gpu_model")) {
+      // "1 x NVIDIA A100-SXM4-40GB": the count is in gpu_count.
+      std::string_view m = *v;
+      size_t x = m.find(" x ");
+      if (x != std::string_view::npos && x > 0 && std::all_of(m.begin(), m.begin() + x, [](char ch) { return ch >= '0' && ch <= '9'; })) {
+        m.remove_prefix(x + 3);
+      }
+      e.gpu = std::string(m);
+    }
+    if (r.Time(c_ts, "timestamp", &e.end, &end) && r.Number(c_dur, "duration", &e.metrics.wall_s) &&
+        r.Number(c_kwh, "energy_consumed", &e.metrics.energy_kwh) && r.Number(c_co2, "emissions", &e.metrics.co2_kg) &&
+        r.Number(c_gpu_count, "gpu_count", &gpu_count)) {
+      if (e.run_name.empty()) {
+        r.Fail(fmt::format("column '{}' is empty (it names the run)", name_field));
+      } else if (!e.metrics.wall_s) {
+        r.Fail("column 'duration' is empty");
+      } else if (gpu_count && *gpu_count >= 1 && std::floor(*gpu_count) == *gpu_count && *gpu_count <= 1e9) {
+        e.num_gpus = static_cast<int64_t>(*gpu_count);
+      }
+      if (end && e.metrics.wall_s) e.start = FormatIsoTime(*end - *e.metrics.wall_s);
+    }
+    e.input_json = RowJson(t, row);
+    e.source_key = RowKey("codecarbon", e);
+    if (!r.error().empty()) {
+      DLCOST_RETURN_IF_ERROR(Finish(row, r.error(), o, &batch, std::move(e)));
+      continue;
+    }
+    std::string key = (run_id.empty() ? e.run_name : run_id) + "\x1f" + e.project;
+    auto [it, inserted] = last_of_run.emplace(key, rows.size());
+    if (!inserted) {
+      batch.skipped.push_back({rows[it->second].first->line,
+                               fmt::format("superseded by line {} (a later row of the same run)", row.line)});
+      rows[it->second].first = nullptr;
+      it->second = rows.size();
+    }
+    rows.emplace_back(&row, std::move(e));
+  }
+  for (auto& [row, e] : rows) {
+    if (row != nullptr) batch.entries.push_back(std::move(e));
+  }
+  std::sort(batch.skipped.begin(), batch.skipped.end(), [](const SkippedRow& a, const SkippedRow& b) { return a.line < b.line; });
+  return batch;
+}
+
+}  // namespace dlcost::ledger

@@ -1,0 +1,309 @@
+#include "dlcost/ledger.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "ledger/time.h"
+#include "temp_dir.h"
+
+namespace dlcost::ledger {
+namespace {
+
+using testing_util::TempDir;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Entry Estimate(const std::string& run, double usd, double gpu_hours, const std::string& project = "p") {
+  Entry e;
+  e.kind = Kind::kEstimate;
+  e.run_name = run;
+  e.project = project;
+  e.command = "train";
+  e.metrics.usd = usd;
+  e.metrics.gpu_hours = gpu_hours;
+  return e;
+}
+
+TEST(LedgerTime, ParsesIsoForms) {
+  EXPECT_EQ(ParseIsoTime("1970-01-01"), 0.0);
+  EXPECT_EQ(ParseIsoTime("1970-01-02T00:00:00Z"), 86400.0);
+  EXPECT_EQ(ParseIsoTime("1970-01-01T01:00:00+01:00"), 0.0);
+  EXPECT_EQ(ParseIsoTime("1970-01-01 00:01"), 60.0);
+  EXPECT_DOUBLE_EQ(*ParseIsoTime("1970-01-01T00:00:01.5"), 1.5);
+  EXPECT_EQ(ParseIsoTime("2024-02-30"), std::nullopt);
+  EXPECT_EQ(ParseIsoTime("2024-13-01"), std::nullopt);
+  EXPECT_EQ(ParseIsoTime("yesterday"), std::nullopt);
+  EXPECT_EQ(ParseIsoTime("2024-01-01T10:00:00Zjunk"), std::nullopt);
+  EXPECT_EQ(FormatIsoTime(*ParseIsoTime("2026-12-07T10:11:12Z")), "2026-12-07T10:11:12Z");
+}
+
+TEST(LedgerStore, AddListGetRoundTrip) {
+  TempDir tmp;
+  std::string path = (tmp.path() / "sub" / "ledger.db").string();
+  Result<Ledger> db = Ledger::Open(path);
+  ASSERT_TRUE(db.ok()) << db.status().message();
+  Entry e = Estimate("r1", 1200, 300);
+  e.tags = {{"team", "nlp"}};
+  e.num_gpus = 8;
+  Result<std::string> id = db->Add(e);
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  EXPECT_EQ(id->rfind("e-", 0), 0u);
+  Result<Entry> back = db->Get(*id);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->run_name, "r1");
+  EXPECT_EQ(back->metrics.usd, 1200.0);
+  EXPECT_EQ(back->num_gpus, 8);
+  ASSERT_EQ(back->tags.size(), 1u);
+  EXPECT_EQ(back->tags[0].second, "nlp");
+  EXPECT_FALSE(back->metrics.energy_kwh.has_value());
+  EXPECT_EQ(db->Get("e-000000000000").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(*db->IntegrityCheck(), "ok");
+  // A second open of the same file sees the entry (the schema is not created twice).
+  Result<Ledger> again = Ledger::Open(path);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->List({})->size(), 1u);
+}
+
+TEST(LedgerStore, RefusesForeignAndCorruptFilesWithoutTouchingThem) {
+  TempDir tmp;
+  std::string text = tmp.Write("notes.txt", "this is not a database, just text\n");
+  Result<Ledger> a = Ledger::Open(text);
+  ASSERT_FALSE(a.ok());
+  EXPECT_EQ(a.status().code(), StatusCode::kInvalidInput);
+  EXPECT_NE(a.status().message().find("not a readable SQLite database"), std::string::npos) << a.status().message();
+  EXPECT_EQ(ReadAll(text), "this is not a database, just text\n");
+
+  // Another program's SQLite database: refused, bytes unchanged.
+  std::string ledger_path = (tmp.path() / "mine.db").string();
+  ASSERT_TRUE(Ledger::Open(ledger_path).ok());
+  std::string bytes = ReadAll(ledger_path);
+  // Change the application id (bytes 68-71 of the header) to another program's.
+  std::string foreign = bytes;
+  foreign[68] = 0x12;
+  std::string foreign_path = tmp.Write("foreign.db", foreign);
+  Result<Ledger> b = Ledger::Open(foreign_path);
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("another program"), std::string::npos) << b.status().message();
+  EXPECT_EQ(ReadAll(foreign_path), foreign);
+
+  // A truncated database (half of the header).
+  std::string cut = tmp.Write("cut.db", bytes.substr(0, 50));
+  EXPECT_FALSE(Ledger::Open(cut).ok());
+  EXPECT_EQ(ReadAll(cut), bytes.substr(0, 50));
+
+  EXPECT_EQ(Ledger::Open(tmp.path().string()).status().code(), StatusCode::kInvalidInput);  // a folder
+  EXPECT_EQ(Ledger::Open("postgresql://localhost/x").status().code(), StatusCode::kUnavailable);
+}
+
+TEST(LedgerImport, GenericCsvIsIdempotentAndAllOrNothing) {
+  TempDir tmp;
+  Result<Ledger> db = Ledger::Open((tmp.path() / "l.db").string());
+  ASSERT_TRUE(db.ok());
+  std::string csv =
+      "run_name,project,gpu,num_gpus,start,end,usd,energy_kwh\n"
+      "r1,p,h100-sxm-80gb,8,2026-05-01T00:00:00Z,2026-05-01T10:00:00Z,300,40\n"
+      "r2,p,h100-sxm-80gb,8,2026-05-02T00:00:00Z,2026-05-02T05:00:00Z,150,\n";
+  Result<ImportBatch> batch = ParseGenericCsv(csv, "runs.csv", {});
+  ASSERT_TRUE(batch.ok()) << batch.status().message();
+  ASSERT_EQ(batch->entries.size(), 2u);
+  EXPECT_EQ(batch->entries[0].metrics.wall_s, 36000.0);
+  EXPECT_EQ(batch->entries[0].source, "runs.csv:2");
+  Result<ImportCounts> n = db->Import(*batch);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->added, 2);
+  // The same rows again, in another column order: nothing added.
+  std::string reordered =
+      "energy_kwh,usd,end,start,num_gpus,gpu,project,run_name\n"
+      "40,300,2026-05-01T10:00:00Z,2026-05-01T00:00:00Z,8,h100-sxm-80gb,p,r1\n";
+  Result<ImportCounts> again = db->Import(*ParseGenericCsv(reordered, "other.csv", {}));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->added, 0);
+  EXPECT_EQ(again->already_there, 1);
+  EXPECT_EQ(db->List({})->size(), 2u);
+
+  // One bad row fails the file, naming line and column; with skip_bad_rows it is reported.
+  std::string bad = "run_name,usd,end,start\nr3,10,,\nr4,-5,,\nr5,1,2026-01-01,2026-01-02\nr6,abc,,\n";
+  Result<ImportBatch> b = ParseGenericCsv(bad, "bad.csv", {});
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("bad.csv: line 3: column 'usd': -5 is negative"), std::string::npos)
+      << b.status().message();
+  ImportOptions skip;
+  skip.skip_bad_rows = true;
+  Result<ImportBatch> s = ParseGenericCsv(bad, "bad.csv", skip);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->entries.size(), 1u);
+  ASSERT_EQ(s->skipped.size(), 3u);
+  EXPECT_EQ(s->skipped[0].line, 3);
+  EXPECT_NE(s->skipped[1].reason.find("negative duration"), std::string::npos) << s->skipped[1].reason;
+  EXPECT_EQ(s->skipped[2].line, 5);
+
+  EXPECT_FALSE(ParseGenericCsv("project,usd\np,1\n", "x.csv", {}).ok());         // no run_name
+  EXPECT_FALSE(ParseGenericCsv("run_name,usdd\nr,1\n", "x.csv", {}).ok());       // unknown column
+  EXPECT_FALSE(ParseGenericCsv("run_name,project\nr,p\n", "x.csv", {}).ok());    // nothing measured
+  EXPECT_FALSE(ParseGenericCsv("run_name,usd\nr\xff,1\n", "x.csv", {}).ok());    // invalid UTF-8
+  EXPECT_FALSE(ParseGenericCsv("run_name,num_gpus,usd\nr,1.5,1\n", "x.csv", {}).ok());
+}
+
+TEST(LedgerImport, CodeCarbonKeepsTheLastRowOfARun) {
+  std::string csv =
+      "timestamp,project_name,run_id,duration,emissions,emissions_rate,energy_consumed,gpu_count,gpu_model\n"
+      "2024-05-27T10:00:00,proj,run-a,600,0.01,1e-5,0.02,1,1 x NVIDIA A100-SXM4-40GB\n"
+      "2024-05-27T11:00:00,proj,run-a,4200,0.2,1e-5,0.46,1,1 x NVIDIA A100-SXM4-40GB\n"
+      "2024-05-28T09:00:00,proj,run-b,100,0.001,1e-5,0.002,,\n";
+  Result<ImportBatch> b = ParseCodeCarbonCsv(csv, "emissions.csv", {});
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  ASSERT_EQ(b->entries.size(), 2u);
+  EXPECT_EQ(b->entries[0].run_name, "run-a");
+  EXPECT_EQ(b->entries[0].metrics.wall_s, 4200.0);
+  EXPECT_EQ(b->entries[0].metrics.energy_kwh, 0.46);
+  EXPECT_EQ(b->entries[0].gpu, "NVIDIA A100-SXM4-40GB");
+  EXPECT_EQ(b->entries[0].num_gpus, 1);
+  EXPECT_EQ(b->entries[0].start, "2024-05-27T09:50:00Z");
+  ASSERT_EQ(b->skipped.size(), 1u);
+  EXPECT_EQ(b->skipped[0].line, 2);
+  ImportOptions by_project;
+  by_project.name_field = "project_name";
+  Result<ImportBatch> p = ParseCodeCarbonCsv(csv, "emissions.csv", by_project);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->entries[0].run_name, "proj");
+  // Not CodeCarbon's format.
+  Result<ImportBatch> wrong = ParseCodeCarbonCsv("run_name,usd\nr,1\n", "runs.csv", {});
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("run_id"), std::string::npos) << wrong.status().message();
+}
+
+TEST(LedgerCompare, PairsByRunNameAndExplicitLink) {
+  std::vector<Entry> entries;
+  Entry e1 = Estimate("r1", 100, 10);
+  e1.id = "e-1";
+  Entry e1b = Estimate("r1", 120, 12);  // a later estimate of the same run wins
+  e1b.id = "e-2";
+  Entry e3 = Estimate("other", 50, 5);
+  e3.id = "e-3";
+  Entry a1;
+  a1.id = "a-1";
+  a1.run_name = "r1";
+  a1.project = "p";
+  a1.metrics.usd = 100;
+  a1.metrics.wall_s = 3600;
+  a1.num_gpus = 10;  // 10 GPU-hours, derived
+  Entry a2;
+  a2.id = "a-2";
+  a2.run_name = "renamed";
+  a2.metrics.usd = 40;
+  Entry a3;
+  a3.id = "a-3";
+  a3.run_name = "lost";
+  a3.metrics.usd = 1;
+  entries = {e1, e1b, e3, a1, a2, a3};
+  Comparison c = Compare(entries, {{"e-3", "a-2"}}, "");
+  EXPECT_EQ(c.actuals_unmatched, 1);
+  ASSERT_EQ(c.pairs.size(), 3u);
+  EXPECT_EQ(c.pairs[0].estimate_id, "e-2");
+  EXPECT_EQ(c.pairs[0].metric, "gpu_hours");
+  EXPECT_DOUBLE_EQ(c.pairs[0].rel_error, 0.2);
+  EXPECT_EQ(c.pairs[1].metric, "usd");
+  EXPECT_DOUBLE_EQ(c.pairs[1].rel_error, 0.2);
+  EXPECT_EQ(c.pairs[2].estimate_id, "e-3");
+  EXPECT_DOUBLE_EQ(c.pairs[2].rel_error, 0.25);
+  ASSERT_EQ(c.summary.size(), 2u);
+  EXPECT_EQ(c.summary[1].metric, "usd");
+  EXPECT_EQ(c.summary[1].n, 2);
+  EXPECT_DOUBLE_EQ(c.summary[1].mape_pct, 22.5);
+  // Another project sees nothing.
+  EXPECT_TRUE(Compare(entries, {}, "q").pairs.empty());
+}
+
+TEST(LedgerBudget, SpentCommittedAndWindow) {
+  Entry old_actual;
+  old_actual.id = "a-0";
+  old_actual.project = "p";
+  old_actual.end = "2026-11-20T00:00:00Z";
+  old_actual.metrics.usd = 500;
+  Entry actual;
+  actual.id = "a-1";
+  actual.project = "p";
+  actual.run_name = "r1";
+  actual.end = "2026-12-03T00:00:00Z";
+  actual.metrics.usd = 700;
+  Entry est1 = Estimate("r1", 650, 1);
+  est1.id = "e-1";
+  est1.created_at = "2026-12-01T00:00:00Z";
+  Entry est2 = Estimate("r2", 400, 1);  // planned, not run yet: committed
+  est2.id = "e-2";
+  est2.created_at = "2026-12-04T00:00:00Z";
+  Entry unnamed = Estimate("", 9999, 1);  // exploration: not committed
+  unnamed.id = "e-3";
+  unnamed.created_at = "2026-12-04T00:00:00Z";
+  Entry no_usd;
+  no_usd.id = "a-2";
+  no_usd.project = "p";
+  no_usd.end = "2026-12-05T00:00:00Z";
+  std::vector<Entry> entries = {old_actual, actual, est1, est2, unnamed, no_usd};
+  Budget month{"p", 1000, Period::kMonth, ""};
+  BudgetStatus s = CheckBudget(month, entries, {}, "2026-12-07T12:00:00Z");
+  EXPECT_EQ(s.window_start, "2026-12-01T00:00:00Z");
+  EXPECT_EQ(s.window_end, "2027-01-01T00:00:00Z");
+  EXPECT_DOUBLE_EQ(s.spent, 700);
+  EXPECT_DOUBLE_EQ(s.committed, 400);
+  EXPECT_DOUBLE_EQ(s.left, -100);
+  EXPECT_FALSE(s.exceeded);
+  EXPECT_TRUE(s.over_committed);
+  EXPECT_EQ(s.actuals_without_usd, 1);
+  Budget total{"p", 1000, Period::kTotal, ""};
+  BudgetStatus t = CheckBudget(total, entries, {}, "2026-12-07T12:00:00Z");
+  EXPECT_DOUBLE_EQ(t.spent, 1200);
+  EXPECT_TRUE(t.exceeded);
+  Budget quarter{"p", 1000, Period::kQuarter, ""};
+  EXPECT_EQ(CheckBudget(quarter, entries, {}, "2026-11-15T00:00:00Z").window_start, "2026-10-01T00:00:00Z");
+}
+
+// Eight processes add entries to one file at once: every entry is there afterwards.
+TEST(LedgerStore, EightConcurrentWritersLoseNothing) {
+  TempDir tmp;
+  std::string path = (tmp.path() / "shared.db").string();
+  constexpr int kWriters = 8, kEach = 25;
+  std::vector<pid_t> kids;
+  for (int w = 0; w < kWriters; ++w) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      Result<Ledger> db = Ledger::Open(path);
+      if (!db.ok()) {
+        fprintf(stderr, "writer %d: %s\n", w, db.status().message().c_str());
+        _exit(10);
+      }
+      for (int i = 0; i < kEach; ++i) {
+        if (!db->Add(Estimate("w" + std::to_string(w), i, i)).ok()) _exit(11);
+      }
+      _exit(0);
+    }
+    kids.push_back(pid);
+  }
+  for (pid_t pid : kids) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+  }
+  Result<Ledger> db = Ledger::Open(path);
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(db->List({})->size(), static_cast<size_t>(kWriters * kEach));
+  EXPECT_EQ(*db->IntegrityCheck(), "ok");
+}
+
+}  // namespace
+}  // namespace dlcost::ledger

@@ -1,0 +1,162 @@
+// dlcost ledger: recorded estimates beside imported actual runs, their comparison and budgets
+// (docs/ledger.md). Exit 0 ok, 1 bad input, 2 usage, 4 ledger locked or unavailable, 5 a budget
+// exceeded (ledger budget check).
+#include <cstdio>
+
+#include "cli_common.h"
+#include "dlcost/api_ledger.h"
+
+namespace dlcost::cli {
+namespace {
+
+constexpr int kExitBudgetExceeded = 5;  // the code drift uses for a crossed threshold (issue 18)
+
+void AddDb(CLI::App* cmd, std::string* db) {
+  cmd->add_option("--db", *db, "Ledger file (default $DLCOST_LEDGER, else $XDG_DATA_HOME/dlcost/ledger.db)");
+}
+
+}  // namespace
+
+void RegisterLedger(CLI::App& app, GlobalOptions& g, int* exit_code) {
+  auto* ledger = app.add_subcommand("ledger", "The cost ledger: recorded estimates, imported actual runs, budgets");
+  ledger->require_subcommand(1);
+
+  {
+    auto* cmd = ledger->add_subcommand("list", "List the entries, oldest first");
+    auto a = std::make_shared<api::LedgerListRequest>();
+    AddDb(cmd, &a->db);
+    cmd->add_option("--project", a->project, "Only this project");
+    cmd->add_option("--run-name", a->run_name, "Only this run name");
+    cmd->add_option("--kind", a->kind, "Only estimate or actual entries");
+    AddOutputOptions(cmd, g);
+    cmd->callback([&g, exit_code, a] {
+      Result<api::LedgerListResult> r = api::LedgerList(*a);
+      if (!r.ok()) {
+        *exit_code = Fail(r.status());
+        return;
+      }
+      *exit_code = g.format == "json" ? EmitText(api::LedgerListJson(*r), g) : Emit(api::LedgerListReport(*r), g);
+    });
+  }
+  {
+    auto* cmd = ledger->add_subcommand("show", "One entry with its full input and result");
+    auto db = std::make_shared<std::string>();
+    auto id = std::make_shared<std::string>();
+    cmd->add_option("id", *id, "Entry id (dlcost ledger list)")->required();
+    AddDb(cmd, db.get());
+    AddOutputOptions(cmd, g);
+    cmd->callback([&g, exit_code, db, id] {
+      Result<ledger::Entry> r = api::LedgerShow(*db, *id);
+      if (!r.ok()) {
+        *exit_code = Fail(r.status());
+        return;
+      }
+      *exit_code = g.format == "json" ? EmitText(api::LedgerEntryJson(*r), g) : Emit(api::LedgerEntryReport(*r), g);
+    });
+  }
+  {
+    auto* cmd = ledger->add_subcommand(
+        "import", "Import actual runs from a file: csv (dlcost's generic format) or codecarbon (emissions.csv)");
+    auto a = std::make_shared<api::LedgerImportRequest>();
+    cmd->add_option("importer", a->importer, "csv or codecarbon")->required();
+    cmd->add_option("file", a->file, "The file to read")->required();
+    AddDb(cmd, &a->db);
+    cmd->add_option("--project", a->project, "Project of every imported run (overrides the file's)");
+    cmd->add_option("--name-field", a->name_field, "codecarbon: the column that names the run (default run_id)");
+    cmd->add_flag("--skip-bad-rows", a->skip_bad_rows, "Skip and report rows with bad fields instead of importing nothing");
+    AddOutputOptions(cmd, g);
+    cmd->callback([&g, exit_code, a] {
+      Result<api::LedgerImportResult> r = api::LedgerImport(*a);
+      if (!r.ok()) {
+        *exit_code = Fail(r.status());
+        return;
+      }
+      *exit_code = Emit(api::LedgerImportReport(*r), g);
+    });
+  }
+  {
+    auto* cmd = ledger->add_subcommand("link", "Pair an actual run with an estimate explicitly");
+    auto db = std::make_shared<std::string>();
+    auto est = std::make_shared<std::string>();
+    auto act = std::make_shared<std::string>();
+    cmd->add_option("estimate", *est, "Estimate id")->required();
+    cmd->add_option("actual", *act, "Actual id")->required();
+    AddDb(cmd, db.get());
+    cmd->callback([exit_code, db, est, act] {
+      Status st = api::LedgerLink(*db, *est, *act);
+      *exit_code = st.ok() ? 0 : Fail(st);
+      if (st.ok()) std::printf("linked actual %s to estimate %s\n", act->c_str(), est->c_str());
+    });
+  }
+  {
+    auto* cmd = ledger->add_subcommand("compare", "Estimated against actual, per run and metric, with MAPE and bias");
+    auto a = std::make_shared<api::LedgerCompareRequest>();
+    AddDb(cmd, &a->db);
+    cmd->add_option("--project", a->project, "Only this project");
+    AddOutputOptions(cmd, g);
+    cmd->callback([&g, exit_code, a] {
+      Result<ledger::Comparison> r = api::LedgerCompare(*a);
+      if (!r.ok()) {
+        *exit_code = Fail(r.status());
+        return;
+      }
+      *exit_code = g.format == "json" ? EmitText(api::LedgerCompareJson(*r), g) : Emit(api::LedgerCompareReport(*r), g);
+    });
+  }
+  {
+    auto* budget = ledger->add_subcommand("budget", "Budgets per project: set one, or check spending against them");
+    budget->require_subcommand(1);
+    auto* set = budget->add_subcommand("set", "Set (or replace) a project's budget");
+    auto s = std::make_shared<api::LedgerBudgetSetRequest>();
+    AddDb(set, &s->db);
+    set->add_option("--project", s->project, "Project")->required();
+    set->add_option("--usd", s->usd, "Budget in US dollars")->required();
+    set->add_option("--period", s->period, "month, quarter or total")->capture_default_str();
+    set->callback([exit_code, s] {
+      Status st = api::LedgerBudgetSet(*s);
+      *exit_code = st.ok() ? 0 : Fail(st);
+      if (st.ok()) std::printf("budget of project %s: $%s per %s\n", s->project.c_str(), s->usd.c_str(), s->period.c_str());
+    });
+    auto* check = budget->add_subcommand("check", "Spent, committed and left per budget; exit 5 when one is exceeded");
+    auto c = std::make_shared<api::LedgerBudgetCheckRequest>();
+    AddDb(check, &c->db);
+    check->add_option("--project", c->project, "Only this project");
+    check->add_option("--now", c->now, "Check as of this UTC time (ISO 8601; default now)");
+    AddOutputOptions(check, g);
+    check->callback([&g, exit_code, c] {
+      Result<api::LedgerBudgetCheckResult> r = api::LedgerBudgetCheck(*c);
+      if (!r.ok()) {
+        *exit_code = Fail(r.status());
+        return;
+      }
+      int rc = Emit(api::LedgerBudgetReport(*r), g);
+      *exit_code = rc != 0 ? rc : r->exceeded ? kExitBudgetExceeded : 0;
+    });
+  }
+  {
+    auto* cmd = ledger->add_subcommand("check", "Check the ledger file's integrity (SQLite integrity_check)");
+    auto db = std::make_shared<std::string>();
+    AddDb(cmd, db.get());
+    cmd->callback([exit_code, db] {
+      Result<std::string> path = api::LedgerPath(*db);
+      if (!path.ok()) {
+        *exit_code = Fail(path.status());
+        return;
+      }
+      Result<ledger::Ledger> l = ledger::Ledger::Open(*path);
+      if (!l.ok()) {
+        *exit_code = Fail(l.status());
+        return;
+      }
+      Result<std::string> r = l->IntegrityCheck();
+      if (!r.ok()) {
+        *exit_code = Fail(r.status());
+        return;
+      }
+      std::printf("%s: %s\n", path->c_str(), r->c_str());
+      *exit_code = *r == "ok" ? 0 : 1;
+    });
+  }
+}
+
+}  // namespace dlcost::cli

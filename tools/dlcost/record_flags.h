@@ -1,0 +1,26 @@
+// --record and its flags on the estimating commands (train, infer, plan, budget): the estimate
+// is kept in the ledger (docs/ledger.md, "Recording estimates").
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cli_common.h"
+
+namespace dlcost::cli {
+
+struct RecordOptions {
+  bool record = false;
+  std::string db, project, run_name;
+  std::vector<std::string> tags;
+};
+
+void AddRecordOptions(CLI::App* cmd, RecordOptions* o);
+
+// Prints the command's output: `json` (what --format json prints) in JSON, else `other` rendered
+// in the chosen format. With --record the estimate is recorded first: the JSON gains "ledger_id"
+// and the other formats are followed by a line on stderr naming the entry. The exit code.
+int EmitRecorded(const GlobalOptions& g, const RecordOptions& o, const char* command, const std::string& json,
+                 const report::Report* other);
+
+}  // namespace dlcost::cli
