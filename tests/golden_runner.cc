@@ -221,6 +221,7 @@ bool Run(const std::vector<std::string>& argv, const std::string& cwd, const std
     for (const std::string& k : drop) unsetenv(k.c_str());
     setenv("HOME", tmp.c_str(), 1);
     setenv("XDG_CONFIG_HOME", (tmp + "/.config").c_str(), 1);
+    unsetenv("XDG_DATA_HOME");  // the default ledger lands in {tmp}/.local/share/dlcost
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> cargv;
     for (const std::string& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));

@@ -226,7 +226,7 @@ report::Report LedgerEntryReport(const ledger::Entry& e) {
 
 Result<LedgerImportResult> LedgerImport(const LedgerImportRequest& r) {
   if (r.importer != "csv" && r.importer != "codecarbon") {
-    return UsageError(fmt::format("ledger import: unknown importer '{}' (known: csv, codecarbon)", ForMessage(r.importer)));
+    return InvalidInput(fmt::format("ledger import: unknown importer '{}' (known: csv, codecarbon)", ForMessage(r.importer)));
   }
   DLCOST_RETURN_IF_ERROR(CheckName(r.project, "--project"));
   if (!r.name_field.empty() && r.importer != "codecarbon") return UsageError("--name-field: only for codecarbon");

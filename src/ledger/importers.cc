@@ -199,11 +199,17 @@ Result<ImportBatch> ParseCodeCarbonCsv(std::string_view text, const std::string&
   std::string name_field = o.name_field.empty() ? "run_id" : o.name_field;
   // CodeCarbon's columns (its output/file.py writes them from EmissionsData): these are the ones
   // a ledger entry needs.
-  DLCOST_ASSIGN_OR_RETURN(size_t c_name, t.RequireColumn(name_field));
-  DLCOST_ASSIGN_OR_RETURN(size_t c_ts, t.RequireColumn("timestamp"));
-  DLCOST_ASSIGN_OR_RETURN(size_t c_dur, t.RequireColumn("duration"));
-  DLCOST_ASSIGN_OR_RETURN(size_t c_kwh, t.RequireColumn("energy_consumed"));
-  DLCOST_ASSIGN_OR_RETURN(size_t c_co2, t.RequireColumn("emissions"));
+  size_t c_name = 0, c_ts = 0, c_dur = 0, c_kwh = 0, c_co2 = 0;
+  for (auto [col, name] : {std::pair{&c_name, name_field.c_str()}, std::pair{&c_ts, "timestamp"}, std::pair{&c_dur, "duration"},
+                           std::pair{&c_kwh, "energy_consumed"}, std::pair{&c_co2, "emissions"}}) {
+    std::optional<size_t> c = t.Column(name);
+    if (!c) {
+      return InvalidInput(fmt::format("{}: line 1: no column '{}': not a CodeCarbon emissions.csv (it has timestamp, "
+                                      "project_name, run_id, duration, emissions, energy_consumed, ...)",
+                                      file, ForMessage(name)));
+    }
+    *col = *c;
+  }
   auto c_run = t.Column("run_id"), c_project = t.Column("project_name");
   auto c_gpu_count = t.Column("gpu_count"), c_gpu_model = t.Column("gpu_model");
   ImportBatch batch;
