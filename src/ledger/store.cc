@@ -2,7 +2,9 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <filesystem>
 #include <random>
 #include <unordered_map>
@@ -200,7 +202,8 @@ struct Ledger::Impl {
       return Exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str(), "marking the ledger");
     });
   }
-  Status InsertEntry(Stmt& ins, Stmt& tag, const Entry& e, std::string* id, bool* added) {
+  // `now`: the created_at of an entry that has none.
+  Status InsertEntry(Stmt& ins, Stmt& tag, const Entry& e, const std::string& now, std::string* id, bool* added) {
     for (int attempt = 0; attempt < 8; ++attempt) {
       *id = NewId(e.kind);
       ins.Reset();
@@ -208,7 +211,7 @@ struct Ledger::Impl {
       ins.Text(2, KindName(e.kind));
       ins.Text(3, e.project);
       ins.Text(4, e.run_name);
-      ins.Text(5, e.created_at.empty() ? NowUtc() : e.created_at);
+      ins.Text(5, e.created_at.empty() ? now : e.created_at);
       ins.Text(6, e.command);
       ins.Text(7, e.gpu);
       ins.Int(8, e.num_gpus);
@@ -342,8 +345,17 @@ Result<Ledger> Ledger::Open(const std::string& path) {
   }
   // WAL lets readers work beside one writer; FULL syncs every commit (a kill or a power cut
   // loses at most the transaction in flight, never the database).
-  DLCOST_RETURN_IF_ERROR(impl->Exec("PRAGMA journal_mode = WAL", "setting the journal mode"));
-  DLCOST_RETURN_IF_ERROR(impl->Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", "setting pragmas"));
+  // Switching a new file to WAL needs it to itself, and SQLite answers "busy" at once rather than
+  // waiting when another process is reading it (as one creating the same ledger does): retry.
+  for (int waited_ms = 0;; waited_ms += 5) {
+    Status st = impl->Exec("PRAGMA journal_mode = WAL", "setting the journal mode");
+    if (st.ok()) break;
+    if (st.code() != StatusCode::kUnavailable || waited_ms >= kBusyTimeoutMs) return st;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // 64 MiB of page cache: an import of 100,000 rows touches index pages all over the file.
+  DLCOST_RETURN_IF_ERROR(impl->Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536",
+                                    "setting pragmas"));
   if (version < kSchemaVersion) DLCOST_RETURN_IF_ERROR(impl->Migrate());
   return Ledger(std::move(impl));
 }
@@ -359,7 +371,7 @@ Result<std::string> Ledger::Add(const Entry& e) {
     if (ins.prepare_rc() != SQLITE_OK) return SqlError(impl_->db, ins.prepare_rc(), impl_->path, "adding an entry");
     if (tag.prepare_rc() != SQLITE_OK) return SqlError(impl_->db, tag.prepare_rc(), impl_->path, "adding a tag");
     bool added = false;
-    return impl_->InsertEntry(ins, tag, e, &id, &added);
+    return impl_->InsertEntry(ins, tag, e, NowUtc(), &id, &added);
   });
   if (!st.ok()) return st;
   return id;
@@ -376,12 +388,10 @@ Result<ImportCounts> Ledger::Import(const ImportBatch& batch) {
     if (ins.prepare_rc() != SQLITE_OK) return SqlError(impl_->db, ins.prepare_rc(), impl_->path, "adding an entry");
     if (tag.prepare_rc() != SQLITE_OK) return SqlError(impl_->db, tag.prepare_rc(), impl_->path, "adding a tag");
     std::string now = NowUtc();
-    for (const Entry& src : batch.entries) {
-      Entry e = src;
-      if (e.created_at.empty()) e.created_at = now;
-      std::string id;
+    std::string id;
+    for (const Entry& e : batch.entries) {
       bool added = false;
-      DLCOST_RETURN_IF_ERROR(impl_->InsertEntry(ins, tag, e, &id, &added));
+      DLCOST_RETURN_IF_ERROR(impl_->InsertEntry(ins, tag, e, now, &id, &added));
       ++(added ? counts.added : counts.already_there);
     }
     return Status::Ok();
