@@ -1,4 +1,4 @@
-// Fuzz target of the ledger's importers (`ledger import csv|codecarbon FILE`): any bytes must give
+// Fuzz target of the ledger's importers (`ledger import csv|codecarbon|slurm FILE`, MLflow's meta.yaml): any bytes must give
 // entries the ledger can hold or a one-line error, never a crash, a hang or an exception.
 #include <cmath>
 #include <cstddef>
@@ -7,6 +7,7 @@
 
 #include "dlcost/ledger.h"
 #include "dlcost/strings.h"
+#include "ledger/importer_util.h"
 
 namespace {
 
@@ -41,6 +42,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     o.skip_bad_rows = skip;
     CheckBatch(dlcost::ledger::ParseGenericCsv(text, "fuzz.csv", o));
     CheckBatch(dlcost::ledger::ParseCodeCarbonCsv(text, "emissions.csv", o));
+    CheckBatch(dlcost::ledger::ParseSlurmSacct(text, "sacct.txt", o));
   }
+  // MLflow's meta.yaml reader: any text gives a map (never a crash).
+  std::map<std::string, std::string> yaml = dlcost::ledger::ParseFlatYaml(text);
+  if (yaml.size() > size + 1) __builtin_trap();
   return 0;
 }

@@ -58,10 +58,10 @@ report::Report LedgerEntryReport(const ledger::Entry& e);
 
 struct LedgerImportRequest {
   std::string db;
-  std::string importer;  // csv, codecarbon
-  std::string file;
+  std::string importer;  // csv, codecarbon, slurm, mlflow
+  std::string file;      // mlflow: the mlruns folder (or one experiment's)
   std::string project;     // sets (or overrides) the project of every row
-  std::string name_field;  // codecarbon: the column naming the run
+  std::string name_field;  // codecarbon, slurm: the column naming the run
   bool skip_bad_rows = false;
 };
 struct LedgerImportResult {

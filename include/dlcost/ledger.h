@@ -63,7 +63,7 @@ struct Entry {
 
 // One file read by an importer: the rows to add and the rows it skipped, with why.
 struct SkippedRow {
-  int64_t line = 0;
+  int64_t line = 0;  // 0: not a line of a file (an MLflow run: the reason names its folder)
   std::string reason;
 };
 struct ImportBatch {
@@ -140,7 +140,7 @@ Result<std::string> DefaultLedgerPath();
 // ---- Importers (docs/ledger.md, "Importing actuals") ----
 struct ImportOptions {
   std::string project;      // overrides the file's project (or sets it when the file has none)
-  std::string name_field;   // codecarbon: the column that names the run (default run_id)
+  std::string name_field;   // the column that names the run (codecarbon: run_id; slurm: JobName)
   bool skip_bad_rows = false;  // skip and report rows with bad fields instead of failing
 };
 // dlcost's generic CSV: run_name (required), project, gpu, num_gpus, start, end, duration_s,
@@ -149,6 +149,14 @@ Result<ImportBatch> ParseGenericCsv(std::string_view text, const std::string& fi
 // CodeCarbon's emissions.csv (timestamp, project_name, run_id, duration, emissions,
 // energy_consumed, gpu_count, gpu_model, ...).
 Result<ImportBatch> ParseCodeCarbonCsv(std::string_view text, const std::string& file, const ImportOptions& o);
+// Slurm accounting, `sacct --parsable2` ('|'-separated, header first): JobID, JobName (or the
+// column name_field names), Elapsed or ElapsedRaw (or Start and End), Start, End, AllocTRES
+// (gres/gpu[:TYPE]=N), Account, State. Job steps and unfinished jobs are skipped.
+Result<ImportBatch> ParseSlurmSacct(std::string_view text, const std::string& file, const ImportOptions& o);
+// MLflow's file store: `dir` is an mlruns folder or one experiment's folder. Runs are named by
+// their mlflow.runName tag; params or metrics named gpu, num_gpus, gpu_hours, energy_kwh, usd,
+// co2_kg, tokens fill those fields. Unfinished and deleted runs are skipped.
+Result<ImportBatch> ParseMlflowStore(const std::string& dir, const ImportOptions& o);
 
 // ---- Comparison ----
 struct Pair {

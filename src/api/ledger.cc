@@ -1,5 +1,7 @@
 // The ledger's library calls: recording, listing, importing, comparing, budgets (docs/ledger.md).
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -225,25 +227,37 @@ report::Report LedgerEntryReport(const ledger::Entry& e) {
 }
 
 Result<LedgerImportResult> LedgerImport(const LedgerImportRequest& r) {
-  if (r.importer != "csv" && r.importer != "codecarbon") {
-    return InvalidInput(fmt::format("ledger import: unknown importer '{}' (known: csv, codecarbon)", ForMessage(r.importer)));
+  static const char* kImporters[] = {"csv", "codecarbon", "slurm", "mlflow"};
+  if (std::find(std::begin(kImporters), std::end(kImporters), r.importer) == std::end(kImporters)) {
+    return InvalidInput(fmt::format("ledger import: unknown importer '{}' (known: csv, codecarbon, slurm, mlflow)",
+                                    ForMessage(r.importer)));
   }
   DLCOST_RETURN_IF_ERROR(CheckName(r.project, "--project"));
-  if (!r.name_field.empty() && r.importer != "codecarbon") return UsageError("--name-field: only for codecarbon");
-  std::ifstream in(r.file, std::ios::binary);
-  if (!in) return InvalidInput(fmt::format("{}: cannot open", r.file));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return InvalidInput(fmt::format("{}: read error", r.file));
-  std::string text = ss.str();
+  if (!r.name_field.empty() && r.importer != "codecarbon" && r.importer != "slurm") {
+    return UsageError("--name-field: only for codecarbon and slurm");
+  }
   ledger::ImportOptions o;
   o.project = r.project;
   o.name_field = r.name_field;
   o.skip_bad_rows = r.skip_bad_rows;
-  Result<ledger::ImportBatch> batch =
-      r.importer == "csv" ? ledger::ParseGenericCsv(text, r.file, o) : ledger::ParseCodeCarbonCsv(text, r.file, o);
+  Result<ledger::ImportBatch> batch = InvalidInput("no importer ran");
+  if (r.importer == "mlflow") {
+    batch = ledger::ParseMlflowStore(r.file, o);
+  } else {
+    std::error_code ec;
+    if (std::filesystem::is_directory(r.file, ec)) return InvalidInput(fmt::format("{}: a folder, not a file", r.file));
+    std::ifstream in(r.file, std::ios::binary);
+    if (!in) return InvalidInput(fmt::format("{}: cannot open", r.file));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) return InvalidInput(fmt::format("{}: read error", r.file));
+    std::string text = ss.str();
+    batch = r.importer == "csv"          ? ledger::ParseGenericCsv(text, r.file, o)
+            : r.importer == "codecarbon" ? ledger::ParseCodeCarbonCsv(text, r.file, o)
+                                         : ledger::ParseSlurmSacct(text, r.file, o);
+  }
   if (!batch.ok()) return batch.status();
-  if (batch->entries.empty() && batch->skipped.empty()) return InvalidInput(fmt::format("{}: no rows to import", r.file));
+  if (batch->entries.empty() && batch->skipped.empty()) return InvalidInput(fmt::format("{}: no runs to import", r.file));
   DLCOST_ASSIGN_OR_RETURN(ledger::Ledger db, OpenLedger(r.db));
   LedgerImportResult out;
   out.db = db.path();
@@ -262,7 +276,9 @@ report::Report LedgerImportReport(const LedgerImportResult& r) {
   rep.AddField("skipped", "Rows skipped", static_cast<int64_t>(r.skipped.size()));
   if (!r.skipped.empty()) {
     report::Table& t = rep.AddTable("skipped_rows", "Rows skipped", {{"line", "line"}, {"reason", "reason"}});
-    for (const ledger::SkippedRow& s : r.skipped) t.rows.push_back({s.line, s.reason});
+    for (const ledger::SkippedRow& s : r.skipped) {
+      t.rows.push_back({s.line > 0 ? report::Value(s.line) : report::Value(), s.reason});
+    }
   }
   return rep;
 }

@@ -1,8 +1,6 @@
 // Importers of actual runs (docs/ledger.md, "Importing actuals"): dlcost's generic CSV and
 // CodeCarbon's emissions.csv. Each reads the whole file, checks every field and returns the rows
 // to add; the ledger adds them in one transaction.
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -13,31 +11,11 @@
 #include "common/csv.h"
 #include "dlcost/ledger.h"
 #include "dlcost/strings.h"
+#include "ledger/importer_util.h"
 #include "ledger/time.h"
 
 namespace dlcost::ledger {
 namespace {
-
-// 32 hex digits of the SHA-256 of `text`: the key that makes a re-import add nothing.
-std::string Digest(const std::string& text) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr);
-  std::string out;
-  for (unsigned int i = 0; i < len && i < 16; ++i) out += fmt::format("{:02x}", md[i]);
-  return out;
-}
-
-// The row's identity: its importer and its values in a fixed order (not the column order or
-// the file name, so a re-exported file with the same runs adds nothing).
-std::string RowKey(const std::string& importer, const Entry& e) {
-  auto num = [](std::optional<double> v) { return v ? fmt::format("{:.17g}", *v) : std::string(); };
-  std::string canon = fmt::format("{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}\x1f{}", importer, e.project, e.run_name, e.gpu,
-                                  e.num_gpus ? std::to_string(*e.num_gpus) : std::string(), e.start, e.end);
-  const Metrics& m = e.metrics;
-  for (auto v : {m.wall_s, m.gpu_hours, m.energy_kwh, m.usd, m.co2_kg, m.tokens, m.tokens_per_s}) canon += "\x1f" + num(v);
-  return importer + ":" + Digest(canon);
-}
 
 // A row's problem: the error (or, with skip_bad_rows, the reason it was skipped).
 struct RowError {
@@ -112,22 +90,6 @@ class RowReader {
   const CsvRow& row_;
   std::string error_;
 };
-
-// `s` as a JSON string literal (s is valid UTF-8).
-void AppendJsonString(std::string* out, std::string_view s) {
-  out->push_back('"');
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out->push_back('\\');
-      out->push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      *out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
-    } else {
-      out->push_back(c);
-    }
-  }
-  out->push_back('"');
-}
 
 // The source row as a JSON object, kept with the entry (what was read, column by column; empty
 // fields left out). Written by hand: it is most of an import's parsing time otherwise.

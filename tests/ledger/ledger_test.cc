@@ -185,6 +185,51 @@ TEST(LedgerImport, CodeCarbonKeepsTheLastRowOfARun) {
   EXPECT_NE(wrong.status().message().find("run_id"), std::string::npos) << wrong.status().message();
 }
 
+TEST(LedgerImport, SlurmJobsNotStepsAndOnlyFinished) {
+  std::string text =
+      "JobID|JobName|Account|State|Elapsed|Start|End|AllocTRES\n"
+      "7|train|lab|COMPLETED|1-01:00:00|2026-01-01T00:00:00|2026-01-02T01:00:00|cpu=8,gres/gpu:a100=4,gres/gpu=4\n"
+      "7.batch|batch|lab|COMPLETED|1-01:00:00|2026-01-01T00:00:00|2026-01-02T01:00:00|cpu=8\n"
+      "8|eval|lab|RUNNING|00:10:00|2026-01-03T00:00:00|Unknown|gres/gpu=1\n"
+      "9|short|lab|COMPLETED|05:30|2026-01-04T00:00:00|2026-01-04T00:05:30|\n";
+  Result<ImportBatch> b = ParseSlurmSacct(text, "sacct.txt", {});
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  ASSERT_EQ(b->entries.size(), 2u);
+  EXPECT_EQ(b->entries[0].run_name, "train");
+  EXPECT_EQ(b->entries[0].project, "lab");
+  EXPECT_EQ(b->entries[0].metrics.wall_s, 90000.0);
+  EXPECT_EQ(b->entries[0].num_gpus, 4);
+  EXPECT_EQ(b->entries[0].gpu, "a100");
+  EXPECT_EQ(b->entries[1].metrics.wall_s, 330.0);
+  EXPECT_FALSE(b->entries[1].num_gpus.has_value());
+  ASSERT_EQ(b->skipped.size(), 2u);
+  EXPECT_EQ(b->skipped[1].line, 4);
+  Result<ImportBatch> bad = ParseSlurmSacct("JobID|JobName|Elapsed\n1|x|ten minutes\n", "s.txt", {});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("s.txt: line 2: column 'Elapsed'"), std::string::npos) << bad.status().message();
+  EXPECT_FALSE(ParseSlurmSacct("run_name,usd\nr,1\n", "runs.csv", {}).ok());  // not sacct output
+  EXPECT_FALSE(ParseSlurmSacct("JobID|JobName|Elapsed\n1|x\n", "s.txt", {}).ok());  // short row
+}
+
+TEST(LedgerImport, MlflowFileStore) {
+  std::string store = std::string(DLCOST_TEST_FIXTURES) + "/ledger/mlruns";
+  Result<ImportBatch> b = ParseMlflowStore(store, {});
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  ASSERT_EQ(b->entries.size(), 1u);
+  const Entry& e = b->entries[0];
+  EXPECT_EQ(e.run_name, "pretrain-1b");  // the mlflow.runName tag
+  EXPECT_EQ(e.project, "lm");            // the experiment's name
+  EXPECT_EQ(e.metrics.wall_s, 64800.0);
+  EXPECT_EQ(e.metrics.energy_kwh, 118.4);  // the metric's last value
+  EXPECT_EQ(e.num_gpus, 8);
+  ASSERT_EQ(b->skipped.size(), 1u);
+  EXPECT_NE(b->skipped[0].reason.find("has not finished"), std::string::npos);
+  // One experiment's folder works too; a folder that is no store does not.
+  EXPECT_EQ(ParseMlflowStore(store + "/271828", {})->entries.size(), 1u);
+  EXPECT_FALSE(ParseMlflowStore(std::string(DLCOST_TEST_FIXTURES) + "/drift", {}).ok());
+  EXPECT_FALSE(ParseMlflowStore(store + "/271828/meta.yaml", {}).ok());
+}
+
 TEST(LedgerCompare, PairsByRunNameAndExplicitLink) {
   std::vector<Entry> entries;
   Entry e1 = Estimate("r1", 100, 10);

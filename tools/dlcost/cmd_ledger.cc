@@ -56,13 +56,15 @@ void RegisterLedger(CLI::App& app, GlobalOptions& g, int* exit_code) {
   }
   {
     auto* cmd = ledger->add_subcommand(
-        "import", "Import actual runs from a file: csv (dlcost's generic format) or codecarbon (emissions.csv)");
+        "import",
+        "Import actual runs: csv (dlcost's generic format), codecarbon (emissions.csv), slurm (sacct --parsable2 "
+        "output), mlflow (an mlruns folder)");
     auto a = std::make_shared<api::LedgerImportRequest>();
-    cmd->add_option("importer", a->importer, "csv or codecarbon")->required();
-    cmd->add_option("file", a->file, "The file to read")->required();
+    cmd->add_option("importer", a->importer, "csv, codecarbon, slurm or mlflow")->required();
+    cmd->add_option("file", a->file, "The file to read (mlflow: the mlruns folder)")->required();
     AddDb(cmd, &a->db);
     cmd->add_option("--project", a->project, "Project of every imported run (overrides the file's)");
-    cmd->add_option("--name-field", a->name_field, "codecarbon: the column that names the run (default run_id)");
+    cmd->add_option("--name-field", a->name_field, "codecarbon, slurm: the column that names the run (default run_id, JobName)");
     cmd->add_flag("--skip-bad-rows", a->skip_bad_rows, "Skip and report rows with bad fields instead of importing nothing");
     AddOutputOptions(cmd, g);
     cmd->callback([&g, exit_code, a] {
