@@ -10,6 +10,7 @@
 //   std::string json = api::LedgerCompareJson(c);  // the exact JSON of `dlcost ledger compare --format json`
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -102,5 +103,13 @@ struct LedgerBudgetCheckResult {
 // NotFound when the project has no budget (or, with no project, when there is none).
 Result<LedgerBudgetCheckResult> LedgerBudgetCheck(const LedgerBudgetCheckRequest& r);
 report::Report LedgerBudgetReport(const LedgerBudgetCheckResult& r);
+
+// What a project's budget leaves for a new plan (`plan` and `budget` with --project): nullopt
+// when the project has no budget. `run_name` (may be empty) is the run being planned: its own
+// earlier estimate does not count as committed.
+Result<std::optional<ledger::BudgetStatus>> LedgerProjectBudget(const std::string& db, const std::string& project,
+                                                                const std::string& run_name);
+// "project 'lm' budget: $20000.00 per month, $12000.00 spent, $3000.00 committed, $5000.00 left".
+std::string BudgetLine(const ledger::BudgetStatus& s);
 
 }  // namespace dlcost::api

@@ -188,9 +188,10 @@ struct BudgetStatus {
   bool exceeded = false;        // spent > budget
   bool over_committed = false;  // spent + committed > budget
 };
-// `now` is a UTC ISO 8601 time (tests pass a fixed one).
+// `now` is a UTC ISO 8601 time (tests pass a fixed one). `replacing_run`: a run name being
+// planned again, whose earlier estimate is left out of the committed sum.
 BudgetStatus CheckBudget(const Budget& b, const std::vector<Entry>& entries, const std::vector<Link>& links,
-                         const std::string& now);
+                         const std::string& now, const std::string& replacing_run = "");
 
 // The current time, UTC, ISO 8601 with a Z.
 std::string NowUtc();

@@ -382,6 +382,23 @@ Result<LedgerBudgetCheckResult> LedgerBudgetCheck(const LedgerBudgetCheckRequest
   return out;
 }
 
+Result<std::optional<ledger::BudgetStatus>> LedgerProjectBudget(const std::string& db, const std::string& project,
+                                                                const std::string& run_name) {
+  DLCOST_RETURN_IF_ERROR(CheckName(project, "--project"));
+  DLCOST_ASSIGN_OR_RETURN(ledger::Ledger l, OpenLedger(db));
+  DLCOST_ASSIGN_OR_RETURN(std::vector<ledger::Budget> budgets, l.Budgets(project));
+  if (budgets.empty()) return std::optional<ledger::BudgetStatus>();
+  DLCOST_ASSIGN_OR_RETURN(std::vector<ledger::Entry> entries, l.List({}));
+  DLCOST_ASSIGN_OR_RETURN(std::vector<ledger::Link> links, l.Links());
+  return std::optional<ledger::BudgetStatus>(ledger::CheckBudget(budgets[0], entries, links, ledger::NowUtc(), run_name));
+}
+
+std::string BudgetLine(const ledger::BudgetStatus& s) {
+  std::string period = s.budget.period == ledger::Period::kTotal ? "in all" : std::string("per ") + ledger::PeriodName(s.budget.period);
+  return fmt::format("project '{}' budget: ${:.2f} {}, ${:.2f} spent, ${:.2f} committed, ${:.2f} left", s.budget.project,
+                     s.budget.usd, period, s.spent, s.committed, s.left);
+}
+
 report::Report LedgerBudgetReport(const LedgerBudgetCheckResult& r) {
   report::Report rep;
   rep.title = "Budgets in " + r.db;

@@ -137,7 +137,7 @@ Comparison Compare(const std::vector<Entry>& entries, const std::vector<Link>& l
 }
 
 BudgetStatus CheckBudget(const Budget& b, const std::vector<Entry>& entries, const std::vector<Link>& links,
-                         const std::string& now) {
+                         const std::string& now, const std::string& replacing_run) {
   BudgetStatus s;
   s.budget = b;
   std::optional<double> lo, hi;
@@ -187,6 +187,7 @@ BudgetStatus CheckBudget(const Budget& b, const std::vector<Entry>& entries, con
     }
   }
   for (const auto& [run, e] : latest_estimate) {
+    if (!replacing_run.empty() && run == replacing_run) continue;
     if (!matched.count(e) && e->metrics.usd) s.committed += *e->metrics.usd;
   }
   s.left = b.usd - s.spent - s.committed;

@@ -62,6 +62,24 @@ for fmt in table json csv markdown html; do
 done
 grep -q '"status": "exceeded"' "$tmp/budget.json" || fail "budget JSON: $(cat "$tmp/budget.json")"
 
+# 3b. plan and budget with --project hold the plan to what the project's budget leaves.
+d ledger budget set --db "$db" --project tight --usd 1000 --period month > /dev/null
+d plan --model llama-3-8b --gpu h100 --gpus 8 --tokens 10B --db "$db" --project tight --run-name big --record --top 1 \
+  > /dev/null 2> "$tmp/plan1.err" || fail "a plan within the project budget was refused: $(cat "$tmp/plan1.err")"
+rc=0
+d plan --model llama-3-8b --gpu h100 --gpus 8 --tokens 5B --db "$db" --project tight --run-name other --top 1 \
+  > /dev/null 2> "$tmp/plan2.err" || rc=$?
+[[ "$rc" == 3 ]] || fail "a plan over what the budget leaves exited $rc, not 3"
+grep -q "project 'tight' budget: \$1000.00 per month, \$0.00 spent, \$736.17 committed" "$tmp/plan2.err" \
+  || fail "the refusal does not name the budget: $(cat "$tmp/plan2.err")"
+# Planning the same run again replaces its own commitment instead of adding to it.
+d plan --model llama-3-8b --gpu h100 --gpus 8 --tokens 10B --db "$db" --project tight --run-name big --top 1 \
+  > /dev/null || fail "re-planning a committed run counted it twice"
+rc=0
+d budget --usd 2000 --db "$db" --project tight > /dev/null 2> "$tmp/budget.err" || rc=$?
+[[ "$rc" == 3 ]] || fail "budget over what the project leaves exited $rc, not 3"
+before_ledger="$(count "$db")"
+
 # 4. Killed imports: the import is whole or absent, the database passes its integrity check.
 gen_rows() {
   echo "run_name,project,duration_s,usd"
@@ -71,7 +89,7 @@ gen_rows 60000 ref > "$tmp/ref.csv"
 t0=$(date +%s%N)
 d ledger import csv "$tmp/ref.csv" --db "$tmp/ref.db" > /dev/null
 run_ns=$(( $(date +%s%N) - t0 ))
-before="$(count "$db")"
+before="$before_ledger"
 whole=0
 absent=0
 for pct in 10 30 50 70 85 95 105 130; do

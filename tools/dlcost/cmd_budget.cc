@@ -12,10 +12,18 @@ namespace {
 int RunBudget(const GlobalOptions& g, const api::BudgetRequest& a, const RecordOptions& rec) {
   Result<api::Session> session = OpenSession(g);
   if (!session.ok()) return Fail(session.status());
+  Result<std::optional<ledger::BudgetStatus>> project_budget = ProjectBudget(rec);
+  if (!project_budget.ok()) return Fail(project_budget.status());
   Result<api::BudgetResult> r = api::Budget(*session, a);
   if (!r.ok()) return Fail(r.status());
   if (!r->plan) {
     std::fprintf(stderr, "dlcost: infeasible: %s\n", r->infeasible.c_str());
+    return 3;
+  }
+  // --project: the plan must fit what the project's ledger budget leaves.
+  if (*project_budget && r->plan->cost.usd && *r->plan->cost.usd > (*project_budget)->left) {
+    std::fprintf(stderr, "dlcost: infeasible: the plan costs $%.2f, more than %s\n", *r->plan->cost.usd,
+                 api::BudgetLine(**project_budget).c_str());
     return 3;
   }
   report::Report rep = api::BudgetReport(*r);
@@ -43,7 +51,7 @@ void RegisterBudget(CLI::App& app, GlobalOptions& g, int* exit_code) {
                   "Training state in host memory: auto (searched), none, or optimizer, params, activations joined with '+' for every plan");
   cmd->add_option("--calibration", a->calibration, "Efficiency profile JSON (default: data/efficiency/default.json)");
   cmd->add_option("--bands", a->bands, "Error-band table JSON (default: data/bands/training.json)");
-  AddRecordOptions(cmd, rec.get());
+  AddRecordOptions(cmd, rec.get(), /*budget_guard=*/true);
   AddOutputOptions(cmd, g);
   cmd->callback([&g, exit_code, a, rec] { *exit_code = RunBudget(g, *a, *rec); });
 }

@@ -2,6 +2,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+
+#include <fmt/format.h>
 
 #include "cli_common.h"
 #include "dlcost/api_plan.h"
@@ -20,8 +23,19 @@ int RunPlanCommand(const GlobalOptions& g, PlanArgs a) {
   Result<api::Session> session = OpenSession(g);
   if (!session.ok()) return Fail(session.status());
   a.req.progress = isatty(fileno(stderr)) != 0;
+  // --project with a ledger budget: what it leaves is a hard dollar limit, like --budget-usd.
+  Result<std::optional<ledger::BudgetStatus>> project_budget = ProjectBudget(a.rec);
+  if (!project_budget.ok()) return Fail(project_budget.status());
+  if (*project_budget) {
+    double left = (*project_budget)->left;
+    double given = a.req.budget.empty() ? left : std::strtod(a.req.budget.c_str(), nullptr);
+    if (a.req.budget.empty() || (given > 0 && left < given)) a.req.budget = fmt::format("{:.6f}", left);
+  }
   Result<api::PlanSearchResult> r = api::PlanSearch(*session, a.req);
   if (!r.ok()) return Fail(r.status());
+  if (*project_budget && r->result.plans.empty()) {
+    std::fprintf(stderr, "dlcost: %s\n", api::BudgetLine(**project_budget).c_str());
+  }
   report::Report rep = api::PlanReport(*r, a.pareto, a.stats || g.format == "table");
   // Only a plan that was found is recorded (its best plan's figures).
   int code = !r->result.plans.empty() ? EmitRecorded(g, a.rec, "plan", api::PlanJson(*r), &rep)
@@ -72,7 +86,7 @@ void RegisterPlan(CLI::App& app, GlobalOptions& g, int* exit_code) {
   cmd->add_option("--framework", a->req.framework, "Training framework (as train's --framework)");
   cmd->add_option("--bands", a->req.bands, "Error-band table JSON (default: data/bands/training.json)");
   cmd->add_flag("--no-flash", a->req.no_flash, "Model unfused attention");
-  AddRecordOptions(cmd, &a->rec);
+  AddRecordOptions(cmd, &a->rec, /*budget_guard=*/true);
   AddOutputOptions(cmd, g);
   cmd->callback([&g, exit_code, a] { *exit_code = RunPlanCommand(g, *a); });
 }

@@ -2,14 +2,19 @@
 
 #include <cstdio>
 
-#include "dlcost/api_ledger.h"
+#include <fmt/format.h>
+
 
 namespace dlcost::cli {
 
-void AddRecordOptions(CLI::App* cmd, RecordOptions* o) {
+void AddRecordOptions(CLI::App* cmd, RecordOptions* o, bool budget_guard) {
+  o->budget_guard = budget_guard;
   cmd->add_flag("--record", o->record, "Keep this estimate in the cost ledger (dlcost ledger list)");
   cmd->add_option("--db", o->db, "Ledger file (default $DLCOST_LEDGER, else $XDG_DATA_HOME/dlcost/ledger.db)");
-  cmd->add_option("--project", o->project, "Project the recorded estimate belongs to");
+  cmd->add_option("--project", o->project,
+                  budget_guard ? "Project of the plan: plans that would break its ledger budget are refused (and the "
+                                 "recorded estimate belongs to it)"
+                               : "Project the recorded estimate belongs to");
   cmd->add_option("--run-name", o->run_name, "Run name: actual runs imported under this name are compared with it");
   cmd->add_option("--tag", o->tags, "KEY=VALUE kept with the recorded estimate (repeatable)");
 }
@@ -18,7 +23,10 @@ int EmitRecorded(const GlobalOptions& g, const RecordOptions& o, const char* com
                  const report::Report* other) {
   Result<report::Format> f = report::ParseFormat(g.format);
   if (!f.ok()) return Fail(f.status());
-  if (!o.record && (!o.db.empty() || !o.project.empty() || !o.run_name.empty() || !o.tags.empty())) {
+  if (!o.record && o.budget_guard && (!o.tags.empty() || (!o.db.empty() && o.project.empty()))) {
+    return Fail(UsageError("--tag needs --record, and --db needs --record or --project"));
+  }
+  if (!o.record && !o.budget_guard && (!o.db.empty() || !o.project.empty() || !o.run_name.empty() || !o.tags.empty())) {
     return Fail(UsageError("--db, --project, --run-name and --tag need --record"));
   }
   std::string id;
@@ -47,6 +55,15 @@ int EmitRecorded(const GlobalOptions& g, const RecordOptions& o, const char* com
     std::fprintf(stderr, "dlcost: recorded as ledger entry %s\n", id.c_str());
   }
   return rc;
+}
+
+Result<std::optional<ledger::BudgetStatus>> ProjectBudget(const RecordOptions& o) {
+  if (o.project.empty()) return std::optional<ledger::BudgetStatus>();
+  DLCOST_ASSIGN_OR_RETURN(std::optional<ledger::BudgetStatus> s, api::LedgerProjectBudget(o.db, o.project, o.run_name));
+  if (s && s->left <= 0) {
+    return Infeasible(fmt::format("no plan fits {} (docs/ledger.md, 'Budgets')", api::BudgetLine(*s)));
+  }
+  return s;
 }
 
 }  // namespace dlcost::cli

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli_common.h"
+#include "dlcost/api_ledger.h"
 
 namespace dlcost::cli {
 
@@ -13,9 +14,15 @@ struct RecordOptions {
   bool record = false;
   std::string db, project, run_name;
   std::vector<std::string> tags;
+  bool budget_guard = false;  // plan, budget: --project (and --db) also hold the plan to the project's budget
 };
 
-void AddRecordOptions(CLI::App* cmd, RecordOptions* o);
+// `budget_guard`: the command (plan, budget) refuses a plan that would break the project's budget.
+void AddRecordOptions(CLI::App* cmd, RecordOptions* o, bool budget_guard = false);
+
+// plan and budget with --project: what the project's budget leaves, or nullopt without a budget
+// (or without --project). A budget already used up is Infeasible naming it.
+Result<std::optional<ledger::BudgetStatus>> ProjectBudget(const RecordOptions& o);
 
 // Prints the command's output: `json` (what --format json prints) in JSON, else `other` rendered
 // in the chosen format. With --record the estimate is recorded first: the JSON gains "ledger_id"
