@@ -104,6 +104,22 @@ struct LedgerBudgetCheckResult {
 Result<LedgerBudgetCheckResult> LedgerBudgetCheck(const LedgerBudgetCheckRequest& r);
 report::Report LedgerBudgetReport(const LedgerBudgetCheckResult& r);
 
+struct LedgerFitRequest {
+  std::string db, project, cluster;
+  std::string base_profile;  // the efficiency profile the corrections are added to
+  std::string min_pairs = "2";  // GPUs with fewer pairs get no correction
+};
+struct LedgerFitResult {
+  std::string db, base_profile;
+  ledger::FitResult fit;
+  int64_t min_pairs = 2;
+  std::string profile_json;  // the base profile with "ledger_corrections" added
+};
+// Fits a run-time correction per GPU from the ledger's estimate-actual pairs and writes it into a
+// copy of the base profile (docs/ledger.md, "Fit"). InvalidInput when no GPU has enough pairs.
+Result<LedgerFitResult> LedgerFit(const LedgerFitRequest& r);
+report::Report LedgerFitReport(const LedgerFitResult& r);
+
 // What a project's budget leaves for a new plan (`plan` and `budget` with --project): nullopt
 // when the project has no budget. `run_name` (may be empty) is the run being planned: its own
 // earlier estimate does not count as committed.

@@ -91,6 +91,13 @@ struct EfficiencyProfile {
   // Sources (as NormalizeSource names them) whose measurements fitted a figure of this profile:
   // the validator reports their cases apart from the leave-one-source-out figures.
   std::vector<std::string> fit_sources;
+  // A correction `dlcost ledger fit` learnt from this team's runs on this GPU (docs/ledger.md,
+  // "Fit"): the modelled step time is multiplied by it (1: none). Read from the profile's
+  // "ledger_corrections" entry for the GPU.
+  double run_time_factor = 1.0;
+  int64_t run_time_factor_pairs = 0;
+  double run_time_factor_sd_log = 0;
+  std::string run_time_factor_key;  // the GPU (or cluster) it was fitted for
 };
 
 // Reads the profile at `path`, with the overrides of its "per_gpu" entry for `gpu_id` applied;

@@ -177,6 +177,29 @@ struct Comparison {
 // estimate with the same run name (and the same project when both name one). `project` filters.
 Comparison Compare(const std::vector<Entry>& entries, const std::vector<Link>& links, const std::string& project);
 
+// ---- Learning from history ----
+// A correction of the estimator's run time per GPU type, fitted from pairs: time_factor =
+// exp(mean ln(actual / estimated)) over the group's wall-time pairs (GPU-hours where a pair has
+// no wall time), and its leave-one-out error (docs/ledger.md, "Fit").
+struct FitGroup {
+  std::string key;  // GPU id of the estimates
+  int64_t pairs = 0;
+  double time_factor = 1;
+  double sd_log = 0;                       // standard deviation of ln(actual / estimated); 0 with 1 pair
+  double mape_before_pct = 0;              // the estimates as they were
+  std::optional<double> loo_mape_pct;      // each pair corrected by the factor of the others (>= 2 pairs)
+};
+struct FitResult {
+  std::vector<FitGroup> groups;  // by key
+  int64_t pairs = 0;
+  int64_t loo_pairs = 0;               // pairs in groups of >= 2
+  double mape_before_pct = 0;          // over loo_pairs
+  double loo_mape_pct = 0;             // over loo_pairs
+};
+// `cluster`: only estimates tagged cluster=<it> (one profile per cluster); empty: all.
+FitResult FitCorrections(const std::vector<Entry>& entries, const std::vector<Link>& links, const std::string& project,
+                         const std::string& cluster);
+
 // ---- Budgets ----
 struct BudgetStatus {
   Budget budget;

@@ -58,6 +58,7 @@ struct TrainingEstimate {
   double time_optimizer_s = 0;       // on the CPU, with the updated weights' copy back, under --offload optimizer
   double time_offload_s = 0;         // exposed host copies of --offload (what outlasts the compute)
   double time_step_overhead_s = 0;  // the profile's per-step overhead (calibrated profiles)
+  double time_ledger_correction_s = 0;  // (run_time_factor - 1) x the modelled step (ledger fit profiles)
   double time_step_s = 0;
 
   // Rates.

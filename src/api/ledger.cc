@@ -382,6 +382,85 @@ Result<LedgerBudgetCheckResult> LedgerBudgetCheck(const LedgerBudgetCheckRequest
   return out;
 }
 
+Result<LedgerFitResult> LedgerFit(const LedgerFitRequest& r) {
+  LedgerFitResult out;
+  try {
+    size_t pos = 0;
+    long long v = std::stoll(r.min_pairs, &pos);
+    if (pos != r.min_pairs.size() || v < 2 || v > 1000000) throw std::invalid_argument("range");
+    out.min_pairs = v;
+  } catch (const std::exception&) {
+    return UsageError(fmt::format("--min-pairs: '{}' is not a whole number from 2 up", ForMessage(r.min_pairs)));
+  }
+  DLCOST_RETURN_IF_ERROR(CheckName(r.project, "--project"));
+  DLCOST_RETURN_IF_ERROR(CheckName(r.cluster, "--cluster"));
+  DLCOST_ASSIGN_OR_RETURN(nlohmann::json base_read, ReadJsonFile(r.base_profile));
+  ordered_json base = ParseJsonNoThrow<ordered_json>(base_read.dump());
+  if (!base.is_object()) return InvalidInput(fmt::format("{}: expected a JSON object (an efficiency profile)", r.base_profile));
+  DLCOST_ASSIGN_OR_RETURN(ledger::Ledger db, OpenLedger(r.db));
+  DLCOST_ASSIGN_OR_RETURN(std::vector<ledger::Entry> entries, db.List({}));
+  DLCOST_ASSIGN_OR_RETURN(std::vector<ledger::Link> links, db.Links());
+  out.db = db.path();
+  out.base_profile = r.base_profile;
+  out.fit = ledger::FitCorrections(entries, links, r.project, r.cluster);
+  ordered_json corrections = ordered_json::object();
+  for (const ledger::FitGroup& g : out.fit.groups) {
+    if (g.pairs < out.min_pairs) continue;
+    ordered_json c;
+    c["time_factor"] = g.time_factor;
+    c["pairs"] = g.pairs;
+    c["sd_log"] = g.sd_log;
+    c["mape_before_pct"] = g.mape_before_pct;
+    c["loo_mape_pct"] = g.loo_mape_pct ? ordered_json(*g.loo_mape_pct) : ordered_json(nullptr);
+    corrections[g.key] = c;
+  }
+  if (corrections.empty()) {
+    return InvalidInput(fmt::format("ledger fit: no GPU has {} or more estimate-actual pairs with a wall time or GPU-hours "
+                                    "in '{}'{}{} (dlcost ledger compare shows the pairs)",
+                                    out.min_pairs, out.db, r.project.empty() ? "" : " for project " + r.project,
+                                    r.cluster.empty() ? "" : " on cluster " + r.cluster));
+  }
+  std::string id = base.contains("id") && base["id"].is_string() ? base["id"].get<std::string>() : "profile";
+  base["id"] = id + "+ledger";
+  base["ledger_corrections"] = corrections;
+  base["ledger_corrections_source"] =
+      fmt::format("dlcost ledger fit on {} at {}{}{}: time_factor = exp(mean ln(actual / estimated wall time)) per GPU "
+                  "(docs/ledger.md, 'Fit')",
+                  IsValidUtf8(out.db) ? out.db : ForMessage(out.db), ledger::NowUtc(),
+                  r.project.empty() ? "" : ", project " + r.project, r.cluster.empty() ? "" : ", cluster " + r.cluster);
+  out.profile_json = Dump(base);
+  return out;
+}
+
+report::Report LedgerFitReport(const LedgerFitResult& r) {
+  report::Report rep;
+  rep.title = "Run-time corrections learnt from " + r.db;
+  rep.AddField("pairs", "Estimate-actual pairs used", r.fit.pairs);
+  rep.AddField("loo_pairs", "Pairs on GPUs with 2 or more", r.fit.loo_pairs);
+  if (r.fit.loo_pairs > 0) {
+    rep.AddField("mape_before_pct", "MAPE of the estimates as recorded (%)", r.fit.mape_before_pct, 1);
+    rep.AddField("loo_mape_pct", "Leave-one-out MAPE after correction (%)", r.fit.loo_mape_pct, 1);
+  }
+  report::Table& t = rep.AddTable("corrections", "Per GPU",
+                                  {{"gpu", "GPU"},
+                                   {"pairs", "pairs"},
+                                   {"time_factor", "time factor", 3},
+                                   {"sd_log", "sd of ln ratio", 3},
+                                   {"mape_before_pct", "MAPE before %", 1},
+                                   {"loo_mape_pct", "LOO MAPE after %", 1},
+                                   {"written", "in profile"}});
+  for (const ledger::FitGroup& g : r.fit.groups) {
+    t.rows.push_back({g.key, g.pairs, g.time_factor, g.sd_log, g.mape_before_pct,
+                      g.loo_mape_pct ? report::Value(*g.loo_mape_pct) : report::Value(), g.pairs >= r.min_pairs});
+  }
+  rep.notes.push_back("time factor = exp(mean ln(actual / estimated)) of wall time (GPU-hours where a run has no wall "
+                      "time); train, plan and budget multiply the modelled step time by it when given the profile with "
+                      "--calibration; the leave-one-out MAPE corrects each pair with the factor of the other pairs of its "
+                      "GPU (docs/ledger.md, 'Fit')");
+  rep.notes.push_back(fmt::format("base profile: {}", r.base_profile));
+  return rep;
+}
+
 Result<std::optional<ledger::BudgetStatus>> LedgerProjectBudget(const std::string& db, const std::string& project,
                                                                 const std::string& run_name) {
   DLCOST_RETURN_IF_ERROR(CheckName(project, "--project"));

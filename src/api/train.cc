@@ -191,6 +191,13 @@ Result<TrainResult> Train(const Session& session, const TrainRequest& a) {
   }
   DLCOST_ASSIGN_OR_RETURN(r.cost, ComputeRunCost(r.estimate, r.setup.num_gpus, r.gpu.tdp_w, r.run));
   DLCOST_ASSIGN_OR_RETURN(r.calibration_note, CalibrationNote(a.calibration, r.gpu.id));
+  if (eff.run_time_factor != 1.0) {
+    if (!r.calibration_note.empty()) r.calibration_note += "; ";
+    r.calibration_note += fmt::format(
+        "step time x{:.3f}: the ledger correction for {} in {}, fitted by dlcost ledger fit from {} of this team's runs "
+        "(spread of ln(actual/estimated) {:.3f}; docs/ledger.md, 'Fit')",
+        eff.run_time_factor, eff.run_time_factor_key, a.calibration, eff.run_time_factor_pairs, eff.run_time_factor_sd_log);
+  }
   r.bands = BandsFor(table.get(), r.gpu, r.estimate.layout, r.setup.precision, r.estimate, r.cost);
   return r;
 }
@@ -289,6 +296,7 @@ void AddTrainTables(const TrainingEstimate& e, bool t_offload_opt, report::Repor
   time_row("data-parallel comm (exposed)", e.time_comm_dp_s);
   time_row(t_offload_opt ? "optimizer step (on the CPU)" : "optimizer step", e.time_optimizer_s);
   time_row("host copies (offload, exposed)", e.time_offload_s);
+  if (e.time_ledger_correction_s != 0) time_row("ledger correction (ledger fit)", e.time_ledger_correction_s);
   time_row("total", e.time_step_s);
 }
 

@@ -176,6 +176,27 @@ Result<EfficiencyProfile> LoadEfficiency(const std::string& path, const std::str
     DLCOST_RETURN_IF_ERROR(apply(JsonFields(j["per_gpu"][gpu_id], where)));
     DLCOST_RETURN_IF_ERROR(LoadKernelFractions(j["per_gpu"][gpu_id], where, e));
   }
+  // `dlcost ledger fit`'s corrections, one per GPU (docs/ledger.md, "Fit").
+  if (f.Has("ledger_corrections")) {
+    const nlohmann::json& lc = j["ledger_corrections"];
+    if (!lc.is_object()) return InvalidInput(fmt::format("{}: 'ledger_corrections' must be an object of GPUs", path));
+    if (lc.contains(gpu_id)) {
+      JsonFields g(lc[gpu_id], path + ": ledger_corrections." + gpu_id);
+      DLCOST_ASSIGN_OR_RETURN(double factor, g.PositiveNumber("time_factor"));
+      if (!(factor >= 0.05 && factor <= 20)) {
+        return InvalidInput(fmt::format("{}: ledger_corrections.{}.time_factor must be between 0.05 and 20", path, gpu_id));
+      }
+      DLCOST_ASSIGN_OR_RETURN(std::optional<double> pairs, g.OptNumber("pairs"));
+      DLCOST_ASSIGN_OR_RETURN(std::optional<double> sd, g.OptNumber("sd_log"));
+      if ((pairs && (*pairs < 0 || *pairs > 1e12)) || (sd && (*sd < 0 || *sd > 10))) {
+        return InvalidInput(fmt::format("{}: ledger_corrections.{}: pairs or sd_log out of range", path, gpu_id));
+      }
+      e.run_time_factor = factor;
+      e.run_time_factor_pairs = pairs ? static_cast<int64_t>(*pairs) : 0;
+      e.run_time_factor_sd_log = sd.value_or(0);
+      e.run_time_factor_key = gpu_id;
+    }
+  }
   return e;
 }
 

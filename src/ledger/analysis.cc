@@ -1,6 +1,8 @@
 // Estimates against actuals, and budgets (docs/ledger.md, "Comparing" and "Budgets").
 #include <chrono>
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -134,6 +136,78 @@ Comparison Compare(const std::vector<Entry>& entries, const std::vector<Link>& l
     c.summary.push_back({kComparedMetrics[k], acc[k].n, 100.0 * acc[k].abs_sum / n, 100.0 * acc[k].sum / n});
   }
   return c;
+}
+
+FitResult FitCorrections(const std::vector<Entry>& entries, const std::vector<Link>& links, const std::string& project,
+                         const std::string& cluster) {
+  FitResult out;
+  std::unordered_map<std::string, const Entry*> by_id;
+  for (const Entry& e : entries) by_id.emplace(e.id, &e);
+  Comparison c = Compare(entries, links, project);
+  // One ratio per pair: wall time, else GPU-hours (the same run-time error at a fixed GPU count).
+  struct Obs {
+    double est, act;
+  };
+  std::map<std::string, std::vector<Obs>> groups;
+  std::map<std::pair<std::string, std::string>, Obs> gpu_hours_only;
+  std::unordered_set<std::string> with_wall;
+  auto key_of = [&](const Entry& est) -> std::string {
+    if (cluster.empty()) return est.gpu;
+    for (const auto& [k, v] : est.tags) {
+      if (k == "cluster" && v == cluster) return est.gpu;
+    }
+    return "";
+  };
+  for (const Pair& p : c.pairs) {
+    if (p.metric != "wall_s" && p.metric != "gpu_hours") continue;
+    const Entry* est = by_id[p.estimate_id];
+    std::string key = key_of(*est);
+    if (key.empty() || !(p.estimated > 0)) continue;
+    if (p.metric == "wall_s") {
+      groups[key].push_back({p.estimated, p.actual});
+      with_wall.insert(p.actual_id);
+    } else {
+      gpu_hours_only[{key, p.actual_id}] = {p.estimated, p.actual};
+    }
+  }
+  for (const auto& [k, o] : gpu_hours_only) {
+    if (!with_wall.count(k.second)) groups[k.first].push_back(o);
+  }
+  double before_sum = 0, loo_sum = 0;
+  for (const auto& [key, obs] : groups) {
+    FitGroup g;
+    g.key = key;
+    g.pairs = static_cast<int64_t>(obs.size());
+    double sum = 0, sum2 = 0, before = 0;
+    for (const Obs& o : obs) {
+      double r = std::log(o.act / o.est);
+      sum += r;
+      sum2 += r * r;
+      before += std::fabs(o.est - o.act) / o.act;
+    }
+    double n = static_cast<double>(obs.size());
+    g.time_factor = std::exp(sum / n);
+    g.sd_log = obs.size() > 1 ? std::sqrt(std::max(0.0, (sum2 - sum * sum / n) / (n - 1))) : 0;
+    g.mape_before_pct = 100 * before / n;
+    if (obs.size() > 1) {
+      double loo = 0;
+      for (const Obs& o : obs) {
+        double f = std::exp((sum - std::log(o.act / o.est)) / (n - 1));
+        loo += std::fabs(o.est * f - o.act) / o.act;
+      }
+      g.loo_mape_pct = 100 * loo / n;
+      out.loo_pairs += g.pairs;
+      before_sum += before;
+      loo_sum += loo;
+    }
+    out.pairs += g.pairs;
+    out.groups.push_back(std::move(g));
+  }
+  if (out.loo_pairs > 0) {
+    out.mape_before_pct = 100 * before_sum / static_cast<double>(out.loo_pairs);
+    out.loo_mape_pct = 100 * loo_sum / static_cast<double>(out.loo_pairs);
+  }
+  return out;
 }
 
 BudgetStatus CheckBudget(const Budget& b, const std::vector<Entry>& entries, const std::vector<Link>& links,

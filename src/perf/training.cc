@@ -528,8 +528,11 @@ void FillStepTime(const LayoutCostInputs& in, const StageTotals& stages, double 
   e.time_optimizer_s = OptimizerSeconds(in, stages);
   e.time_offload_s = ExposedOffloadSeconds(in, stages, stages.first_act_bytes, e.time_compute_s);
   e.time_step_overhead_s = in.rates.eff->step_overhead_s;
-  e.time_step_s = e.time_compute_s + e.time_comm_tp_s + e.time_comm_cp_s + e.time_comm_ep_s + e.time_comm_pp_s +
-                  e.time_bubble_s + e.time_comm_dp_s + e.time_optimizer_s + e.time_offload_s + e.time_step_overhead_s;
+  double modelled = e.time_compute_s + e.time_comm_tp_s + e.time_comm_cp_s + e.time_comm_ep_s + e.time_comm_pp_s +
+                    e.time_bubble_s + e.time_comm_dp_s + e.time_optimizer_s + e.time_offload_s + e.time_step_overhead_s;
+  // A team's own runs on this GPU, through `dlcost ledger fit` (1 unless the profile has one).
+  e.time_ledger_correction_s = (in.rates.eff->run_time_factor - 1.0) * modelled;
+  e.time_step_s = modelled + e.time_ledger_correction_s;
 }
 
 // FLOPs per step and the rates they give over the step time (MFU, HFU, tokens/s).

@@ -80,6 +80,15 @@ d budget --usd 2000 --db "$db" --project tight > /dev/null 2> "$tmp/budget.err" 
 [[ "$rc" == 3 ]] || fail "budget over what the project leaves exited $rc, not 3"
 before_ledger="$(count "$db")"
 
+# 3c. ledger fit: a correction per GPU from the pairs, written into a profile train reads.
+d ledger fit --db "$db" --project demo --profile-out "$tmp/prof.json" --format json > "$tmp/fit.json" \
+  || fail "ledger fit: $(cat "$tmp/fit.json")"
+grep -q '"h100-sxm-80gb"' "$tmp/prof.json" || fail "the profile has no h100 correction"
+d train --model llama-3-8b --gpu h100 --gpus 8 --tokens 10B --calibration "$tmp/prof.json" > "$tmp/train_fit.txt"
+grep -q 'ledger correction (ledger fit)' "$tmp/train_fit.txt" || fail "train did not apply the ledger correction"
+if d ledger fit --db "$db" --project nobody --profile-out "$tmp/none.json" 2> /dev/null; then fail "a fit without pairs succeeded"; fi
+[[ ! -e "$tmp/none.json" ]] || fail "a failed fit wrote its profile"
+
 # 4. Killed imports: the import is whole or absent, the database passes its integrity check.
 gen_rows() {
   echo "run_name,project,duration_s,usd"

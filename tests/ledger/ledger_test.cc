@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "ledger/time.h"
@@ -270,6 +271,58 @@ TEST(LedgerCompare, PairsByRunNameAndExplicitLink) {
   EXPECT_DOUBLE_EQ(c.summary[1].mape_pct, 22.5);
   // Another project sees nothing.
   EXPECT_TRUE(Compare(entries, {}, "q").pairs.empty());
+}
+
+// A generated history: actual run times differ from the estimates by a hidden factor per GPU
+// times lognormal noise. The fitted correction's leave-one-out MAPE must come down to the noise.
+TEST(LedgerFit, LearnsAHiddenPerGpuFactorDownToTheNoise) {
+  std::mt19937_64 rng(20261208);
+  std::normal_distribution<double> noise(0.0, 0.05);
+  std::uniform_real_distribution<double> hours(2, 200);
+  const std::vector<std::pair<std::string, double>> hidden = {{"h100-sxm-80gb", 1.30}, {"a100-sxm-80gb", 0.82}, {"l40s", 1.05}};
+  std::vector<Entry> entries;
+  double noise_ape = 0;
+  int n = 0;
+  for (const auto& [gpu, factor] : hidden) {
+    for (int i = 0; i < 40; ++i) {
+      Entry est;
+      est.kind = Kind::kEstimate;
+      est.id = fmt::format("e-{}-{}", gpu, i);
+      est.run_name = fmt::format("{}-{}", gpu, i);
+      est.gpu = gpu;
+      est.metrics.wall_s = hours(rng) * 3600;
+      Entry act;
+      act.kind = Kind::kActual;
+      act.id = fmt::format("a-{}-{}", gpu, i);
+      act.run_name = est.run_name;
+      double eps = std::exp(noise(rng));
+      act.metrics.wall_s = *est.metrics.wall_s * factor * eps;
+      noise_ape += std::fabs(1 / eps - 1);  // the error of a perfect factor
+      ++n;
+      entries.push_back(est);
+      entries.push_back(act);
+    }
+  }
+  double noise_mape = 100 * noise_ape / n;
+  FitResult fit = FitCorrections(entries, {}, "", "");
+  ASSERT_EQ(fit.groups.size(), 3u);
+  EXPECT_EQ(fit.loo_pairs, 120);
+  EXPECT_GT(fit.mape_before_pct, 15.0);
+  EXPECT_LT(fit.loo_mape_pct, 1.1 * noise_mape) << "noise MAPE " << noise_mape;
+  for (const FitGroup& g : fit.groups) {
+    double truth = 0;
+    for (const auto& [gpu, factor] : hidden) {
+      if (gpu == g.key) truth = factor;
+    }
+    EXPECT_NEAR(g.time_factor, truth, 0.03 * truth) << g.key;
+    EXPECT_NEAR(g.sd_log, 0.05, 0.015) << g.key;
+  }
+  // A cluster filter keeps only the estimates tagged with it.
+  entries[0].tags = {{"cluster", "west"}};
+  entries[2].tags = {{"cluster", "west"}};
+  FitResult west = FitCorrections(entries, {}, "", "west");
+  ASSERT_EQ(west.groups.size(), 1u);
+  EXPECT_EQ(west.groups[0].pairs, 2);
 }
 
 TEST(LedgerBudget, SpentCommittedAndWindow) {

@@ -136,6 +136,47 @@ void RegisterLedger(CLI::App& app, GlobalOptions& g, int* exit_code) {
     });
   }
   {
+    auto* cmd = ledger->add_subcommand(
+        "fit", "Learn a run-time correction per GPU from the pairs and write it into a profile --calibration reads");
+    auto a = std::make_shared<api::LedgerFitRequest>();
+    auto out = std::make_shared<std::string>();
+    AddDb(cmd, &a->db);
+    cmd->add_option("--profile-out", *out, "Write the corrected efficiency profile here (atomically)")->required();
+    cmd->add_option("--project", a->project, "Only this project's runs");
+    cmd->add_option("--cluster", a->cluster, "Only estimates tagged cluster=NAME (one profile per cluster)");
+    cmd->add_option("--calibration", a->base_profile, "Profile to add the corrections to (default: data/efficiency/default.json)");
+    cmd->add_option("--min-pairs", a->min_pairs, "Pairs a GPU needs for a correction")->capture_default_str();
+    AddOutputOptions(cmd, g);
+    cmd->callback([&g, exit_code, a, out] {
+      api::LedgerFitRequest req = *a;
+      if (req.base_profile.empty()) {
+        Result<std::string> dir = DataDir(g);
+        if (!dir.ok()) {
+          *exit_code = Fail(dir.status());
+          return;
+        }
+        req.base_profile = *dir + "/efficiency/default.json";
+      }
+      Result<api::LedgerFitResult> r = api::LedgerFit(req);
+      if (!r.ok()) {
+        *exit_code = Fail(r.status());
+        return;
+      }
+      // Never over an input of the run (the base profile, the ledger).
+      GlobalOptions to_profile = g;
+      to_profile.out = *out;
+      std::erase(to_profile.inputs, *out);  // the words of the command line, less this output
+      to_profile.inputs.push_back(req.base_profile);
+      if (Status st = WriteOut(to_profile, r->profile_json); !st.ok()) {
+        std::string m = st.message();
+        if (m.rfind("--out", 0) == 0) m = "--profile-out" + m.substr(5);
+        *exit_code = Fail(Status(st.code(), m));
+        return;
+      }
+      *exit_code = Emit(api::LedgerFitReport(*r), g);
+    });
+  }
+  {
     auto* cmd = ledger->add_subcommand("check", "Check the ledger file's integrity (SQLite integrity_check)");
     auto db = std::make_shared<std::string>();
     AddDb(cmd, db.get());
