@@ -38,7 +38,7 @@ packages=(
   ca-certificates
   zlib1g-dev
   libssl-dev libutf8proc-dev libhowardhinnant-date-dev libboost-dev
-  libsqlite3-dev
+  libsqlite3-dev libpq-dev
 )
 if [[ "$minimal" -eq 0 ]]; then
   packages+=(
@@ -46,6 +46,7 @@ if [[ "$minimal" -eq 0 ]]; then
     libopenmpi-dev openmpi-bin
     libtorch-dev libopenblas0-pthread
     clang libclang-rt-dev
+    postgresql
   )
 fi
 

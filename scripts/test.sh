@@ -36,6 +36,18 @@ if ! bash scripts/setup.sh "${setup_args[@]}"; then
   exit 1
 fi
 
+# The ledger's tests also run against a real PostgreSQL server: a throw-away cluster on loopback
+# (scripts/pg_cluster.sh), stopped and removed when this script ends.
+pg_dir="$(mktemp -d)"
+trap 'bash scripts/pg_cluster.sh stop "$pg_dir/pg"; rm -rf "$pg_dir"' EXIT
+header "PostgreSQL: a throw-away server for the ledger's tests"
+if DLCOST_TEST_PG_URL="$(bash scripts/pg_cluster.sh start "$pg_dir/pg")"; then
+  export DLCOST_TEST_PG_URL
+  echo "started: $DLCOST_TEST_PG_URL"
+else
+  failed+=("PostgreSQL server")
+fi
+
 header "tests: ctest in build/"
 if ! ctest --test-dir build --output-on-failure -j2; then
   failed+=("ctest build")

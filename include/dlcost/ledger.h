@@ -77,6 +77,7 @@ struct ImportCounts {
 };
 
 struct ListFilter {
+  std::string id;       // empty: all
   std::string project;  // empty: all
   std::string run_name;
   std::optional<Kind> kind;
@@ -97,11 +98,15 @@ struct Budget {
   std::string set_at;
 };
 
+class Backend;  // the store behind a Ledger (src/ledger/backend.h)
+
 class Ledger {
  public:
-  // Opens (and on first use creates) the ledger at `path`. A file that is not a SQLite database,
-  // or a database that is not a dlcost ledger, is InvalidInput and is left untouched; one made by
-  // a newer dlcost (higher schema version) too.
+  // Opens (and on first use creates) the ledger at `path`: a SQLite file, or a
+  // postgresql://user:password@host:port/database URL. A file that is not a SQLite database, or a
+  // database that is not a dlcost ledger, is InvalidInput and is left untouched; one made by a
+  // newer dlcost (higher schema version) too. A PostgreSQL server that cannot be reached is
+  // Unavailable; refused credentials are InvalidInput.
   static Result<Ledger> Open(const std::string& path);
   ~Ledger();
   Ledger(Ledger&&) noexcept;
@@ -128,9 +133,8 @@ class Ledger {
   Result<std::string> IntegrityCheck() const;
 
  private:
-  struct Impl;
-  explicit Ledger(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit Ledger(std::unique_ptr<Backend> impl);
+  std::unique_ptr<Backend> impl_;
 };
 
 // The ledger `--db` names when none is given: $DLCOST_LEDGER, else $XDG_DATA_HOME/dlcost/ledger.db,

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "dlcost/ledger.h"
+#include "ledger/backend.h"
 
 namespace dlcost::ledger {
 namespace fs = std::filesystem;
@@ -140,6 +141,8 @@ class Stmt {
   int rc_ = SQLITE_OK;
 };
 
+}  // namespace
+
 std::string NewId(Kind k) {
   // Seeded from the OS per process: a forked writer must not draw its parent's sequence.
   static thread_local std::mt19937_64 rng;
@@ -152,6 +155,8 @@ std::string NewId(Kind k) {
   return fmt::format("{}-{:012x}", k == Kind::kEstimate ? 'e' : 'a', rng() & 0xffffffffffffULL);
 }
 
+namespace {
+
 constexpr const char* kEntryColumns =
     "id, kind, project, run_name, created_at, command, gpu, num_gpus, start_time, end_time, wall_s, gpu_hours, "
     "energy_kwh, usd, co2_kg, tokens, tokens_per_s, input_json, result_json, source, source_key";
@@ -160,22 +165,33 @@ constexpr const char* kEntryColumns =
 
 const char* KindName(Kind k) { return k == Kind::kEstimate ? "estimate" : "actual"; }
 
-struct Ledger::Impl {
+class SqliteBackend final : public Backend {
+ public:
   sqlite3* db = nullptr;
-  std::string path;
-  ~Impl() { sqlite3_close_v2(db); }
+  std::string path_;
+  ~SqliteBackend() override { sqlite3_close_v2(db); }
+  const std::string& path() const override { return path_; }
+  Result<std::string> Add(const Entry& e) override;
+  Result<ImportCounts> Import(const ImportBatch& batch) override;
+  Result<std::vector<Entry>> List(const ListFilter& f) override;
+  Result<std::vector<Link>> Links() override;
+  Status PutLink(const std::string& estimate_id, const std::string& actual_id) override;
+  Status SetBudget(const Budget& b) override;
+  Result<std::vector<Budget>> Budgets(const std::string& project) override;
+  Result<std::string> IntegrityCheck() override;
+
 
   Status Exec(const char* sql, const char* what) {
     char* err = nullptr;
     int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
     sqlite3_free(err);
-    return rc == SQLITE_OK ? Status::Ok() : SqlError(db, rc, path, what);
+    return rc == SQLITE_OK ? Status::Ok() : SqlError(db, rc, path_, what);
   }
   Result<int64_t> PragmaInt(const char* sql) {
     Stmt s(db, sql);
-    if (s.prepare_rc() != SQLITE_OK) return SqlError(db, s.prepare_rc(), path, "reading the header");
+    if (s.prepare_rc() != SQLITE_OK) return SqlError(db, s.prepare_rc(), path_, "reading the header");
     int rc = s.Step();
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqlError(db, rc, path, "reading the header");
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqlError(db, rc, path_, "reading the header");
     return rc == SQLITE_ROW ? *s.ColInt(0) : int64_t{0};
   }
   // Runs `body` inside BEGIN IMMEDIATE ... COMMIT (rolled back when it fails).
@@ -231,7 +247,7 @@ struct Ledger::Impl {
       ins.TextOrNull(21, e.source_key);
       int rc = ins.Step();
       if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) continue;  // an id drawn twice: draw again
-      if (rc != SQLITE_DONE) return SqlError(db, rc, path, "adding an entry");
+      if (rc != SQLITE_DONE) return SqlError(db, rc, path_, "adding an entry");
       *added = sqlite3_changes(db) > 0;
       if (!*added) return Status::Ok();
       for (const auto& [k, v] : e.tags) {
@@ -240,7 +256,7 @@ struct Ledger::Impl {
         tag.Text(2, k);
         tag.Text(3, v);
         rc = tag.Step();
-        if (rc != SQLITE_DONE) return SqlError(db, rc, path, "adding a tag");
+        if (rc != SQLITE_DONE) return SqlError(db, rc, path_, "adding a tag");
       }
       return Status::Ok();
     }
@@ -249,7 +265,7 @@ struct Ledger::Impl {
   Result<std::vector<Entry>> Select(const std::string& where, const std::vector<std::string>& args) {
     std::string sql = fmt::format("SELECT {} FROM entries {} ORDER BY rowid", kEntryColumns, where);
     Stmt s(db, sql.c_str());
-    if (s.prepare_rc() != SQLITE_OK) return SqlError(db, s.prepare_rc(), path, "reading entries");
+    if (s.prepare_rc() != SQLITE_OK) return SqlError(db, s.prepare_rc(), path_, "reading entries");
     for (size_t i = 0; i < args.size(); ++i) s.Text(static_cast<int>(i + 1), args[i]);
     std::vector<Entry> out;
     int rc;
@@ -278,34 +294,25 @@ struct Ledger::Impl {
       e.source_key = s.ColText(20);
       out.push_back(std::move(e));
     }
-    if (rc != SQLITE_DONE) return SqlError(db, rc, path, "reading entries");
+    if (rc != SQLITE_DONE) return SqlError(db, rc, path_, "reading entries");
     // Tags, in one pass.
     if (!out.empty()) {
       Stmt t(db, "SELECT entry_id, key, value FROM tags ORDER BY entry_id, key");
-      if (t.prepare_rc() != SQLITE_OK) return SqlError(db, t.prepare_rc(), path, "reading tags");
+      if (t.prepare_rc() != SQLITE_OK) return SqlError(db, t.prepare_rc(), path_, "reading tags");
       std::unordered_map<std::string, size_t> index;
       for (size_t i = 0; i < out.size(); ++i) index.emplace(out[i].id, i);
       while ((rc = t.Step()) == SQLITE_ROW) {
         auto it = index.find(t.ColText(0));
         if (it != index.end()) out[it->second].tags.emplace_back(t.ColText(1), t.ColText(2));
       }
-      if (rc != SQLITE_DONE) return SqlError(db, rc, path, "reading tags");
+      if (rc != SQLITE_DONE) return SqlError(db, rc, path_, "reading tags");
     }
     return out;
   }
 };
 
-Ledger::Ledger(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Ledger::~Ledger() = default;
-Ledger::Ledger(Ledger&&) noexcept = default;
-Ledger& Ledger::operator=(Ledger&&) noexcept = default;
-const std::string& Ledger::path() const { return impl_->path; }
 
-Result<Ledger> Ledger::Open(const std::string& path) {
-  if (path.empty()) return UsageError("--db: empty path");
-  if (path.find("://") != std::string::npos) {
-    return Unavailable(fmt::format("--db: '{}': this dlcost stores the ledger in SQLite files only; give a file path", path));
-  }
+Result<std::unique_ptr<Backend>> OpenSqlite(const std::string& path) {
   std::error_code ec;
   fs::path p(path);
   if (fs::is_directory(p, ec)) return InvalidInput(fmt::format("--db: '{}' is a folder; give a file path", path));
@@ -313,8 +320,8 @@ Result<Ledger> Ledger::Open(const std::string& path) {
     fs::create_directories(p.parent_path(), ec);
     if (ec) return InvalidInput(fmt::format("--db: cannot create the folder of '{}': {}", path, ec.message()));
   }
-  auto impl = std::make_unique<Impl>();
-  impl->path = path;
+  auto impl = std::make_unique<SqliteBackend>();
+  impl->path_ = path;
   int rc = sqlite3_open_v2(path.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) return SqlError(impl->db, rc, path, "cannot open");
   sqlite3_extended_result_codes(impl->db, 1);
@@ -357,41 +364,41 @@ Result<Ledger> Ledger::Open(const std::string& path) {
   DLCOST_RETURN_IF_ERROR(impl->Exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -65536",
                                     "setting pragmas"));
   if (version < kSchemaVersion) DLCOST_RETURN_IF_ERROR(impl->Migrate());
-  return Ledger(std::move(impl));
+  return std::unique_ptr<Backend>(std::move(impl));
 }
 
-Result<std::string> Ledger::Add(const Entry& e) {
+Result<std::string> SqliteBackend::Add(const Entry& e) {
   std::string id;
-  Status st = impl_->Transaction([&]() -> Status {
-    Stmt ins(impl_->db, fmt::format("INSERT INTO entries ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+  Status st = Transaction([&]() -> Status {
+    Stmt ins(db, fmt::format("INSERT INTO entries ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                                     "ON CONFLICT (source_key) DO NOTHING",
                                     kEntryColumns)
                             .c_str());
-    Stmt tag(impl_->db, "INSERT OR REPLACE INTO tags (entry_id, key, value) VALUES (?,?,?)");
-    if (ins.prepare_rc() != SQLITE_OK) return SqlError(impl_->db, ins.prepare_rc(), impl_->path, "adding an entry");
-    if (tag.prepare_rc() != SQLITE_OK) return SqlError(impl_->db, tag.prepare_rc(), impl_->path, "adding a tag");
+    Stmt tag(db, "INSERT OR REPLACE INTO tags (entry_id, key, value) VALUES (?,?,?)");
+    if (ins.prepare_rc() != SQLITE_OK) return SqlError(db, ins.prepare_rc(), path_, "adding an entry");
+    if (tag.prepare_rc() != SQLITE_OK) return SqlError(db, tag.prepare_rc(), path_, "adding a tag");
     bool added = false;
-    return impl_->InsertEntry(ins, tag, e, NowUtc(), &id, &added);
+    return InsertEntry(ins, tag, e, NowUtc(), &id, &added);
   });
   if (!st.ok()) return st;
   return id;
 }
 
-Result<ImportCounts> Ledger::Import(const ImportBatch& batch) {
+Result<ImportCounts> SqliteBackend::Import(const ImportBatch& batch) {
   ImportCounts counts;
-  Status st = impl_->Transaction([&]() -> Status {
-    Stmt ins(impl_->db, fmt::format("INSERT INTO entries ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+  Status st = Transaction([&]() -> Status {
+    Stmt ins(db, fmt::format("INSERT INTO entries ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                                     "ON CONFLICT (source_key) DO NOTHING",
                                     kEntryColumns)
                             .c_str());
-    Stmt tag(impl_->db, "INSERT OR REPLACE INTO tags (entry_id, key, value) VALUES (?,?,?)");
-    if (ins.prepare_rc() != SQLITE_OK) return SqlError(impl_->db, ins.prepare_rc(), impl_->path, "adding an entry");
-    if (tag.prepare_rc() != SQLITE_OK) return SqlError(impl_->db, tag.prepare_rc(), impl_->path, "adding a tag");
+    Stmt tag(db, "INSERT OR REPLACE INTO tags (entry_id, key, value) VALUES (?,?,?)");
+    if (ins.prepare_rc() != SQLITE_OK) return SqlError(db, ins.prepare_rc(), path_, "adding an entry");
+    if (tag.prepare_rc() != SQLITE_OK) return SqlError(db, tag.prepare_rc(), path_, "adding a tag");
     std::string now = NowUtc();
     std::string id;
     for (const Entry& e : batch.entries) {
       bool added = false;
-      DLCOST_RETURN_IF_ERROR(impl_->InsertEntry(ins, tag, e, now, &id, &added));
+      DLCOST_RETURN_IF_ERROR(InsertEntry(ins, tag, e, now, &id, &added));
       ++(added ? counts.added : counts.already_there);
     }
     return Status::Ok();
@@ -400,7 +407,7 @@ Result<ImportCounts> Ledger::Import(const ImportBatch& batch) {
   return counts;
 }
 
-Result<std::vector<Entry>> Ledger::List(const ListFilter& f) const {
+Result<std::vector<Entry>> SqliteBackend::List(const ListFilter& f) {
   std::string where;
   std::vector<std::string> args;
   auto add = [&](const char* cond, const std::string& v) {
@@ -408,61 +415,53 @@ Result<std::vector<Entry>> Ledger::List(const ListFilter& f) const {
     where += cond;
     args.push_back(v);
   };
+  if (!f.id.empty()) add("id = ?", f.id);
   if (!f.project.empty()) add("project = ?", f.project);
   if (!f.run_name.empty()) add("run_name = ?", f.run_name);
   if (f.kind) add("kind = ?", KindName(*f.kind));
-  return impl_->Select(where, args);
+  return Select(where, args);
 }
 
-Result<Entry> Ledger::Get(const std::string& id) const {
-  DLCOST_ASSIGN_OR_RETURN(std::vector<Entry> v, impl_->Select("WHERE id = ?", {id}));
-  if (v.empty()) return NotFound(fmt::format("no ledger entry '{}' in '{}' (dlcost ledger list shows the ids)", id, impl_->path));
-  return std::move(v.front());
-}
 
-Result<std::vector<Link>> Ledger::Links() const {
-  Stmt s(impl_->db, "SELECT estimate_id, actual_id FROM links ORDER BY rowid");
-  if (s.prepare_rc() != SQLITE_OK) return SqlError(impl_->db, s.prepare_rc(), impl_->path, "reading links");
+Result<std::vector<Link>> SqliteBackend::Links() {
+  Stmt s(db, "SELECT estimate_id, actual_id FROM links ORDER BY rowid");
+  if (s.prepare_rc() != SQLITE_OK) return SqlError(db, s.prepare_rc(), path_, "reading links");
   std::vector<Link> out;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) out.push_back({s.ColText(0), s.ColText(1)});
-  if (rc != SQLITE_DONE) return SqlError(impl_->db, rc, impl_->path, "reading links");
+  if (rc != SQLITE_DONE) return SqlError(db, rc, path_, "reading links");
   return out;
 }
 
-Status Ledger::AddLink(const std::string& estimate_id, const std::string& actual_id) {
-  DLCOST_ASSIGN_OR_RETURN(Entry est, Get(estimate_id));
-  DLCOST_ASSIGN_OR_RETURN(Entry act, Get(actual_id));
-  if (est.kind != Kind::kEstimate) return InvalidInput(fmt::format("ledger link: '{}' is an actual, not an estimate", estimate_id));
-  if (act.kind != Kind::kActual) return InvalidInput(fmt::format("ledger link: '{}' is an estimate, not an actual", actual_id));
-  return impl_->Transaction([&]() -> Status {
-    Stmt s(impl_->db, "INSERT OR REPLACE INTO links (actual_id, estimate_id, created_at) VALUES (?,?,?)");
-    if (s.prepare_rc() != SQLITE_OK) return SqlError(impl_->db, s.prepare_rc(), impl_->path, "adding a link");
+Status SqliteBackend::PutLink(const std::string& estimate_id, const std::string& actual_id) {
+  return Transaction([&]() -> Status {
+    Stmt s(db, "INSERT OR REPLACE INTO links (actual_id, estimate_id, created_at) VALUES (?,?,?)");
+    if (s.prepare_rc() != SQLITE_OK) return SqlError(db, s.prepare_rc(), path_, "adding a link");
     s.Text(1, actual_id);
     s.Text(2, estimate_id);
     s.Text(3, NowUtc());
     int rc = s.Step();
-    return rc == SQLITE_DONE ? Status::Ok() : SqlError(impl_->db, rc, impl_->path, "adding a link");
+    return rc == SQLITE_DONE ? Status::Ok() : SqlError(db, rc, path_, "adding a link");
   });
 }
 
-Status Ledger::SetBudget(const Budget& b) {
-  return impl_->Transaction([&]() -> Status {
-    Stmt s(impl_->db, "INSERT OR REPLACE INTO budgets (project, usd, period, set_at) VALUES (?,?,?,?)");
-    if (s.prepare_rc() != SQLITE_OK) return SqlError(impl_->db, s.prepare_rc(), impl_->path, "setting a budget");
+Status SqliteBackend::SetBudget(const Budget& b) {
+  return Transaction([&]() -> Status {
+    Stmt s(db, "INSERT OR REPLACE INTO budgets (project, usd, period, set_at) VALUES (?,?,?,?)");
+    if (s.prepare_rc() != SQLITE_OK) return SqlError(db, s.prepare_rc(), path_, "setting a budget");
     s.Text(1, b.project);
     s.Real(2, b.usd);
     s.Text(3, PeriodName(b.period));
     s.Text(4, b.set_at.empty() ? NowUtc() : b.set_at);
     int rc = s.Step();
-    return rc == SQLITE_DONE ? Status::Ok() : SqlError(impl_->db, rc, impl_->path, "setting a budget");
+    return rc == SQLITE_DONE ? Status::Ok() : SqlError(db, rc, path_, "setting a budget");
   });
 }
 
-Result<std::vector<Budget>> Ledger::Budgets(const std::string& project) const {
-  Stmt s(impl_->db, project.empty() ? "SELECT project, usd, period, set_at FROM budgets ORDER BY project"
+Result<std::vector<Budget>> SqliteBackend::Budgets(const std::string& project) {
+  Stmt s(db, project.empty() ? "SELECT project, usd, period, set_at FROM budgets ORDER BY project"
                                     : "SELECT project, usd, period, set_at FROM budgets WHERE project = ?");
-  if (s.prepare_rc() != SQLITE_OK) return SqlError(impl_->db, s.prepare_rc(), impl_->path, "reading budgets");
+  if (s.prepare_rc() != SQLITE_OK) return SqlError(db, s.prepare_rc(), path_, "reading budgets");
   if (!project.empty()) s.Text(1, project);
   std::vector<Budget> out;
   int rc;
@@ -475,20 +474,20 @@ Result<std::vector<Budget>> Ledger::Budgets(const std::string& project) const {
     b.set_at = s.ColText(3);
     out.push_back(std::move(b));
   }
-  if (rc != SQLITE_DONE) return SqlError(impl_->db, rc, impl_->path, "reading budgets");
+  if (rc != SQLITE_DONE) return SqlError(db, rc, path_, "reading budgets");
   return out;
 }
 
-Result<std::string> Ledger::IntegrityCheck() const {
-  Stmt s(impl_->db, "PRAGMA integrity_check(20)");
-  if (s.prepare_rc() != SQLITE_OK) return SqlError(impl_->db, s.prepare_rc(), impl_->path, "checking integrity");
+Result<std::string> SqliteBackend::IntegrityCheck() {
+  Stmt s(db, "PRAGMA integrity_check(20)");
+  if (s.prepare_rc() != SQLITE_OK) return SqlError(db, s.prepare_rc(), path_, "checking integrity");
   std::string out;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) {
     if (!out.empty()) out += "; ";
     out += s.ColText(0);
   }
-  if (rc != SQLITE_DONE) return SqlError(impl_->db, rc, impl_->path, "checking integrity");
+  if (rc != SQLITE_DONE) return SqlError(db, rc, path_, "checking integrity");
   return out;
 }
 

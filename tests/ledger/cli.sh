@@ -136,4 +136,23 @@ sum_before="$(sha256sum < "$tmp/text.db")"
 if d ledger list --db "$tmp/text.db" > /dev/null 2> "$tmp/err.txt"; then fail "a text file was read as a ledger"; fi
 [[ "$(sha256sum < "$tmp/text.db")" == "$sum_before" ]] || fail "the text file was modified"
 grep -q 'not a readable SQLite database' "$tmp/err.txt" || fail "$(cat "$tmp/err.txt")"
+# 6. The same flow on PostgreSQL (DLCOST_TEST_PG_URL: scripts/test.sh starts a server), under a
+# project of this run's own.
+if [[ -n "${DLCOST_TEST_PG_URL:-}" ]]; then
+  pg="$DLCOST_TEST_PG_URL"
+  p="cli$$"
+  d train --model llama-3-8b --gpu h100 --gpus 8 --tokens 10B --record --db "$pg" --project "$p" --run-name r1 \
+    > /dev/null 2>&1 || fail "train --record on PostgreSQL"
+  sed "s/,demo,/,$p,/" "$tmp/actuals.csv" > "$tmp/pg_actuals.csv"
+  d ledger import csv "$tmp/pg_actuals.csv" --db "$pg" --format json | grep -q '"added": 2' || fail "import on PostgreSQL"
+  d ledger import csv "$tmp/pg_actuals.csv" --db "$pg" --format json | grep -q '"added": 0' || fail "re-import on PostgreSQL"
+  d ledger compare --db "$pg" --project "$p" --format json > "$tmp/pg_cmp.json"
+  grep -q '"run_name": "r1"' "$tmp/pg_cmp.json" || fail "compare on PostgreSQL: $(cat "$tmp/pg_cmp.json")"
+  d ledger budget set --db "$pg" --project "$p" --usd 1000 > /dev/null
+  rc=0
+  d ledger budget check --db "$pg" --project "$p" > /dev/null || rc=$?
+  [[ "$rc" == 5 ]] || fail "exceeded budget on PostgreSQL exited $rc, not 5"
+  d ledger check --db "$pg" > /dev/null || fail "ledger check on PostgreSQL"
+  echo "ledger cli test: the flow also ran on PostgreSQL"
+fi
 echo "ledger cli test: ok ($(count "$db") entries; 8 killed imports left the ledger consistent: $absent absent, $whole whole)"

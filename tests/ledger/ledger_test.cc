@@ -1,5 +1,6 @@
 #include "dlcost/ledger.h"
 
+#include <libpq-fe.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +20,56 @@ namespace dlcost::ledger {
 namespace {
 
 using testing_util::TempDir;
+
+// The store tests run on both stores: a SQLite file, and a new database on the PostgreSQL server
+// DLCOST_TEST_PG_URL names (scripts/test.sh starts a throw-away one; without it they are skipped).
+class LedgerStores : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "postgres") {
+      const char* base = std::getenv("DLCOST_TEST_PG_URL");
+      if (base == nullptr || *base == '\0') GTEST_SKIP() << "DLCOST_TEST_PG_URL is not set (scripts/test.sh sets it)";
+      base_ = base;
+    }
+  }
+  // A new, empty ledger.
+  std::string NewLedger(const std::string& name) {
+    if (GetParam() == "sqlite") return (tmp_.path() / (name + ".db")).string();
+    static int counter = 0;
+    std::string db = fmt::format("t_{}_{}_{}", getpid(), name, counter++);
+    PGconn* c = PQconnectdb(base_.c_str());
+    EXPECT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
+    PGresult* r = PQexec(c, ("CREATE DATABASE " + db).c_str());
+    EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(c);
+    PQclear(r);
+    PQfinish(c);
+    return base_.substr(0, base_.rfind('/') + 1) + db;
+  }
+  TempDir tmp_;
+  std::string base_;
+};
+INSTANTIATE_TEST_SUITE_P(Store, LedgerStores, ::testing::Values("sqlite", "postgres"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+// A PostgreSQL database whose dlcost_entries table is someone else's is refused, not written.
+TEST_P(LedgerStores, RefusesAForeignPostgresSchema) {
+  if (GetParam() != "postgres") GTEST_SKIP() << "PostgreSQL only (the SQLite case: RefusesForeignAndCorruptFiles...)";
+  std::string url = NewLedger("foreign");
+  PGconn* c = PQconnectdb(url.c_str());
+  PGresult* r = PQexec(c, "CREATE TABLE dlcost_entries (x INT); INSERT INTO dlcost_entries VALUES (7)");
+  ASSERT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(c);
+  PQclear(r);
+  Result<Ledger> db = Ledger::Open(url);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), StatusCode::kInvalidInput);
+  EXPECT_NE(db.status().message().find("not a dlcost ledger"), std::string::npos) << db.status().message();
+  r = PQexec(c, "SELECT count(*) FROM dlcost_entries");
+  EXPECT_STREQ(PQgetvalue(r, 0, 0), "1");
+  PQclear(r);
+  PQfinish(c);
+  // An unreachable server is "unavailable" (exit 4).
+  EXPECT_EQ(Ledger::Open("postgresql://dlcost@127.0.0.1:1/x").status().code(), StatusCode::kUnavailable);
+}
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -51,9 +102,8 @@ TEST(LedgerTime, ParsesIsoForms) {
   EXPECT_EQ(FormatIsoTime(*ParseIsoTime("2026-12-07T10:11:12Z")), "2026-12-07T10:11:12Z");
 }
 
-TEST(LedgerStore, AddListGetRoundTrip) {
-  TempDir tmp;
-  std::string path = (tmp.path() / "sub" / "ledger.db").string();
+TEST_P(LedgerStores, AddListGetRoundTrip) {
+  std::string path = GetParam() == "sqlite" ? (tmp_.path() / "sub" / "ledger.db").string() : NewLedger("roundtrip");
   Result<Ledger> db = Ledger::Open(path);
   ASSERT_TRUE(db.ok()) << db.status().message();
   Entry e = Estimate("r1", 1200, 300);
@@ -67,7 +117,7 @@ TEST(LedgerStore, AddListGetRoundTrip) {
   EXPECT_EQ(back->run_name, "r1");
   EXPECT_EQ(back->metrics.usd, 1200.0);
   EXPECT_EQ(back->num_gpus, 8);
-  ASSERT_EQ(back->tags.size(), 1u);
+  ASSERT_EQ(back->tags.size(), 1u) << "tags";
   EXPECT_EQ(back->tags[0].second, "nlp");
   EXPECT_FALSE(back->metrics.energy_kwh.has_value());
   EXPECT_EQ(db->Get("e-000000000000").status().code(), StatusCode::kNotFound);
@@ -106,12 +156,11 @@ TEST(LedgerStore, RefusesForeignAndCorruptFilesWithoutTouchingThem) {
   EXPECT_EQ(ReadAll(cut), bytes.substr(0, 50));
 
   EXPECT_EQ(Ledger::Open(tmp.path().string()).status().code(), StatusCode::kInvalidInput);  // a folder
-  EXPECT_EQ(Ledger::Open("postgresql://localhost/x").status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(Ledger::Open("mysql://localhost/x").status().code(), StatusCode::kUsage);  // neither a file nor PostgreSQL
 }
 
-TEST(LedgerImport, GenericCsvIsIdempotentAndAllOrNothing) {
-  TempDir tmp;
-  Result<Ledger> db = Ledger::Open((tmp.path() / "l.db").string());
+TEST_P(LedgerStores, GenericCsvIsIdempotentAndAllOrNothing) {
+  Result<Ledger> db = Ledger::Open(NewLedger("idempotent"));
   ASSERT_TRUE(db.ok());
   std::string csv =
       "run_name,project,gpu,num_gpus,start,end,usd,energy_kwh\n"
@@ -369,10 +418,9 @@ TEST(LedgerBudget, SpentCommittedAndWindow) {
   EXPECT_EQ(CheckBudget(quarter, entries, {}, "2026-11-15T00:00:00Z").window_start, "2026-10-01T00:00:00Z");
 }
 
-// Eight processes add entries to one file at once: every entry is there afterwards.
-TEST(LedgerStore, EightConcurrentWritersLoseNothing) {
-  TempDir tmp;
-  std::string path = (tmp.path() / "shared.db").string();
+// Eight processes add entries to one ledger at once: every entry is there afterwards.
+TEST_P(LedgerStores, EightConcurrentWritersLoseNothing) {
+  std::string path = NewLedger("shared");
   constexpr int kWriters = 8, kEach = 25;
   std::vector<pid_t> kids;
   for (int w = 0; w < kWriters; ++w) {
