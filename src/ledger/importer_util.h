@@ -10,6 +10,11 @@
 
 namespace dlcost::ledger {
 
+// The largest figure an import accepts (dollars, kWh, tokens, ...), and the longest duration
+// (about 317 years): anything above is a unit mistake or garbage, not a run.
+inline constexpr double kMaxQuantity = 1e18;
+inline constexpr double kMaxDurationS = 1e10;
+
 // 32 hex digits of the SHA-256 of `text`.
 std::string Digest(const std::string& text);
 // The row's identity: its importer and its values in a fixed order (not the column order or the

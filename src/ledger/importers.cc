@@ -33,8 +33,8 @@ class RowReader {
     if (!IsValidUtf8(v)) return Fail(fmt::format("column '{}' is not valid UTF-8", name));
     return v;
   }
-  // A non-negative finite number, or nullopt when empty.
-  bool Number(std::optional<size_t> col, const char* name, std::optional<double>* out) {
+  // A non-negative finite number up to `max`, or nullopt when empty.
+  bool Number(std::optional<size_t> col, const char* name, std::optional<double>* out, double max = kMaxQuantity) {
     out->reset();
     if (!col) return true;
     Result<std::optional<double>> v = t_.Number(row_, *col);
@@ -44,6 +44,10 @@ class RowReader {
     }
     if (*v && **v < 0) {
       Fail(fmt::format("{}: line {}: column '{}': {} is negative", t_.name(), row_.line, name, **v));
+      return false;
+    }
+    if (*v && **v > max) {
+      Fail(fmt::format("{}: line {}: column '{}': {:g} is beyond {:g}", t_.name(), row_.line, name, **v, max));
       return false;
     }
     *out = *v;
@@ -155,7 +159,7 @@ Result<ImportBatch> ParseGenericCsv(std::string_view text, const std::string& fi
     if (auto v = r.Text(c_project, "project")) e.project = o.project.empty() ? *v : o.project;
     if (auto v = r.Text(c_gpu, "gpu")) e.gpu = *v;
     r.Count(c_num, "num_gpus", &e.num_gpus) && r.Time(c_start, "start", &e.start, &start) &&
-        r.Time(c_end, "end", &e.end, &end) && r.Number(c_dur, "duration_s", &e.metrics.wall_s) &&
+        r.Time(c_end, "end", &e.end, &end) && r.Number(c_dur, "duration_s", &e.metrics.wall_s, kMaxDurationS) &&
         r.Number(c_gh, "gpu_hours", &e.metrics.gpu_hours) && r.Number(c_kwh, "energy_kwh", &e.metrics.energy_kwh) &&
         r.Number(c_usd, "usd", &e.metrics.usd) && r.Number(c_co2, "co2_kg", &e.metrics.co2_kg) &&
         r.Number(c_tokens, "tokens", &e.metrics.tokens);
@@ -166,6 +170,9 @@ Result<ImportBatch> ParseGenericCsv(std::string_view text, const std::string& fi
         r.Fail(fmt::format("'end' ({}) is before 'start' ({}): a negative duration", e.end, e.start));
       } else {
         if (!e.metrics.wall_s && start && end) e.metrics.wall_s = *end - *start;
+        if (e.metrics.wall_s && *e.metrics.wall_s > kMaxDurationS) {
+          r.Fail(fmt::format("'start' to 'end' is {:g} s, beyond {:g} s", *e.metrics.wall_s, kMaxDurationS));
+        }
         if (!HasMeasure(e.metrics)) {
           r.Fail("no measured quantity (duration_s or start and end, gpu_hours, energy_kwh, usd, co2_kg, tokens)");
         }
@@ -226,7 +233,7 @@ Result<ImportBatch> ParseCodeCarbonCsv(std::string_view text, const std::string&
       }
       e.gpu = std::string(m);
     }
-    if (r.Time(c_ts, "timestamp", &e.end, &end) && r.Number(c_dur, "duration", &e.metrics.wall_s) &&
+    if (r.Time(c_ts, "timestamp", &e.end, &end) && r.Number(c_dur, "duration", &e.metrics.wall_s, kMaxDurationS) &&
         r.Number(c_kwh, "energy_consumed", &e.metrics.energy_kwh) && r.Number(c_co2, "emissions", &e.metrics.co2_kg) &&
         r.Number(c_gpu_count, "gpu_count", &gpu_count)) {
       if (e.run_name.empty()) {

@@ -170,6 +170,9 @@ Result<ImportBatch> ParseSlurmSacct(std::string_view text, const std::string& fi
         if (*te < *ts) fail("'End' is before 'Start': a negative duration");
         e.metrics.wall_s = *te - *ts;
       }
+      if (error.empty() && e.metrics.wall_s && *e.metrics.wall_s > kMaxDurationS) {
+        fail(fmt::format("a duration of {:g} s is beyond {:g} s", *e.metrics.wall_s, kMaxDurationS));
+      }
       if (error.empty()) {
         if (e.run_name.empty()) {
           fail(fmt::format("column '{}' is empty (it names the run)", name_field));
@@ -267,6 +270,8 @@ Result<ImportBatch> ParseMlflowStore(const std::string& dir, const ImportOptions
         fail("start_time and end_time must be milliseconds since 1970");
       } else if (*t1 < *t0) {
         fail("end_time is before start_time: a negative duration");
+      } else if ((*t1 - *t0) / 1000.0 > kMaxDurationS) {
+        fail(fmt::format("a duration of {:g} s is beyond {:g} s", (*t1 - *t0) / 1000.0, kMaxDurationS));
       } else {
         e.metrics.wall_s = (*t1 - *t0) / 1000.0;
         e.start = FormatIsoTime(*t0 / 1000.0);
@@ -301,7 +306,10 @@ Result<ImportBatch> ParseMlflowStore(const std::string& dir, const ImportOptions
         std::optional<std::string> v = value_of(name);
         if (!v) return;
         *out = ParseNonNegativeNumber(*v);
-        if (!*out) fail(fmt::format("{} '{}' is not a non-negative number", name, ForMessage(*v)));
+        if (!*out || **out > kMaxQuantity) {
+          fail(fmt::format("{} '{}' is not a non-negative number up to {:g}", name, ForMessage(*v), kMaxQuantity));
+          out->reset();
+        }
       };
       number("gpu_hours", &e.metrics.gpu_hours);
       number("energy_kwh", &e.metrics.energy_kwh);

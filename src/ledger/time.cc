@@ -80,7 +80,8 @@ std::optional<double> ParseIsoTime(std::string_view s) {
 
 std::string FormatIsoTime(double unix_seconds) {
   using namespace std::chrono;
-  if (!std::isfinite(unix_seconds)) return "";
+  // Years 0000 to 9999 only (what ParseIsoTime reads): anything else has no ISO 8601 form here.
+  if (!std::isfinite(unix_seconds) || unix_seconds < -62167219200.0 || unix_seconds > 253402300799.0) return "";
   auto secs = static_cast<int64_t>(std::floor(unix_seconds));
   sys_days day{days{static_cast<int64_t>(std::floor(secs / 86400.0))}};
   int64_t rest = secs - static_cast<int64_t>(day.time_since_epoch().count()) * 86400;

@@ -12,7 +12,7 @@ namespace dlcost::ledger {
 // text is not such a time (or a field is out of range).
 std::optional<double> ParseIsoTime(std::string_view text);
 
-// "2026-05-01T12:00:00Z" (whole seconds, rounded down).
+// "2026-05-01T12:00:00Z" (whole seconds, rounded down); empty outside the years 0000-9999.
 std::string FormatIsoTime(double unix_seconds);
 
 }  // namespace dlcost::ledger

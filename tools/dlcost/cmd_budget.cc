@@ -10,6 +10,7 @@ namespace dlcost::cli {
 namespace {
 
 int RunBudget(const GlobalOptions& g, const api::BudgetRequest& a, const RecordOptions& rec) {
+  if (Status st = CheckRecordOptions(rec); !st.ok()) return Fail(st);
   Result<api::Session> session = OpenSession(g);
   if (!session.ok()) return Fail(session.status());
   Result<std::optional<ledger::BudgetStatus>> project_budget = ProjectBudget(rec);

@@ -33,6 +33,7 @@ int RunServePlan(const GlobalOptions& g, const api::Session& session, const Infe
 }
 
 int RunInfer(const GlobalOptions& g, const InferArgs& a) {
+  if (Status st = CheckRecordOptions(a.rec); !st.ok()) return Fail(st);
   Result<api::Session> session = OpenSession(g);
   if (!session.ok()) return Fail(session.status());
   if (a.rec.record && (api::IsServePlanGpu(a.req.serve.gpu) || a.compare)) {
@@ -47,8 +48,10 @@ int RunInfer(const GlobalOptions& g, const InferArgs& a) {
   Result<api::InferResult> r = api::Infer(*session, a.req);
   if (!r.ok()) return Fail(r.status());
   report::Report rep = api::InferReport(*r);
-  int code = EmitRecorded(g, a.rec, "infer", report::Render(rep, report::Format::kJson), &rep);
   const ServingEstimate& e = r->estimate;
+  // A setup that cannot carry the offered load is not recorded (it exits 3 below).
+  int code = e.qps && !e.meets_targets ? Emit(rep, g)
+                                       : EmitRecorded(g, a.rec, "infer", report::Render(rep, report::Format::kJson), &rep);
   if (code == 0 && e.qps && !e.meets_targets) {
     if (e.gpus_needed && *e.gpus_needed > e.num_gpus) {
       std::fprintf(stderr, "dlcost: the given %lld GPUs cannot carry %.3f requests/s; %lld are needed\n",

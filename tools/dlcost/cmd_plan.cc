@@ -20,6 +20,7 @@ struct PlanArgs {
 };
 
 int RunPlanCommand(const GlobalOptions& g, PlanArgs a) {
+  if (Status st = CheckRecordOptions(a.rec); !st.ok()) return Fail(st);
   Result<api::Session> session = OpenSession(g);
   if (!session.ok()) return Fail(session.status());
   a.req.progress = isatty(fileno(stderr)) != 0;

@@ -3,14 +3,15 @@
 
 #include "cli_common.h"
 #include "cost_flags.h"
-#include "record_flags.h"
 #include "dlcost/api_train.h"
 #include "dlcost/units.h"
+#include "record_flags.h"
 
 namespace dlcost::cli {
 namespace {
 
 int RunTrain(const GlobalOptions& g, const api::TrainRequest& a, const RecordOptions& rec) {
+  if (Status st = CheckRecordOptions(rec); !st.ok()) return Fail(st);
   Result<api::Session> session = OpenSession(g);
   if (!session.ok()) return Fail(session.status());
   Result<api::TrainResult> r = api::Train(*session, a);

@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-
 namespace dlcost::cli {
 
 void AddRecordOptions(CLI::App* cmd, RecordOptions* o, bool budget_guard) {
@@ -19,16 +18,20 @@ void AddRecordOptions(CLI::App* cmd, RecordOptions* o, bool budget_guard) {
   cmd->add_option("--tag", o->tags, "KEY=VALUE kept with the recorded estimate (repeatable)");
 }
 
+Status CheckRecordOptions(const RecordOptions& o) {
+  if (!o.record && o.budget_guard && (!o.tags.empty() || (!o.db.empty() && o.project.empty()))) {
+    return UsageError("--tag needs --record, and --db needs --record or --project");
+  }
+  if (!o.record && !o.budget_guard && (!o.db.empty() || !o.project.empty() || !o.run_name.empty() || !o.tags.empty())) {
+    return UsageError("--db, --project, --run-name and --tag need --record");
+  }
+  return Status::Ok();
+}
+
 int EmitRecorded(const GlobalOptions& g, const RecordOptions& o, const char* command, const std::string& json,
                  const report::Report* other) {
   Result<report::Format> f = report::ParseFormat(g.format);
   if (!f.ok()) return Fail(f.status());
-  if (!o.record && o.budget_guard && (!o.tags.empty() || (!o.db.empty() && o.project.empty()))) {
-    return Fail(UsageError("--tag needs --record, and --db needs --record or --project"));
-  }
-  if (!o.record && !o.budget_guard && (!o.db.empty() || !o.project.empty() || !o.run_name.empty() || !o.tags.empty())) {
-    return Fail(UsageError("--db, --project, --run-name and --tag need --record"));
-  }
   std::string id;
   if (o.record) {
     api::RecordRequest rec;

@@ -24,6 +24,10 @@ void AddRecordOptions(CLI::App* cmd, RecordOptions* o, bool budget_guard = false
 // (or without --project). A budget already used up is Infeasible naming it.
 Result<std::optional<ledger::BudgetStatus>> ProjectBudget(const RecordOptions& o);
 
+// UsageError when --db, --project, --run-name or --tag come without --record (plan and budget:
+// --project and --db alone hold the plan to the project's budget). Commands call it first.
+Status CheckRecordOptions(const RecordOptions& o);
+
 // Prints the command's output: `json` (what --format json prints) in JSON, else `other` rendered
 // in the chosen format. With --record the estimate is recorded first: the JSON gains "ledger_id"
 // and the other formats are followed by a line on stderr naming the entry. The exit code.
