@@ -44,9 +44,11 @@ std::optional<double> ParseElapsed(std::string_view s) {
 void ParseTres(std::string_view tres, std::optional<int64_t>* gpus, std::string* gpu_type) {
   for (const std::string& item : Split(tres, ',')) {
     std::string_view it = item;
-    if (it.rfind("gres/gpu", 0) != 0) continue;
     size_t eq = it.find('=');
     if (eq == std::string_view::npos) continue;
+    // gres/gpu=N or gres/gpu:TYPE=N; not gres/gpumem or gres/gpuutil (newer Slurm's GPU figures).
+    std::string_view key = it.substr(0, eq);
+    if (key != "gres/gpu" && key.rfind("gres/gpu:", 0) != 0) continue;
     std::optional<double> n = ParseNonNegativeNumber(it.substr(eq + 1));
     if (!n || *n < 1 || std::floor(*n) != *n || *n > 1e9) continue;
     std::string_view name = it.substr(0, eq);

@@ -180,7 +180,6 @@ class SqliteBackend final : public Backend {
   Result<std::vector<Budget>> Budgets(const std::string& project) override;
   Result<std::string> IntegrityCheck() override;
 
-
   Status Exec(const char* sql, const char* what) {
     char* err = nullptr;
     int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);

@@ -242,7 +242,7 @@ TEST(LedgerImport, CodeCarbonKeepsTheLastRowOfARun) {
 TEST(LedgerImport, SlurmJobsNotStepsAndOnlyFinished) {
   std::string text =
       "JobID|JobName|Account|State|Elapsed|Start|End|AllocTRES\n"
-      "7|train|lab|COMPLETED|1-01:00:00|2026-01-01T00:00:00|2026-01-02T01:00:00|cpu=8,gres/gpu:a100=4,gres/gpu=4\n"
+      "7|train|lab|COMPLETED|1-01:00:00|2026-01-01T00:00:00|2026-01-02T01:00:00|cpu=8,gres/gpu:a100=4,gres/gpu=4,gres/gpumem=40960\n"
       "7.batch|batch|lab|COMPLETED|1-01:00:00|2026-01-01T00:00:00|2026-01-02T01:00:00|cpu=8\n"
       "8|eval|lab|RUNNING|00:10:00|2026-01-03T00:00:00|Unknown|gres/gpu=1\n"
       "9|short|lab|COMPLETED|05:30|2026-01-04T00:00:00|2026-01-04T00:05:30|\n";
