@@ -24,6 +24,17 @@ class Backend {
   virtual Result<std::string> IntegrityCheck() = 0;
 };
 
+// Runs `body` between `begin` (BEGIN, BEGIN IMMEDIATE) and COMMIT through `exec(sql, what)`,
+// rolling back when the body or the commit fails. Both stores' writes go through it.
+template <typename Exec, typename Body>
+Status InTransaction(Exec&& exec, const char* begin, Body&& body) {
+  DLCOST_RETURN_IF_ERROR(exec(begin, "starting a transaction"));
+  Status st = body();
+  if (st.ok()) st = exec("COMMIT", "committing");
+  if (!st.ok()) (void)exec("ROLLBACK", "rolling back");
+  return st;
+}
+
 Result<std::unique_ptr<Backend>> OpenSqlite(const std::string& path);
 Result<std::unique_ptr<Backend>> OpenPostgres(const std::string& url);
 

@@ -127,15 +127,7 @@ class PgBackend final : public Backend {
   }
   template <typename F>
   Status Transaction(F&& body) {
-    DLCOST_RETURN_IF_ERROR(Exec("BEGIN", "starting a transaction"));
-    Status st = body();
-    if (!st.ok()) {
-      (void)Exec("ROLLBACK", "rolling back");
-      return st;
-    }
-    st = Exec("COMMIT", "committing");
-    if (!st.ok()) (void)Exec("ROLLBACK", "rolling back");
-    return st;
+    return InTransaction([this](const char* sql, const char* what) { return Exec(sql, what); }, "BEGIN", body);
   }
 
   Status Setup() {
@@ -216,28 +208,30 @@ class PgBackend final : public Backend {
     return Status(StatusCode::kInternal, "could not draw an unused entry id");
   }
 
-  Result<std::string> Add(const Entry& e) override {
-    std::string id;
-    Status st = Transaction([&]() -> Status {
-      bool added = false;
-      return Insert(e, NowUtc(), &added, &id);
+  // Adds [begin, end) in one transaction; `last_id` is the id of the last entry added.
+  Status InsertAll(const Entry* begin, const Entry* end, ImportCounts* counts, std::string* last_id) {
+    return Transaction([&]() -> Status {
+      std::string now = NowUtc();
+      for (const Entry* e = begin; e != end; ++e) {
+        bool added = false;
+        DLCOST_RETURN_IF_ERROR(Insert(*e, now, &added, last_id));
+        ++(added ? counts->added : counts->already_there);
+      }
+      return Status::Ok();
     });
-    if (!st.ok()) return st;
+  }
+
+  Result<std::string> Add(const Entry& e) override {
+    ImportCounts counts;
+    std::string id;
+    DLCOST_RETURN_IF_ERROR(InsertAll(&e, &e + 1, &counts, &id));
     return id;
   }
 
   Result<ImportCounts> Import(const ImportBatch& batch) override {
     ImportCounts counts;
-    Status st = Transaction([&]() -> Status {
-      std::string now = NowUtc(), id;
-      for (const Entry& e : batch.entries) {
-        bool added = false;
-        DLCOST_RETURN_IF_ERROR(Insert(e, now, &added, &id));
-        ++(added ? counts.added : counts.already_there);
-      }
-      return Status::Ok();
-    });
-    if (!st.ok()) return st;
+    std::string id;
+    DLCOST_RETURN_IF_ERROR(InsertAll(batch.entries.data(), batch.entries.data() + batch.entries.size(), &counts, &id));
     return counts;
   }
 

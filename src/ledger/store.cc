@@ -196,16 +196,10 @@ class SqliteBackend final : public Backend {
   // Runs `body` inside BEGIN IMMEDIATE ... COMMIT (rolled back when it fails).
   template <typename F>
   Status Transaction(F&& body) {
-    DLCOST_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE", "starting a transaction"));
-    Status st = body();
-    if (!st.ok()) {
-      (void)Exec("ROLLBACK", "rolling back");
-      return st;
-    }
-    st = Exec("COMMIT", "committing");
-    if (!st.ok()) (void)Exec("ROLLBACK", "rolling back");
-    return st;
+    return InTransaction([this](const char* sql, const char* what) { return Exec(sql, what); }, "BEGIN IMMEDIATE", body);
   }
+  // Adds [begin, end) in one transaction; `last_id` is the id of the last entry added.
+  Status InsertAll(const Entry* begin, const Entry* end, ImportCounts* counts, std::string* last_id);
   Status Migrate() {
     return Transaction([&]() -> Status {
       // Read again inside the write lock: another process may have created or migrated it.
@@ -366,43 +360,36 @@ Result<std::unique_ptr<Backend>> OpenSqlite(const std::string& path) {
   return std::unique_ptr<Backend>(std::move(impl));
 }
 
-Result<std::string> SqliteBackend::Add(const Entry& e) {
-  std::string id;
-  Status st = Transaction([&]() -> Status {
+Status SqliteBackend::InsertAll(const Entry* begin, const Entry* end, ImportCounts* counts, std::string* last_id) {
+  return Transaction([&]() -> Status {
     Stmt ins(db, fmt::format("INSERT INTO entries ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                                    "ON CONFLICT (source_key) DO NOTHING",
-                                    kEntryColumns)
-                            .c_str());
+                             "ON CONFLICT (source_key) DO NOTHING",
+                             kEntryColumns)
+                     .c_str());
     Stmt tag(db, "INSERT OR REPLACE INTO tags (entry_id, key, value) VALUES (?,?,?)");
     if (ins.prepare_rc() != SQLITE_OK) return SqlError(db, ins.prepare_rc(), path_, "adding an entry");
     if (tag.prepare_rc() != SQLITE_OK) return SqlError(db, tag.prepare_rc(), path_, "adding a tag");
-    bool added = false;
-    return InsertEntry(ins, tag, e, NowUtc(), &id, &added);
+    std::string now = NowUtc();
+    for (const Entry* e = begin; e != end; ++e) {
+      bool added = false;
+      DLCOST_RETURN_IF_ERROR(InsertEntry(ins, tag, *e, now, last_id, &added));
+      ++(added ? counts->added : counts->already_there);
+    }
+    return Status::Ok();
   });
-  if (!st.ok()) return st;
+}
+
+Result<std::string> SqliteBackend::Add(const Entry& e) {
+  ImportCounts counts;
+  std::string id;
+  DLCOST_RETURN_IF_ERROR(InsertAll(&e, &e + 1, &counts, &id));
   return id;
 }
 
 Result<ImportCounts> SqliteBackend::Import(const ImportBatch& batch) {
   ImportCounts counts;
-  Status st = Transaction([&]() -> Status {
-    Stmt ins(db, fmt::format("INSERT INTO entries ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                                    "ON CONFLICT (source_key) DO NOTHING",
-                                    kEntryColumns)
-                            .c_str());
-    Stmt tag(db, "INSERT OR REPLACE INTO tags (entry_id, key, value) VALUES (?,?,?)");
-    if (ins.prepare_rc() != SQLITE_OK) return SqlError(db, ins.prepare_rc(), path_, "adding an entry");
-    if (tag.prepare_rc() != SQLITE_OK) return SqlError(db, tag.prepare_rc(), path_, "adding a tag");
-    std::string now = NowUtc();
-    std::string id;
-    for (const Entry& e : batch.entries) {
-      bool added = false;
-      DLCOST_RETURN_IF_ERROR(InsertEntry(ins, tag, e, now, &id, &added));
-      ++(added ? counts.added : counts.already_there);
-    }
-    return Status::Ok();
-  });
-  if (!st.ok()) return st;
+  std::string id;
+  DLCOST_RETURN_IF_ERROR(InsertAll(batch.entries.data(), batch.entries.data() + batch.entries.size(), &counts, &id));
   return counts;
 }
 

@@ -12,15 +12,18 @@ namespace {
 constexpr int kExitBudgetExceeded = 5;  // the code drift uses for a crossed threshold (issue 18)
 
 void AddDb(CLI::App* cmd, std::string* db) {
-  cmd->add_option("--db", *db, "Ledger file (default $DLCOST_LEDGER, else $XDG_DATA_HOME/dlcost/ledger.db)");
+  cmd->add_option("--db", *db, "Ledger file or postgresql:// URL (default $DLCOST_LEDGER, else $XDG_DATA_HOME/dlcost/ledger.db)");
 }
 
-}  // namespace
+// Prints a result: `json(value)` (an exact JSON contract) with --format json, else the report
+// `report(value)` in the chosen format. The exit code.
+template <typename T, typename JsonFn, typename ReportFn>
+int EmitResult(const GlobalOptions& g, const Result<T>& r, JsonFn&& json, ReportFn&& report) {
+  if (!r.ok()) return Fail(r.status());
+  return g.format == "json" ? EmitText(json(*r), g) : Emit(report(*r), g);
+}
 
-void RegisterLedger(CLI::App& app, GlobalOptions& g, int* exit_code) {
-  auto* ledger = app.add_subcommand("ledger", "The cost ledger: recorded estimates, imported actual runs, budgets");
-  ledger->require_subcommand(1);
-
+void RegisterList(CLI::App* ledger, GlobalOptions& g, int* exit_code) {
   {
     auto* cmd = ledger->add_subcommand("list", "List the entries, oldest first");
     auto a = std::make_shared<api::LedgerListRequest>();
@@ -30,12 +33,7 @@ void RegisterLedger(CLI::App& app, GlobalOptions& g, int* exit_code) {
     cmd->add_option("--kind", a->kind, "Only estimate or actual entries");
     AddOutputOptions(cmd, g);
     cmd->callback([&g, exit_code, a] {
-      Result<api::LedgerListResult> r = api::LedgerList(*a);
-      if (!r.ok()) {
-        *exit_code = Fail(r.status());
-        return;
-      }
-      *exit_code = g.format == "json" ? EmitText(api::LedgerListJson(*r), g) : Emit(api::LedgerListReport(*r), g);
+      *exit_code = EmitResult(g, api::LedgerList(*a), api::LedgerListJson, api::LedgerListReport);
     });
   }
   {
@@ -46,14 +44,13 @@ void RegisterLedger(CLI::App& app, GlobalOptions& g, int* exit_code) {
     AddDb(cmd, db.get());
     AddOutputOptions(cmd, g);
     cmd->callback([&g, exit_code, db, id] {
-      Result<ledger::Entry> r = api::LedgerShow(*db, *id);
-      if (!r.ok()) {
-        *exit_code = Fail(r.status());
-        return;
-      }
-      *exit_code = g.format == "json" ? EmitText(api::LedgerEntryJson(*r), g) : Emit(api::LedgerEntryReport(*r), g);
+      *exit_code = EmitResult(g, api::LedgerShow(*db, *id), api::LedgerEntryJson, api::LedgerEntryReport);
     });
   }
+}
+
+// import, link and compare: actual runs in, pairs out.
+void RegisterActuals(CLI::App* ledger, GlobalOptions& g, int* exit_code) {
   {
     auto* cmd = ledger->add_subcommand(
         "import",
@@ -97,14 +94,12 @@ void RegisterLedger(CLI::App& app, GlobalOptions& g, int* exit_code) {
     cmd->add_option("--project", a->project, "Only this project");
     AddOutputOptions(cmd, g);
     cmd->callback([&g, exit_code, a] {
-      Result<ledger::Comparison> r = api::LedgerCompare(*a);
-      if (!r.ok()) {
-        *exit_code = Fail(r.status());
-        return;
-      }
-      *exit_code = g.format == "json" ? EmitText(api::LedgerCompareJson(*r), g) : Emit(api::LedgerCompareReport(*r), g);
+      *exit_code = EmitResult(g, api::LedgerCompare(*a), api::LedgerCompareJson, api::LedgerCompareReport);
     });
   }
+}
+
+void RegisterBudgets(CLI::App* ledger, GlobalOptions& g, int* exit_code) {
   {
     auto* budget = ledger->add_subcommand("budget", "Budgets per project: set one, or check spending against them");
     budget->require_subcommand(1);
@@ -135,6 +130,10 @@ void RegisterLedger(CLI::App& app, GlobalOptions& g, int* exit_code) {
       *exit_code = rc != 0 ? rc : r->exceeded ? kExitBudgetExceeded : 0;
     });
   }
+}
+
+// fit and check: what the history teaches, and whether the file is sound.
+void RegisterFitAndCheck(CLI::App* ledger, GlobalOptions& g, int* exit_code) {
   {
     auto* cmd = ledger->add_subcommand(
         "fit", "Learn a run-time correction per GPU from the pairs and write it into a profile --calibration reads");
@@ -200,6 +199,17 @@ void RegisterLedger(CLI::App& app, GlobalOptions& g, int* exit_code) {
       *exit_code = *r == "ok" ? 0 : 1;
     });
   }
+}
+
+}  // namespace
+
+void RegisterLedger(CLI::App& app, GlobalOptions& g, int* exit_code) {
+  auto* ledger = app.add_subcommand("ledger", "The cost ledger: recorded estimates, imported actual runs, budgets");
+  ledger->require_subcommand(1);
+  RegisterList(ledger, g, exit_code);
+  RegisterActuals(ledger, g, exit_code);
+  RegisterBudgets(ledger, g, exit_code);
+  RegisterFitAndCheck(ledger, g, exit_code);
 }
 
 }  // namespace dlcost::cli
