@@ -1,5 +1,6 @@
-// Fuzz target of the ledger's importers (`ledger import csv|codecarbon|slurm FILE`, MLflow's meta.yaml): any bytes must give
-// entries the ledger can hold or a one-line error, never a crash, a hang or an exception.
+// Fuzz target of the ledger's importers (`ledger import csv|codecarbon|slurm|wandb FILE`, MLflow's
+// meta.yaml): any bytes must give entries the ledger can hold or a one-line error, never a crash,
+// a hang or an exception.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -43,6 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CheckBatch(dlcost::ledger::ParseGenericCsv(text, "fuzz.csv", o));
     CheckBatch(dlcost::ledger::ParseCodeCarbonCsv(text, "emissions.csv", o));
     CheckBatch(dlcost::ledger::ParseSlurmSacct(text, "sacct.txt", o));
+    CheckBatch(dlcost::ledger::ParseWandbCsv(text, "wandb_export.csv", o));
   }
   // MLflow's meta.yaml reader: any text gives a map (never a crash).
   std::map<std::string, std::string> yaml = dlcost::ledger::ParseFlatYaml(text);

@@ -59,10 +59,10 @@ report::Report LedgerEntryReport(const ledger::Entry& e);
 
 struct LedgerImportRequest {
   std::string db;
-  std::string importer;  // csv, codecarbon, slurm, mlflow
+  std::string importer;  // csv, codecarbon, slurm, mlflow, wandb
   std::string file;      // mlflow: the mlruns folder (or one experiment's)
   std::string project;     // sets (or overrides) the project of every row
-  std::string name_field;  // codecarbon, slurm: the column naming the run
+  std::string name_field;  // codecarbon, slurm, wandb: the column naming the run
   bool skip_bad_rows = false;
 };
 struct LedgerImportResult {

@@ -144,7 +144,7 @@ Result<std::string> DefaultLedgerPath();
 // ---- Importers (docs/ledger.md, "Importing actuals") ----
 struct ImportOptions {
   std::string project;      // overrides the file's project (or sets it when the file has none)
-  std::string name_field;   // the column that names the run (codecarbon: run_id; slurm: JobName)
+  std::string name_field;   // the column that names the run (codecarbon: run_id; slurm: JobName; wandb: Name)
   bool skip_bad_rows = false;  // skip and report rows with bad fields instead of failing
 };
 // dlcost's generic CSV: run_name (required), project, gpu, num_gpus, start, end, duration_s,
@@ -161,6 +161,11 @@ Result<ImportBatch> ParseSlurmSacct(std::string_view text, const std::string& fi
 // their mlflow.runName tag; params or metrics named gpu, num_gpus, gpu_hours, energy_kwh, usd,
 // co2_kg, tokens fill those fields. Unfinished and deleted runs are skipped.
 Result<ImportBatch> ParseMlflowStore(const std::string& dir, const ImportOptions& o);
+// A Weights & Biases runs table exported as CSV (the runs table's CSV download): Name (or the
+// column name_field names), State, Created, Runtime (seconds), End Time, ID, and config or
+// summary columns named gpu, num_gpus, gpu_hours, energy_kwh, usd, co2_kg, tokens. Runs still
+// running or pending are skipped.
+Result<ImportBatch> ParseWandbCsv(std::string_view text, const std::string& file, const ImportOptions& o);
 
 // ---- Comparison ----
 struct Pair {

@@ -227,14 +227,14 @@ report::Report LedgerEntryReport(const ledger::Entry& e) {
 }
 
 Result<LedgerImportResult> LedgerImport(const LedgerImportRequest& r) {
-  static const char* kImporters[] = {"csv", "codecarbon", "slurm", "mlflow"};
+  static const char* kImporters[] = {"csv", "codecarbon", "slurm", "mlflow", "wandb"};
   if (std::find(std::begin(kImporters), std::end(kImporters), r.importer) == std::end(kImporters)) {
-    return InvalidInput(fmt::format("ledger import: unknown importer '{}' (known: csv, codecarbon, slurm, mlflow)",
+    return InvalidInput(fmt::format("ledger import: unknown importer '{}' (known: csv, codecarbon, slurm, mlflow, wandb)",
                                     ForMessage(r.importer)));
   }
   DLCOST_RETURN_IF_ERROR(CheckName(r.project, "--project"));
-  if (!r.name_field.empty() && r.importer != "codecarbon" && r.importer != "slurm") {
-    return UsageError("--name-field: only for codecarbon and slurm");
+  if (!r.name_field.empty() && r.importer != "codecarbon" && r.importer != "slurm" && r.importer != "wandb") {
+    return UsageError("--name-field: only for codecarbon, slurm and wandb");
   }
   ledger::ImportOptions o;
   o.project = r.project;
@@ -254,6 +254,7 @@ Result<LedgerImportResult> LedgerImport(const LedgerImportRequest& r) {
     std::string text = ss.str();
     batch = r.importer == "csv"          ? ledger::ParseGenericCsv(text, r.file, o)
             : r.importer == "codecarbon" ? ledger::ParseCodeCarbonCsv(text, r.file, o)
+            : r.importer == "wandb"      ? ledger::ParseWandbCsv(text, r.file, o)
                                          : ledger::ParseSlurmSacct(text, r.file, o);
   }
   if (!batch.ok()) return batch.status();

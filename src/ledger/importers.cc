@@ -1,5 +1,5 @@
-// Importers of actual runs (docs/ledger.md, "Importing actuals"): dlcost's generic CSV and
-// CodeCarbon's emissions.csv. Each reads the whole file, checks every field and returns the rows
+// Importers of actual runs (docs/ledger.md, "Importing actuals"): dlcost's generic CSV,
+// CodeCarbon's emissions.csv and a Weights & Biases runs table exported as CSV. Each reads the whole file, checks every field and returns the rows
 // to add; the ledger adds them in one transaction.
 #include <algorithm>
 #include <chrono>
@@ -265,6 +265,74 @@ Result<ImportBatch> ParseCodeCarbonCsv(std::string_view text, const std::string&
     if (row != nullptr) batch.entries.push_back(std::move(e));
   }
   std::sort(batch.skipped.begin(), batch.skipped.end(), [](const SkippedRow& a, const SkippedRow& b) { return a.line < b.line; });
+  return batch;
+}
+
+Result<ImportBatch> ParseWandbCsv(std::string_view text, const std::string& file, const ImportOptions& o) {
+  DLCOST_ASSIGN_OR_RETURN(CsvTable t, CsvTable::Parse(text, file));
+  std::string name_field = o.name_field.empty() ? "Name" : o.name_field;
+  std::optional<size_t> c_name = t.Column(name_field);
+  auto c_runtime = t.Column("Runtime"), c_created = t.Column("Created"), c_end = t.Column("End Time");
+  if (!c_name || (!c_runtime && !(c_created && c_end))) {
+    return InvalidInput(fmt::format("{}: line 1: no column '{}': not a W&B runs table export (it has Name, "
+                                    "State, Created, Runtime, ... and the config and summary columns shown)",
+                                    file, !c_name ? ForMessage(name_field) : std::string("Runtime")));
+  }
+  auto c_state = t.Column("State"), c_id = t.Column("ID");
+  // Config or summary columns under dlcost's names, as for MLflow's params and metrics.
+  auto c_gpu = t.Column("gpu"), c_num = t.Column("num_gpus"), c_gh = t.Column("gpu_hours");
+  auto c_kwh = t.Column("energy_kwh"), c_usd = t.Column("usd"), c_co2 = t.Column("co2_kg");
+  auto c_tokens = t.Column("tokens");
+  ImportBatch batch;
+  batch.importer = "wandb";
+  batch.file = file;
+  batch.entries.reserve(t.rows().size());
+  for (const CsvRow& row : t.rows()) {
+    RowReader r(t, row);
+    std::optional<std::string> state = r.Text(c_state, "State");
+    std::string st = state ? ToLower(*state) : std::string();
+    // A run still going (or not started) has no final runtime yet: skipped, not an error.
+    if (st == "running" || st == "pending" || st == "preempting") {
+      batch.skipped.push_back({row.line, fmt::format("run not finished (State {})", *state)});
+      continue;
+    }
+    Entry e;
+    e.kind = Kind::kActual;
+    e.command = "import wandb";
+    e.source = fmt::format("{}:{}", file, row.line);
+    e.project = o.project;
+    std::optional<double> start, end;
+    std::string run_id;
+    if (auto v = r.Text(c_name, name_field.c_str())) e.run_name = *v;
+    if (auto v = r.Text(c_id, "ID")) run_id = *v;
+    if (auto v = r.Text(c_gpu, "gpu")) e.gpu = *v;
+    r.Time(c_created, "Created", &e.start, &start) && r.Time(c_end, "End Time", &e.end, &end) &&
+        r.Number(c_runtime, "Runtime", &e.metrics.wall_s, kMaxDurationS) && r.Count(c_num, "num_gpus", &e.num_gpus) &&
+        r.Number(c_gh, "gpu_hours", &e.metrics.gpu_hours) && r.Number(c_kwh, "energy_kwh", &e.metrics.energy_kwh) &&
+        r.Number(c_usd, "usd", &e.metrics.usd) && r.Number(c_co2, "co2_kg", &e.metrics.co2_kg) &&
+        r.Number(c_tokens, "tokens", &e.metrics.tokens);
+    if (r.error().empty()) {
+      if (e.run_name.empty()) {
+        r.Fail(fmt::format("column '{}' is empty (it names the run)", name_field));
+      } else if (start && end && *end < *start) {
+        r.Fail(fmt::format("'End Time' ({}) is before 'Created' ({}): a negative duration", e.end, e.start));
+      } else {
+        if (!e.metrics.wall_s && start && end) e.metrics.wall_s = *end - *start;
+        if (e.metrics.wall_s && *e.metrics.wall_s > kMaxDurationS) {
+          r.Fail(fmt::format("'Created' to 'End Time' is {:g} s, beyond {:g} s", *e.metrics.wall_s, kMaxDurationS));
+        } else if (!HasMeasure(e.metrics)) {
+          r.Fail("no measured quantity (Runtime, or Created and End Time, or a gpu_hours, energy_kwh, usd, co2_kg "
+                 "or tokens column)");
+        }
+      }
+      if (start && e.metrics.wall_s && e.end.empty()) e.end = FormatIsoTime(*start + *e.metrics.wall_s);
+    }
+    e.input_json = RowJson(t, row);
+    // W&B run names repeat (a script's runs may share one): a run's id is unique in its project
+    // and keys it when the export shows it; else its name, times and figures do.
+    e.source_key = run_id.empty() ? RowKey("wandb", e) : "wandb:" + Digest("id\x1f" + e.project + "\x1f" + run_id);
+    DLCOST_RETURN_IF_ERROR(Finish(row, r.error(), o, &batch, std::move(e)));
+  }
   return batch;
 }
 

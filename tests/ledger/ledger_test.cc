@@ -265,6 +265,51 @@ TEST(LedgerImport, SlurmJobsNotStepsAndOnlyFinished) {
   EXPECT_FALSE(ParseSlurmSacct("JobID|JobName|Elapsed\n1|x\n", "s.txt", {}).ok());  // short row
 }
 
+TEST(LedgerImport, WandbRunsTableExport) {
+  // The runs table's CSV download: every field quoted, the shown config and summary columns after
+  // the run columns; run names repeat across runs.
+  std::string text =
+      "\"Name\",\"State\",\"Notes\",\"User\",\"Tags\",\"Created\",\"Runtime\",\"Sweep\",\"ID\",\"gpu\",\"num_gpus\",\"lr\"\n"
+      "\"ft\",\"finished\",\"-\",\"\",\"\",\"2026-05-25T14:08:33.000Z\",\"732\",\"\",\"a1\",\"a100-sxm-80gb\",\"8\",\"0.001\"\n"
+      "\"ft\",\"crashed\",\"-\",\"\",\"\",\"2026-05-25T13:43:10.000Z\",\"1521\",\"\",\"b2\",\"a100-sxm-80gb\",\"8\",\"0.001\"\n"
+      "\"ft2\",\"running\",\"-\",\"\",\"\",\"2026-05-25T13:37:27.000Z\",\"337\",\"\",\"c3\",\"\",\"\",\"\"\n";
+  ImportOptions o;
+  o.project = "lm";
+  Result<ImportBatch> b = ParseWandbCsv(text, "wandb_export.csv", o);
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  ASSERT_EQ(b->entries.size(), 2u);
+  EXPECT_EQ(b->entries[0].run_name, "ft");
+  EXPECT_EQ(b->entries[0].project, "lm");
+  EXPECT_EQ(b->entries[0].metrics.wall_s, 732.0);
+  EXPECT_EQ(b->entries[0].num_gpus, 8);
+  EXPECT_EQ(b->entries[0].gpu, "a100-sxm-80gb");
+  EXPECT_EQ(b->entries[0].start, "2026-05-25T14:08:33.000Z");
+  EXPECT_EQ(b->entries[0].end, "2026-05-25T14:20:45Z");  // Created + Runtime
+  // Two runs of one name are two entries (keyed by their W&B ids); the running one waits.
+  EXPECT_NE(b->entries[0].source_key, b->entries[1].source_key);
+  ASSERT_EQ(b->skipped.size(), 1u);
+  EXPECT_EQ(b->skipped[0].line, 4);
+  // Without Runtime, Created and End Time give the wall time; a reversed pair is an error.
+  Result<ImportBatch> span = ParseWandbCsv(
+      "Name,Created,End Time\nr,2026-01-01T00:00:00Z,2026-01-01T01:00:00Z\n", "w.csv", {});
+  ASSERT_TRUE(span.ok()) << span.status().message();
+  EXPECT_EQ(span->entries[0].metrics.wall_s, 3600.0);
+  Result<ImportBatch> rev = ParseWandbCsv(
+      "Name,Created,End Time\nr,2026-01-01T01:00:00Z,2026-01-01T00:00:00Z\n", "w.csv", {});
+  ASSERT_FALSE(rev.ok());
+  EXPECT_NE(rev.status().message().find("w.csv: line 2: 'End Time'"), std::string::npos) << rev.status().message();
+  Result<ImportBatch> neg = ParseWandbCsv("Name,Runtime\nr,-5\n", "w.csv", {});
+  ASSERT_FALSE(neg.ok());
+  EXPECT_NE(neg.status().message().find("column 'Runtime'"), std::string::npos) << neg.status().message();
+  // Another tool's file is named as such.
+  Result<ImportBatch> other = ParseWandbCsv("run_name,usd\nr,1\n", "runs.csv", {});
+  ASSERT_FALSE(other.ok());
+  EXPECT_NE(other.status().message().find("not a W&B runs table export"), std::string::npos);
+  // --name-field picks another column (here the run id).
+  o.name_field = "ID";
+  EXPECT_EQ(ParseWandbCsv(text, "wandb_export.csv", o)->entries[1].run_name, "b2");
+}
+
 TEST(LedgerImport, MlflowFileStore) {
   std::string store = std::string(DLCOST_TEST_FIXTURES) + "/ledger/mlruns";
   Result<ImportBatch> b = ParseMlflowStore(store, {});

@@ -55,13 +55,13 @@ void RegisterActuals(CLI::App* ledger, GlobalOptions& g, int* exit_code) {
     auto* cmd = ledger->add_subcommand(
         "import",
         "Import actual runs: csv (dlcost's generic format), codecarbon (emissions.csv), slurm (sacct --parsable2 "
-        "output), mlflow (an mlruns folder)");
+        "output), mlflow (an mlruns folder), wandb (a W&B runs table exported as CSV)");
     auto a = std::make_shared<api::LedgerImportRequest>();
-    cmd->add_option("importer", a->importer, "csv, codecarbon, slurm or mlflow")->required();
+    cmd->add_option("importer", a->importer, "csv, codecarbon, slurm, mlflow or wandb")->required();
     cmd->add_option("file", a->file, "The file to read (mlflow: the mlruns folder)")->required();
     AddDb(cmd, &a->db);
     cmd->add_option("--project", a->project, "Project of every imported run (overrides the file's)");
-    cmd->add_option("--name-field", a->name_field, "codecarbon, slurm: the column that names the run (default run_id, JobName)");
+    cmd->add_option("--name-field", a->name_field, "codecarbon, slurm, wandb: the column that names the run (default run_id, JobName, Name)");
     cmd->add_flag("--skip-bad-rows", a->skip_bad_rows, "Skip and report rows with bad fields instead of importing nothing");
     AddOutputOptions(cmd, g);
     cmd->callback([&g, exit_code, a] {
