@@ -106,17 +106,23 @@ report::Report LedgerBudgetReport(const LedgerBudgetCheckResult& r);
 
 struct LedgerFitRequest {
   std::string db, project, cluster;
+  std::string by = "gpu";    // gpu, or cluster: every cluster tag side by side, a profile each
   std::string base_profile;  // the efficiency profile the corrections are added to
   std::string min_pairs = "2";  // GPUs with fewer pairs get no correction
 };
+struct LedgerFitProfile {
+  std::string cluster;  // by cluster: the cluster it is for; else the --cluster given (or empty)
+  std::string json;     // the base profile with "ledger_corrections" added
+};
 struct LedgerFitResult {
-  std::string db, base_profile;
+  std::string db, base_profile, by = "gpu";
   ledger::FitResult fit;
   int64_t min_pairs = 2;
-  std::string profile_json;  // the base profile with "ledger_corrections" added
+  std::vector<LedgerFitProfile> profiles;  // one; by cluster, one per cluster with a correction
 };
-// Fits a run-time correction per GPU from the ledger's estimate-actual pairs and writes it into a
-// copy of the base profile (docs/ledger.md, "Fit"). InvalidInput when no GPU has enough pairs.
+// Fits a run-time correction per GPU (per cluster and GPU with by = "cluster") from the ledger's
+// estimate-actual pairs and writes it into copies of the base profile (docs/ledger.md, "Fit").
+// InvalidInput when no GPU has enough pairs; by cluster, also when a cluster tag cannot name a file.
 Result<LedgerFitResult> LedgerFit(const LedgerFitRequest& r);
 report::Report LedgerFitReport(const LedgerFitResult& r);
 

@@ -191,7 +191,8 @@ Comparison Compare(const std::vector<Entry>& entries, const std::vector<Link>& l
 // exp(mean ln(actual / estimated)) over the group's wall-time pairs (GPU-hours where a pair has
 // no wall time), and its leave-one-out error (docs/ledger.md, "Fit").
 struct FitGroup {
-  std::string key;  // GPU id of the estimates
+  std::string key;      // GPU id of the estimates
+  std::string cluster;  // by_cluster: the estimates' cluster tag
   int64_t pairs = 0;
   double time_factor = 1;
   double sd_log = 0;                       // standard deviation of ln(actual / estimated); 0 with 1 pair
@@ -204,10 +205,12 @@ struct FitResult {
   int64_t loo_pairs = 0;               // pairs in groups of >= 2
   double mape_before_pct = 0;          // over loo_pairs
   double loo_mape_pct = 0;             // over loo_pairs
+  int64_t pairs_without_cluster = 0;   // by_cluster: runs left out, their estimate has no cluster tag
 };
 // `cluster`: only estimates tagged cluster=<it> (one profile per cluster); empty: all.
+// `by_cluster`: one group per cluster tag and GPU (side by side), sorted by cluster then GPU.
 FitResult FitCorrections(const std::vector<Entry>& entries, const std::vector<Link>& links, const std::string& project,
-                         const std::string& cluster);
+                         const std::string& cluster, bool by_cluster = false);
 
 // ---- Budgets ----
 struct BudgetStatus {

@@ -383,6 +383,42 @@ Result<LedgerBudgetCheckResult> LedgerBudgetCheck(const LedgerBudgetCheckRequest
   return out;
 }
 
+namespace {
+
+// A cluster tag that can stand in a file name (`--profile-out prof-{cluster}.json`).
+bool IsFileNameSafe(const std::string& v) {
+  if (v.empty() || v.size() > 128 || v[0] == '.' || v[0] == '-') return false;
+  return std::all_of(v.begin(), v.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+  });
+}
+
+// The base profile with the groups' corrections (those with enough pairs) added; nullopt when no
+// group has enough.
+std::optional<std::string> CorrectedProfile(const ordered_json& base_in, const std::vector<const ledger::FitGroup*>& groups,
+                                            int64_t min_pairs, const std::string& source) {
+  ordered_json corrections = ordered_json::object();
+  for (const ledger::FitGroup* g : groups) {
+    if (g->pairs < min_pairs) continue;
+    ordered_json c;
+    c["time_factor"] = g->time_factor;
+    c["pairs"] = g->pairs;
+    c["sd_log"] = g->sd_log;
+    c["mape_before_pct"] = g->mape_before_pct;
+    c["loo_mape_pct"] = g->loo_mape_pct ? ordered_json(*g->loo_mape_pct) : ordered_json(nullptr);
+    corrections[g->key] = c;
+  }
+  if (corrections.empty()) return std::nullopt;
+  ordered_json base = base_in;
+  std::string id = base.contains("id") && base["id"].is_string() ? base["id"].get<std::string>() : "profile";
+  base["id"] = id + "+ledger";
+  base["ledger_corrections"] = corrections;
+  base["ledger_corrections_source"] = source;
+  return Dump(base);
+}
+
+}  // namespace
+
 Result<LedgerFitResult> LedgerFit(const LedgerFitRequest& r) {
   LedgerFitResult out;
   try {
@@ -393,6 +429,12 @@ Result<LedgerFitResult> LedgerFit(const LedgerFitRequest& r) {
   } catch (const std::exception&) {
     return UsageError(fmt::format("--min-pairs: '{}' is not a whole number from 2 up", ForMessage(r.min_pairs)));
   }
+  if (r.by != "gpu" && r.by != "cluster") {
+    return UsageError(fmt::format("--by: '{}' is not gpu or cluster", ForMessage(r.by)));
+  }
+  bool by_cluster = r.by == "cluster";
+  if (by_cluster && !r.cluster.empty()) return UsageError("--cluster: not with --by cluster, which fits every cluster");
+  out.by = r.by;
   DLCOST_RETURN_IF_ERROR(CheckName(r.project, "--project"));
   DLCOST_RETURN_IF_ERROR(CheckName(r.cluster, "--cluster"));
   DLCOST_ASSIGN_OR_RETURN(nlohmann::json base_read, ReadJsonFile(r.base_profile));
@@ -403,33 +445,37 @@ Result<LedgerFitResult> LedgerFit(const LedgerFitRequest& r) {
   DLCOST_ASSIGN_OR_RETURN(std::vector<ledger::Link> links, db.Links());
   out.db = db.path();
   out.base_profile = r.base_profile;
-  out.fit = ledger::FitCorrections(entries, links, r.project, r.cluster);
-  ordered_json corrections = ordered_json::object();
+  out.fit = ledger::FitCorrections(entries, links, r.project, r.cluster, by_cluster);
+  // The groups of each profile: all of them, or (by cluster) each cluster's.
+  std::vector<std::pair<std::string, std::vector<const ledger::FitGroup*>>> per_profile;
   for (const ledger::FitGroup& g : out.fit.groups) {
-    if (g.pairs < out.min_pairs) continue;
-    ordered_json c;
-    c["time_factor"] = g.time_factor;
-    c["pairs"] = g.pairs;
-    c["sd_log"] = g.sd_log;
-    c["mape_before_pct"] = g.mape_before_pct;
-    c["loo_mape_pct"] = g.loo_mape_pct ? ordered_json(*g.loo_mape_pct) : ordered_json(nullptr);
-    corrections[g.key] = c;
+    std::string c = by_cluster ? g.cluster : r.cluster;
+    if (per_profile.empty() || per_profile.back().first != c) per_profile.push_back({c, {}});
+    per_profile.back().second.push_back(&g);
   }
-  if (corrections.empty()) {
-    return InvalidInput(fmt::format("ledger fit: no GPU has {} or more estimate-actual pairs with a wall time or GPU-hours "
-                                    "in '{}'{}{} (dlcost ledger compare shows the pairs)",
-                                    out.min_pairs, out.db, r.project.empty() ? "" : " for project " + r.project,
-                                    r.cluster.empty() ? "" : " on cluster " + r.cluster));
+  for (const auto& [cluster, groups] : per_profile) {
+    std::string source =
+        fmt::format("dlcost ledger fit on {} at {}{}{}: time_factor = exp(mean ln(actual / estimated wall time)) per GPU "
+                    "(docs/ledger.md, 'Fit')",
+                    IsValidUtf8(out.db) ? out.db : ForMessage(out.db), ledger::NowUtc(),
+                    r.project.empty() ? "" : ", project " + r.project, cluster.empty() ? "" : ", cluster " + cluster);
+    std::optional<std::string> json = CorrectedProfile(base, groups, out.min_pairs, source);
+    if (!json) continue;
+    if (by_cluster && !IsFileNameSafe(cluster)) {
+      return InvalidInput(fmt::format("ledger fit --by cluster: the cluster tag '{}' cannot name a profile file (letters, "
+                                      "digits, '.', '_' and '-' only); fit it with --cluster instead",
+                                      ForMessage(cluster)));
+    }
+    out.profiles.push_back({cluster, std::move(*json)});
   }
-  std::string id = base.contains("id") && base["id"].is_string() ? base["id"].get<std::string>() : "profile";
-  base["id"] = id + "+ledger";
-  base["ledger_corrections"] = corrections;
-  base["ledger_corrections_source"] =
-      fmt::format("dlcost ledger fit on {} at {}{}{}: time_factor = exp(mean ln(actual / estimated wall time)) per GPU "
-                  "(docs/ledger.md, 'Fit')",
-                  IsValidUtf8(out.db) ? out.db : ForMessage(out.db), ledger::NowUtc(),
-                  r.project.empty() ? "" : ", project " + r.project, r.cluster.empty() ? "" : ", cluster " + r.cluster);
-  out.profile_json = Dump(base);
+  if (out.profiles.empty()) {
+    return InvalidInput(fmt::format("ledger fit: no {} has {} or more estimate-actual pairs with a wall time or GPU-hours "
+                                    "in '{}'{}{} (dlcost ledger compare shows the pairs{})",
+                                    by_cluster ? "cluster's GPU" : "GPU", out.min_pairs, out.db,
+                                    r.project.empty() ? "" : " for project " + r.project,
+                                    r.cluster.empty() ? "" : " on cluster " + r.cluster,
+                                    by_cluster ? "; --by cluster reads the cluster=NAME tag of the estimates" : ""));
+  }
   return out;
 }
 
@@ -442,22 +488,31 @@ report::Report LedgerFitReport(const LedgerFitResult& r) {
     rep.AddField("mape_before_pct", "MAPE of the estimates as recorded (%)", r.fit.mape_before_pct, 1);
     rep.AddField("loo_mape_pct", "Leave-one-out MAPE after correction (%)", r.fit.loo_mape_pct, 1);
   }
-  report::Table& t = rep.AddTable("corrections", "Per GPU",
-                                  {{"gpu", "GPU"},
-                                   {"pairs", "pairs"},
+  bool by_cluster = r.by == "cluster";
+  if (by_cluster) rep.AddField("pairs_without_cluster", "Runs left out (estimate without a cluster tag)", r.fit.pairs_without_cluster);
+  std::vector<report::Column> cols = {{"gpu", "GPU"},
+                                      {"pairs", "pairs"},
                                    {"time_factor", "time factor", 3},
                                    {"sd_log", "sd of ln ratio", 3},
                                    {"mape_before_pct", "MAPE before %", 1},
                                    {"loo_mape_pct", "LOO MAPE after %", 1},
-                                   {"written", "in profile"}});
+                                      {"written", "in profile"}};
+  if (by_cluster) cols.insert(cols.begin(), {"cluster", "cluster"});
+  report::Table& t = rep.AddTable("corrections", by_cluster ? "Per cluster and GPU" : "Per GPU", cols);
   for (const ledger::FitGroup& g : r.fit.groups) {
-    t.rows.push_back({g.key, g.pairs, g.time_factor, g.sd_log, g.mape_before_pct,
-                      g.loo_mape_pct ? report::Value(*g.loo_mape_pct) : report::Value(), g.pairs >= r.min_pairs});
+    std::vector<report::Value> row = {g.key, g.pairs, g.time_factor, g.sd_log, g.mape_before_pct,
+                                      g.loo_mape_pct ? report::Value(*g.loo_mape_pct) : report::Value(), g.pairs >= r.min_pairs};
+    if (by_cluster) row.insert(row.begin(), g.cluster);
+    t.rows.push_back(std::move(row));
   }
   rep.notes.push_back("time factor = exp(mean ln(actual / estimated)) of wall time (GPU-hours where a run has no wall "
                       "time); train, plan and budget multiply the modelled step time by it when given the profile with "
                       "--calibration; the leave-one-out MAPE corrects each pair with the factor of the other pairs of its "
                       "GPU (docs/ledger.md, 'Fit')");
+  if (by_cluster) {
+    rep.notes.push_back("by cluster: the groups are the estimates' cluster=NAME tags and GPUs, each pair corrected with "
+                        "the factor of the other pairs of its cluster and GPU; each cluster gets its own profile");
+  }
   rep.notes.push_back(fmt::format("base profile: {}", r.base_profile));
   return rep;
 }

@@ -139,7 +139,7 @@ Comparison Compare(const std::vector<Entry>& entries, const std::vector<Link>& l
 }
 
 FitResult FitCorrections(const std::vector<Entry>& entries, const std::vector<Link>& links, const std::string& project,
-                         const std::string& cluster) {
+                         const std::string& cluster, bool by_cluster) {
   FitResult out;
   std::unordered_map<std::string, const Entry*> by_id;
   for (const Entry& e : entries) by_id.emplace(e.id, &e);
@@ -151,17 +151,24 @@ FitResult FitCorrections(const std::vector<Entry>& entries, const std::vector<Li
   std::map<std::string, std::vector<Obs>> groups;
   std::map<std::pair<std::string, std::string>, Obs> gpu_hours_only;
   std::unordered_set<std::string> with_wall;
+  // The group of an estimate: its GPU, or (by_cluster) its cluster tag and GPU joined by \x1f;
+  // empty when it is left out.
   auto key_of = [&](const Entry& est) -> std::string {
-    if (cluster.empty()) return est.gpu;
+    if (est.gpu.empty()) return "";
+    if (cluster.empty() && !by_cluster) return est.gpu;
     for (const auto& [k, v] : est.tags) {
-      if (k == "cluster" && v == cluster) return est.gpu;
+      if (k != "cluster") continue;
+      if (by_cluster && !v.empty()) return v + "\x1f" + est.gpu;
+      if (!by_cluster && v == cluster) return est.gpu;
     }
     return "";
   };
+  std::unordered_set<std::string> untagged;
   for (const Pair& p : c.pairs) {
     if (p.metric != "wall_s" && p.metric != "gpu_hours") continue;
     const Entry* est = by_id[p.estimate_id];
     std::string key = key_of(*est);
+    if (key.empty() && by_cluster && !est->gpu.empty()) untagged.insert(p.actual_id);
     if (key.empty() || !(p.estimated > 0)) continue;
     if (p.metric == "wall_s") {
       groups[key].push_back({p.estimated, p.actual});
@@ -174,9 +181,14 @@ FitResult FitCorrections(const std::vector<Entry>& entries, const std::vector<Li
     if (!with_wall.count(k.second)) groups[k.first].push_back(o);
   }
   double before_sum = 0, loo_sum = 0;
+  out.pairs_without_cluster = static_cast<int64_t>(untagged.size());
   for (const auto& [key, obs] : groups) {
     FitGroup g;
     g.key = key;
+    if (size_t sep = key.find('\x1f'); by_cluster && sep != std::string::npos) {
+      g.cluster = key.substr(0, sep);
+      g.key = key.substr(sep + 1);
+    }
     g.pairs = static_cast<int64_t>(obs.size());
     double sum = 0, sum2 = 0, before = 0;
     for (const Obs& o : obs) {

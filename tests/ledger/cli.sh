@@ -89,6 +89,35 @@ grep -q 'ledger correction (ledger fit)' "$tmp/train_fit.txt" || fail "train did
 if d ledger fit --db "$db" --project nobody --profile-out "$tmp/none.json" 2> /dev/null; then fail "a fit without pairs succeeded"; fi
 [[ ! -e "$tmp/none.json" ]] || fail "a failed fit wrote its profile"
 
+# 3d. ledger fit --by cluster: the same GPU type in two clusters, a profile each.
+cdb="$tmp/clusters.db"
+printf 'run_name,duration_s\n' > "$tmp/cl_actuals.csv"
+for c in east west; do
+  for i in 1 2; do
+    d train --model llama-3-8b --gpu h100 --gpus 8 --tokens "${i}0B" --record --db "$cdb" --project cl \
+      --run-name "$c-$i" --tag cluster="$c" --format json > "$tmp/cl_est.json" 2> /dev/null || fail "record $c-$i"
+    est_s="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["wall_days"] * 86400)' "$tmp/cl_est.json")"
+    factor=1.5; [[ "$c" == west ]] && factor=0.8
+    python3 -c 'import sys; print(f"{sys.argv[1]},{float(sys.argv[2]) * float(sys.argv[3]):.0f}")' "$c-$i" "$est_s" "$factor" \
+      >> "$tmp/cl_actuals.csv"
+  done
+done
+d ledger import csv "$tmp/cl_actuals.csv" --db "$cdb" --project cl > /dev/null || fail "import the cluster actuals"
+d ledger fit --db "$cdb" --by cluster --profile-out "$tmp/prof-{cluster}.json" --format json > "$tmp/fit_cl.json" \
+  || fail "ledger fit --by cluster: $(cat "$tmp/fit_cl.json")"
+python3 - "$tmp" <<'PY' || fail "ledger fit --by cluster: $(cat "$tmp/fit_cl.json")"
+import json, sys
+tmp = sys.argv[1]
+rows = {r["cluster"]: r for r in json.load(open(f"{tmp}/fit_cl.json"))["corrections"]}
+assert abs(rows["east"]["time_factor"] - 1.5) < 0.01 and abs(rows["west"]["time_factor"] - 0.8) < 0.01, rows
+for c, f in (("east", 1.5), ("west", 0.8)):
+    prof = json.load(open(f"{tmp}/prof-{c}.json"))
+    assert abs(prof["ledger_corrections"]["h100-sxm-80gb"]["time_factor"] - f) < 0.01, prof["ledger_corrections"]
+PY
+if d ledger fit --db "$cdb" --by cluster --profile-out "$tmp/one.json" 2> /dev/null; then
+  fail "--by cluster without {cluster} in --profile-out succeeded"
+fi
+
 # 4. Killed imports: the import is whole or absent, the database passes its integrity check.
 gen_rows() {
   echo "run_name,project,duration_s,usd"

@@ -423,6 +423,61 @@ TEST(LedgerFit, LearnsAHiddenPerGpuFactorDownToTheNoise) {
   EXPECT_EQ(west.groups[0].pairs, 2);
 }
 
+// One GPU type in two clusters that run it at different speeds (hidden factors 1.40 and 0.90):
+// pooled, one factor fits neither; side by side, each cluster gets its own, down to the noise.
+TEST(LedgerFit, SideBySideClustersSeparateOneGpuType) {
+  std::mt19937_64 rng(7);
+  std::normal_distribution<double> noise(0.0, 0.05);
+  std::uniform_real_distribution<double> hours(2, 200);
+  std::vector<Entry> entries;
+  double noise_ape = 0;
+  for (const auto& [cluster, factor] : std::vector<std::pair<std::string, double>>{{"east", 1.40}, {"west", 0.90}}) {
+    for (int i = 0; i < 30; ++i) {
+      Entry est;
+      est.kind = Kind::kEstimate;
+      est.id = fmt::format("e-{}-{}", cluster, i);
+      est.run_name = fmt::format("{}-{}", cluster, i);
+      est.gpu = "h100-sxm-80gb";
+      est.tags = {{"cluster", cluster}};
+      est.metrics.wall_s = hours(rng) * 3600;
+      Entry act;
+      act.kind = Kind::kActual;
+      act.id = fmt::format("a-{}-{}", cluster, i);
+      act.run_name = est.run_name;
+      double eps = std::exp(noise(rng));
+      act.metrics.wall_s = *est.metrics.wall_s * factor * eps;
+      noise_ape += std::fabs(1 / eps - 1);
+      entries.push_back(est);
+      entries.push_back(act);
+    }
+  }
+  Entry untagged;  // an estimate without a cluster tag is left out, and counted
+  untagged.kind = Kind::kEstimate;
+  untagged.id = "e-x";
+  untagged.run_name = "x";
+  untagged.gpu = "h100-sxm-80gb";
+  untagged.metrics.wall_s = 3600;
+  Entry untagged_act = untagged;
+  untagged_act.kind = Kind::kActual;
+  untagged_act.id = "a-x";
+  entries.push_back(untagged);
+  entries.push_back(untagged_act);
+  double noise_mape = 100 * noise_ape / 60;
+  FitResult pooled = FitCorrections(entries, {}, "", "");
+  ASSERT_EQ(pooled.groups.size(), 1u);
+  EXPECT_GT(pooled.loo_mape_pct, 3 * noise_mape);
+  FitResult side = FitCorrections(entries, {}, "", "", true);
+  ASSERT_EQ(side.groups.size(), 2u);
+  EXPECT_EQ(side.groups[0].cluster, "east");
+  EXPECT_EQ(side.groups[1].cluster, "west");
+  EXPECT_EQ(side.groups[0].key, "h100-sxm-80gb");
+  EXPECT_NEAR(side.groups[0].time_factor, 1.40, 0.03 * 1.40);
+  EXPECT_NEAR(side.groups[1].time_factor, 0.90, 0.03 * 0.90);
+  EXPECT_EQ(side.pairs, 60);
+  EXPECT_EQ(side.pairs_without_cluster, 1);
+  EXPECT_LT(side.loo_mape_pct, 1.1 * noise_mape) << "noise MAPE " << noise_mape;
+}
+
 TEST(LedgerBudget, SpentCommittedAndWindow) {
   Entry old_actual;
   old_actual.id = "a-0";

@@ -3,6 +3,8 @@
 // exceeded (ledger budget check).
 #include <cstdio>
 
+#include <fmt/format.h>
+
 #include "cli_common.h"
 #include "dlcost/api_ledger.h"
 
@@ -140,9 +142,13 @@ void RegisterFitAndCheck(CLI::App* ledger, GlobalOptions& g, int* exit_code) {
     auto a = std::make_shared<api::LedgerFitRequest>();
     auto out = std::make_shared<std::string>();
     AddDb(cmd, &a->db);
-    cmd->add_option("--profile-out", *out, "Write the corrected efficiency profile here (atomically)")->required();
+    cmd->add_option("--profile-out", *out,
+                    "Write the corrected efficiency profile here (atomically); with --by cluster a path with {cluster}, "
+                    "one profile per cluster")
+        ->required();
     cmd->add_option("--project", a->project, "Only this project's runs");
     cmd->add_option("--cluster", a->cluster, "Only estimates tagged cluster=NAME (one profile per cluster)");
+    cmd->add_option("--by", a->by, "gpu, or cluster: every cluster=NAME tag side by side, a profile each")->capture_default_str();
     cmd->add_option("--calibration", a->base_profile, "Profile to add the corrections to (default: data/efficiency/default.json)");
     cmd->add_option("--min-pairs", a->min_pairs, "Pairs a GPU needs for a correction")->capture_default_str();
     AddOutputOptions(cmd, g);
@@ -156,23 +162,36 @@ void RegisterFitAndCheck(CLI::App* ledger, GlobalOptions& g, int* exit_code) {
         }
         req.base_profile = *dir + "/efficiency/default.json";
       }
+      bool per_cluster = req.by == "cluster";
+      if (per_cluster != (out->find("{cluster}") != std::string::npos)) {
+        *exit_code = Fail(UsageError(per_cluster ? "--profile-out: with --by cluster it names one file per cluster and "
+                                                   "needs {cluster} in it (e.g. prof-{cluster}.json)"
+                                                 : "--profile-out: {cluster} is for --by cluster"));
+        return;
+      }
       Result<api::LedgerFitResult> r = api::LedgerFit(req);
       if (!r.ok()) {
         *exit_code = Fail(r.status());
         return;
       }
-      // Never over an input of the run (the base profile, the ledger).
-      GlobalOptions to_profile = g;
-      to_profile.out = *out;
-      std::erase(to_profile.inputs, *out);  // the words of the command line, less this output
-      to_profile.inputs.push_back(req.base_profile);
-      if (Status st = WriteOut(to_profile, r->profile_json); !st.ok()) {
-        std::string m = st.message();
-        if (m.rfind("--out", 0) == 0) m = "--profile-out" + m.substr(5);
-        *exit_code = Fail(Status(st.code(), m));
-        return;
+      report::Report rep = api::LedgerFitReport(*r);
+      for (const api::LedgerFitProfile& p : r->profiles) {
+        std::string path = *out;
+        if (per_cluster) path.replace(path.find("{cluster}"), 9, p.cluster);
+        // Never over an input of the run (the base profile, the ledger).
+        GlobalOptions to_profile = g;
+        to_profile.out = path;
+        std::erase(to_profile.inputs, *out);  // the words of the command line, less this output
+        to_profile.inputs.push_back(req.base_profile);
+        if (Status st = WriteOut(to_profile, p.json); !st.ok()) {
+          std::string m = st.message();
+          if (m.rfind("--out", 0) == 0) m = "--profile-out" + m.substr(5);
+          *exit_code = Fail(Status(st.code(), m));
+          return;
+        }
+        rep.notes.push_back(per_cluster ? fmt::format("profile of cluster {}: {}", p.cluster, path) : "profile: " + path);
       }
-      *exit_code = Emit(api::LedgerFitReport(*r), g);
+      *exit_code = Emit(rep, g);
     });
   }
   {
