@@ -183,6 +183,7 @@ struct TcoResult {
   int64_t months = 0;
   double growth_pct = 0;
   double training_usd = 0;
+  std::optional<double> training_gpu_hours;  // when the training estimator priced it (not --train-usd)
   std::string training_basis;
   std::vector<double> qps_by_month;
   std::vector<TcoOption> options;  // the baseline first

@@ -120,6 +120,7 @@ Result<std::string> RecordEstimate(const RecordRequest& r) {
   m.tokens_per_s = JsonNumber(*o, "tokens_per_s");
   if (!m.tokens_per_s) m.tokens_per_s = JsonNumber(*o, "output_tok_s");
   if (auto it = o->find("gpu"); it != o->end() && it->is_string()) e.gpu = it->get<std::string>();
+  if (auto it = o->find("serving_gpu"); e.gpu.empty() && it != o->end() && it->is_string()) e.gpu = it->get<std::string>();
   if (auto n = JsonNumber(*o, "num_gpus")) e.num_gpus = static_cast<int64_t>(*n);
   ordered_json input;
   input["command"] = r.command;

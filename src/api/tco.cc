@@ -52,6 +52,7 @@ Status PriceTraining(const Session& session, const TcoRequest& a, const ServeCon
   }
   DLCOST_ASSIGN_OR_RETURN(RunCost rc, ComputeRunCost(te, n, tg.tdp_w, run));
   out.training_usd = *rc.usd;
+  out.training_gpu_hours = rc.gpu_hours;
   out.training_basis = fmt::format("{} tokens on {} x {} at ${:.3f}/GPU-hour: {:.0f} GPU-hours, {:.1f} days", HumanCount(tokens),
                                    n, tg.id, *run.usd_per_gpu_hour, rc.gpu_hours, rc.wall_s / kSecondsPerDay);
   return Status::Ok();
@@ -170,6 +171,14 @@ report::Report TcoReport(const TcoResult& x) {
   r.AddField("training_basis", "training basis", x.training_basis);
   r.AddField("serving_usd", "serving over the period, baseline ($)", serve_total, 0);
   r.AddField("training_share_pct", "training share of the total (%)", 100 * x.training_usd / (x.training_usd + serve_total), 1);
+  // The whole period's figures, as the cost ledger keeps them (tco --record).
+  r.AddField("usd", "total over the period, baseline ($)", x.training_usd + serve_total, 0);
+  double serve_gpu_hours = 0;
+  for (int64_t g : base.gpus) serve_gpu_hours += static_cast<double>(g) * kHoursPerMonth;
+  r.AddField("serving_gpu_hours", "serving GPU-hours over the period, baseline", serve_gpu_hours, 0);
+  if (x.training_gpu_hours) {
+    r.AddField("gpu_hours", "GPU-hours over the period (training + serving)", *x.training_gpu_hours + serve_gpu_hours, 0);
+  }
   report::Table& mt = r.AddTable("months", "Month by month (baseline serving)",
                                  {{"month", "month"}, {"qps", "requests/s", 2}, {"gpus", "serving GPUs"},
                                   {"serving_usd", "serving $", 0}, {"cumulative_usd", "cumulative $ (training + serving)", 0}});
