@@ -198,6 +198,13 @@ struct FitGroup {
   double sd_log = 0;                       // standard deviation of ln(actual / estimated); 0 with 1 pair
   double mape_before_pct = 0;              // the estimates as they were
   std::optional<double> loo_mape_pct;      // each pair corrected by the factor of the others (>= 2 pairs)
+  // The time factor's two parts, from the runs whose actual reports tokens/s: the steady step
+  // (estimated / actual tokens/s) and the rest of the run (time factor / step factor: failures,
+  // restarts, evaluation, stalls the goodput model missed). Their product is the time factor
+  // over those runs.
+  int64_t step_pairs = 0;
+  std::optional<double> step_time_factor, goodput_factor;
+  double before_ape_sum = 0, loo_ape_sum = 0;  // sums of the APEs behind the two MAPEs
 };
 struct FitResult {
   std::vector<FitGroup> groups;  // by key

@@ -407,6 +407,11 @@ std::optional<std::string> CorrectedProfile(const ordered_json& base_in, const s
     c["sd_log"] = g->sd_log;
     c["mape_before_pct"] = g->mape_before_pct;
     c["loo_mape_pct"] = g->loo_mape_pct ? ordered_json(*g->loo_mape_pct) : ordered_json(nullptr);
+    if (g->step_time_factor && g->goodput_factor) {
+      c["step_pairs"] = g->step_pairs;
+      c["step_time_factor"] = *g->step_time_factor;
+      c["goodput_factor"] = *g->goodput_factor;
+    }
     corrections[g->key] = c;
   }
   if (corrections.empty()) return std::nullopt;
@@ -497,12 +502,16 @@ report::Report LedgerFitReport(const LedgerFitResult& r) {
                                    {"sd_log", "sd of ln ratio", 3},
                                    {"mape_before_pct", "MAPE before %", 1},
                                    {"loo_mape_pct", "LOO MAPE after %", 1},
+                                      {"step_time_factor", "step factor", 3},
+                                      {"goodput_factor", "goodput factor", 3},
                                       {"written", "in profile"}};
   if (by_cluster) cols.insert(cols.begin(), {"cluster", "cluster"});
   report::Table& t = rep.AddTable("corrections", by_cluster ? "Per cluster and GPU" : "Per GPU", cols);
   for (const ledger::FitGroup& g : r.fit.groups) {
     std::vector<report::Value> row = {g.key, g.pairs, g.time_factor, g.sd_log, g.mape_before_pct,
-                                      g.loo_mape_pct ? report::Value(*g.loo_mape_pct) : report::Value(), g.pairs >= r.min_pairs};
+                                      g.loo_mape_pct ? report::Value(*g.loo_mape_pct) : report::Value(),
+                                      g.step_time_factor ? report::Value(*g.step_time_factor) : report::Value(),
+                                      g.goodput_factor ? report::Value(*g.goodput_factor) : report::Value(), g.pairs >= r.min_pairs};
     if (by_cluster) row.insert(row.begin(), g.cluster);
     t.rows.push_back(std::move(row));
   }
@@ -510,6 +519,9 @@ report::Report LedgerFitReport(const LedgerFitResult& r) {
                       "time); train, plan and budget multiply the modelled step time by it when given the profile with "
                       "--calibration; the leave-one-out MAPE corrects each pair with the factor of the other pairs of its "
                       "GPU (docs/ledger.md, 'Fit')");
+  rep.notes.push_back("step factor = exp(mean ln(estimated / actual tokens/s)) over the runs whose actual reports a "
+                      "throughput (tokens_per_s), goodput factor = the rest of the time factor over those runs (failures, "
+                      "restarts, evaluation, stalls); informative: the profile's correction is the time factor");
   if (by_cluster) {
     rep.notes.push_back("by cluster: the groups are the estimates' cluster=NAME tags and GPUs, each pair corrected with "
                         "the factor of the other pairs of its cluster and GPU; each cluster gets its own profile");

@@ -138,6 +138,55 @@ Comparison Compare(const std::vector<Entry>& entries, const std::vector<Link>& l
   return c;
 }
 
+namespace {
+
+// One run's ratio: wall time (else GPU-hours) estimated and actual, and its actual's id.
+struct FitObs {
+  double est, act;
+  std::string actual_id;
+};
+
+// The group's factors from its runs; `step_r` holds ln(estimated / actual tokens/s) of the runs
+// whose actual reports a throughput (docs/ledger.md, "Fit").
+FitGroup FitOneGroup(const std::vector<FitObs>& obs, const std::unordered_map<std::string, double>& step_r) {
+  FitGroup g;
+  g.pairs = static_cast<int64_t>(obs.size());
+  double sum = 0, sum2 = 0, before = 0, step_sum = 0, goodput_sum = 0;
+  for (const FitObs& o : obs) {
+    double r = std::log(o.act / o.est);
+    sum += r;
+    sum2 += r * r;
+    before += std::fabs(o.est - o.act) / o.act;
+    if (auto it = step_r.find(o.actual_id); it != step_r.end()) {
+      ++g.step_pairs;
+      step_sum += it->second;
+      goodput_sum += r - it->second;
+    }
+  }
+  double n = static_cast<double>(obs.size());
+  g.time_factor = std::exp(sum / n);
+  g.sd_log = obs.size() > 1 ? std::sqrt(std::max(0.0, (sum2 - sum * sum / n) / (n - 1))) : 0;
+  g.mape_before_pct = 100 * before / n;
+  g.before_ape_sum = before;
+  if (g.step_pairs > 0) {
+    double k = static_cast<double>(g.step_pairs);
+    g.step_time_factor = std::exp(step_sum / k);
+    g.goodput_factor = std::exp(goodput_sum / k);
+  }
+  if (obs.size() > 1) {
+    double loo = 0;
+    for (const FitObs& o : obs) {
+      double f = std::exp((sum - std::log(o.act / o.est)) / (n - 1));
+      loo += std::fabs(o.est * f - o.act) / o.act;
+    }
+    g.loo_mape_pct = 100 * loo / n;
+    g.loo_ape_sum = loo;
+  }
+  return g;
+}
+
+}  // namespace
+
 FitResult FitCorrections(const std::vector<Entry>& entries, const std::vector<Link>& links, const std::string& project,
                          const std::string& cluster, bool by_cluster) {
   FitResult out;
@@ -145,12 +194,10 @@ FitResult FitCorrections(const std::vector<Entry>& entries, const std::vector<Li
   for (const Entry& e : entries) by_id.emplace(e.id, &e);
   Comparison c = Compare(entries, links, project);
   // One ratio per pair: wall time, else GPU-hours (the same run-time error at a fixed GPU count).
-  struct Obs {
-    double est, act;
-  };
-  std::map<std::string, std::vector<Obs>> groups;
-  std::map<std::pair<std::string, std::string>, Obs> gpu_hours_only;
+  std::map<std::string, std::vector<FitObs>> groups;
+  std::map<std::pair<std::string, std::string>, FitObs> gpu_hours_only;
   std::unordered_set<std::string> with_wall;
+  std::unordered_map<std::string, double> step_r;  // actual id -> ln(estimated / actual tokens/s)
   // The group of an estimate: its GPU, or (by_cluster) its cluster tag and GPU joined by \x1f;
   // empty when it is left out.
   auto key_of = [&](const Entry& est) -> std::string {
@@ -165,16 +212,20 @@ FitResult FitCorrections(const std::vector<Entry>& entries, const std::vector<Li
   };
   std::unordered_set<std::string> untagged;
   for (const Pair& p : c.pairs) {
+    if (p.metric == "tokens_per_s" && p.estimated > 0 && p.actual > 0) {
+      step_r[p.actual_id] = std::log(p.estimated / p.actual);  // a slower actual: a longer step
+      continue;
+    }
     if (p.metric != "wall_s" && p.metric != "gpu_hours") continue;
     const Entry* est = by_id[p.estimate_id];
     std::string key = key_of(*est);
     if (key.empty() && by_cluster && !est->gpu.empty()) untagged.insert(p.actual_id);
     if (key.empty() || !(p.estimated > 0)) continue;
     if (p.metric == "wall_s") {
-      groups[key].push_back({p.estimated, p.actual});
+      groups[key].push_back({p.estimated, p.actual, p.actual_id});
       with_wall.insert(p.actual_id);
     } else {
-      gpu_hours_only[{key, p.actual_id}] = {p.estimated, p.actual};
+      gpu_hours_only[{key, p.actual_id}] = {p.estimated, p.actual, p.actual_id};
     }
   }
   for (const auto& [k, o] : gpu_hours_only) {
@@ -183,34 +234,16 @@ FitResult FitCorrections(const std::vector<Entry>& entries, const std::vector<Li
   double before_sum = 0, loo_sum = 0;
   out.pairs_without_cluster = static_cast<int64_t>(untagged.size());
   for (const auto& [key, obs] : groups) {
-    FitGroup g;
+    FitGroup g = FitOneGroup(obs, step_r);
     g.key = key;
     if (size_t sep = key.find('\x1f'); by_cluster && sep != std::string::npos) {
       g.cluster = key.substr(0, sep);
       g.key = key.substr(sep + 1);
     }
-    g.pairs = static_cast<int64_t>(obs.size());
-    double sum = 0, sum2 = 0, before = 0;
-    for (const Obs& o : obs) {
-      double r = std::log(o.act / o.est);
-      sum += r;
-      sum2 += r * r;
-      before += std::fabs(o.est - o.act) / o.act;
-    }
-    double n = static_cast<double>(obs.size());
-    g.time_factor = std::exp(sum / n);
-    g.sd_log = obs.size() > 1 ? std::sqrt(std::max(0.0, (sum2 - sum * sum / n) / (n - 1))) : 0;
-    g.mape_before_pct = 100 * before / n;
-    if (obs.size() > 1) {
-      double loo = 0;
-      for (const Obs& o : obs) {
-        double f = std::exp((sum - std::log(o.act / o.est)) / (n - 1));
-        loo += std::fabs(o.est * f - o.act) / o.act;
-      }
-      g.loo_mape_pct = 100 * loo / n;
+    if (g.loo_mape_pct) {
       out.loo_pairs += g.pairs;
-      before_sum += before;
-      loo_sum += loo;
+      before_sum += g.before_ape_sum;
+      loo_sum += g.loo_ape_sum;
     }
     out.pairs += g.pairs;
     out.groups.push_back(std::move(g));

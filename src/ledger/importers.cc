@@ -123,7 +123,7 @@ Status Finish(const CsvRow& row, const std::string& error, const ImportOptions& 
 }
 
 bool HasMeasure(const Metrics& m) {
-  return m.wall_s || m.gpu_hours || m.energy_kwh || m.usd || m.co2_kg || m.tokens;
+  return m.wall_s || m.gpu_hours || m.energy_kwh || m.usd || m.co2_kg || m.tokens || m.tokens_per_s;
 }
 
 }  // namespace
@@ -282,7 +282,7 @@ Result<ImportBatch> ParseWandbCsv(std::string_view text, const std::string& file
   // Config or summary columns under dlcost's names, as for MLflow's params and metrics.
   auto c_gpu = t.Column("gpu"), c_num = t.Column("num_gpus"), c_gh = t.Column("gpu_hours");
   auto c_kwh = t.Column("energy_kwh"), c_usd = t.Column("usd"), c_co2 = t.Column("co2_kg");
-  auto c_tokens = t.Column("tokens");
+  auto c_tokens = t.Column("tokens"), c_tps = t.Column("tokens_per_s");
   ImportBatch batch;
   batch.importer = "wandb";
   batch.file = file;
@@ -310,7 +310,7 @@ Result<ImportBatch> ParseWandbCsv(std::string_view text, const std::string& file
         r.Number(c_runtime, "Runtime", &e.metrics.wall_s, kMaxDurationS) && r.Count(c_num, "num_gpus", &e.num_gpus) &&
         r.Number(c_gh, "gpu_hours", &e.metrics.gpu_hours) && r.Number(c_kwh, "energy_kwh", &e.metrics.energy_kwh) &&
         r.Number(c_usd, "usd", &e.metrics.usd) && r.Number(c_co2, "co2_kg", &e.metrics.co2_kg) &&
-        r.Number(c_tokens, "tokens", &e.metrics.tokens);
+        r.Number(c_tokens, "tokens", &e.metrics.tokens) && r.Number(c_tps, "tokens_per_s", &e.metrics.tokens_per_s);
     if (r.error().empty()) {
       if (e.run_name.empty()) {
         r.Fail(fmt::format("column '{}' is empty (it names the run)", name_field));

@@ -318,6 +318,7 @@ Result<ImportBatch> ParseMlflowStore(const std::string& dir, const ImportOptions
       number("usd", &e.metrics.usd);
       number("co2_kg", &e.metrics.co2_kg);
       number("tokens", &e.metrics.tokens);
+      number("tokens_per_s", &e.metrics.tokens_per_s);
       if (std::optional<std::string> g = value_of("gpu")) e.gpu = *g;
       std::optional<double> n;
       number("num_gpus", &n);

@@ -320,6 +320,7 @@ TEST(LedgerImport, MlflowFileStore) {
   EXPECT_EQ(e.project, "lm");            // the experiment's name
   EXPECT_EQ(e.metrics.wall_s, 64800.0);
   EXPECT_EQ(e.metrics.energy_kwh, 118.4);  // the metric's last value
+  EXPECT_EQ(e.metrics.tokens_per_s, 42110.0);
   EXPECT_EQ(e.num_gpus, 8);
   ASSERT_EQ(b->skipped.size(), 1u);
   EXPECT_NE(b->skipped[0].reason.find("has not finished"), std::string::npos);
@@ -476,6 +477,51 @@ TEST(LedgerFit, SideBySideClustersSeparateOneGpuType) {
   EXPECT_EQ(side.pairs, 60);
   EXPECT_EQ(side.pairs_without_cluster, 1);
   EXPECT_LT(side.loo_mape_pct, 1.1 * noise_mape) << "noise MAPE " << noise_mape;
+}
+
+// Actuals that report their steady throughput split the time factor: hidden step factor 1.25
+// (the steady step is 25% slower than modelled) and goodput factor 1.12 (12% more wall time lost
+// around the steps than the goodput model says); the time factor is their product.
+TEST(LedgerFit, SplitsTheFactorIntoStepAndGoodput) {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> noise(0.0, 0.03);
+  std::vector<Entry> entries;
+  for (int i = 0; i < 25; ++i) {
+    Entry est;
+    est.kind = Kind::kEstimate;
+    est.id = fmt::format("e-{}", i);
+    est.run_name = fmt::format("r{}", i);
+    est.gpu = "a100-sxm-80gb";
+    est.metrics.wall_s = 36000.0 * (1 + i);
+    est.metrics.tokens_per_s = 50000;
+    Entry act;
+    act.kind = Kind::kActual;
+    act.id = fmt::format("a-{}", i);
+    act.run_name = est.run_name;
+    double step = 1.25 * std::exp(noise(rng)), goodput = 1.12 * std::exp(noise(rng));
+    act.metrics.tokens_per_s = 50000 / step;
+    act.metrics.wall_s = *est.metrics.wall_s * step * goodput;
+    entries.push_back(est);
+    entries.push_back(act);
+  }
+  // A run without a throughput counts in the time factor only.
+  Entry est = entries[0], act = entries[1];
+  est.id = "e-x";
+  est.run_name = "x";
+  act.id = "a-x";
+  act.run_name = "x";
+  act.metrics.tokens_per_s.reset();
+  entries.push_back(est);
+  entries.push_back(act);
+  FitResult fit = FitCorrections(entries, {}, "", "");
+  ASSERT_EQ(fit.groups.size(), 1u);
+  const FitGroup& g = fit.groups[0];
+  EXPECT_EQ(g.pairs, 26);
+  EXPECT_EQ(g.step_pairs, 25);
+  ASSERT_TRUE(g.step_time_factor && g.goodput_factor);
+  EXPECT_NEAR(*g.step_time_factor, 1.25, 0.02 * 1.25);
+  EXPECT_NEAR(*g.goodput_factor, 1.12, 0.02 * 1.12);
+  EXPECT_NEAR(g.time_factor, 1.25 * 1.12, 0.03 * 1.4);
 }
 
 TEST(LedgerBudget, SpentCommittedAndWindow) {
