@@ -38,6 +38,7 @@ struct ServeRequest {
   std::string ttft_p99_ms, e2e_p99_ms;                    // serving-planner targets
   bool no_cfg = false;
   bool skip_bad_rows = false;  // --skip-bad-rows: bad trace rows are counted, not fatal
+  bool dp_attention = false;   // --dp-attention
 };
 
 // A request trace (`infer --trace`): its requests sorted by arrival, and the rows skipped.

@@ -42,6 +42,9 @@ struct Op {
   int64_t attn_heads = 0;
   double attn_kv_len = 0;
   bool trainable = true;     // false for fixed tables (DiT's sin-cos positions)
+  // Part of a transformer layer's attention block (its norm, projections, attention and output
+  // projection): what data-parallel attention runs per sequence instead of per head.
+  bool attention_block = false;
 };
 
 struct LayerGroup {

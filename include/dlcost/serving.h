@@ -97,6 +97,10 @@ struct ServingSetup {
   uint64_t sim_seed = 1;
   bool simulate = true;  // false: the analytic figures only (the serving planner's screening)
   double moe_imbalance = 1.0;        // tokens of the busiest expert / mean (1: balanced)
+  // Data-parallel attention (SGLang --enable-dp-attention): each GPU of the tensor-parallel
+  // group runs the attention block for its own sequences with the whole attention weights and
+  // caches only their KV; the MLP or experts run over the gathered tokens as before.
+  bool dp_attention = false;
   // Vision and diffusion models.
   int64_t denoise_steps = 50;
   bool cfg = true;                   // classifier-free guidance doubles the denoiser batch

@@ -72,7 +72,8 @@ void AddEstimateFields(report::Report& r, const ServeContext& c, const ServingEs
   r.AddField("gpu", "GPU", c.gpu.id);
   r.AddField("num_gpus", "GPUs", e.num_gpus);
   r.AddField("replicas", "replicas", e.replicas);
-  r.AddField("layout", "per replica", fmt::format("tp={} pp={} ep={}", c.setup.tp, c.setup.pp, c.setup.ep));
+  r.AddField("layout", "per replica",
+             fmt::format("tp={} pp={} ep={}{}", c.setup.tp, c.setup.pp, c.setup.ep, c.setup.dp_attention ? " dp-attention" : ""));
   r.AddField("engine", "engine profile", c.engine.id);
   r.AddField("engine_factor", "engine factor", e.engine_factor, 3);
   r.AddField("formats", "weights / activations / KV", fmt::format("{} / {} / {}", e.weight_format, e.act_format, e.kv_format));

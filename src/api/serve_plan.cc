@@ -223,6 +223,9 @@ Result<ServePlanResult> ServePlan(const Session& session, const InferRequest& re
     return UsageError("--gpu any (or a list): the planner searches the shipped offers; --offer and "
                       "--price-usd-per-gpu-hour are for one GPU");
   }
+  if (req.serve.dp_attention) {
+    return UsageError("--dp-attention: not a dimension the serving planner searches yet; give one --gpu and a --tp");
+  }
   DLCOST_ASSIGN_OR_RETURN(std::vector<Accelerator> gpus, PlannerGpus(session, req.serve.gpu));
   ServePlanResult r;
   r.qps = t.qps;

@@ -189,6 +189,8 @@ Status ParseServingOptions(const Session& session, const ServeRequest& f, ServeC
     DLCOST_ASSIGN_OR_RETURN(double v, ParseCount(f.moe_imbalance, "--moe-imbalance"));
     s.moe_imbalance = v;
   }
+  if (f.dp_attention && s.tp < 2) return UsageError("--dp-attention: needs --tp 2 or more (it spreads sequences over the tensor-parallel GPUs)");
+  s.dp_attention = f.dp_attention;
   DLCOST_ASSIGN_OR_RETURN(int64_t steps, ParsePositiveInt(f.steps, "--steps"));
   s.denoise_steps = steps;
   s.cfg = !f.no_cfg;

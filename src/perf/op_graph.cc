@@ -120,6 +120,7 @@ void AddMoeFfn(const ModelSpec& m, double rows, std::vector<Op>& ops) {
 }
 
 void AddAttentionBlock(const ModelSpec& m, double kv_len, double rows, std::vector<Op>& ops) {
+  size_t first = ops.size();
   double np = NormParamsPerChannel(m);
   ops.push_back(Norm("attn_norm", m.hidden, np, rows));
   bool b = m.linear_bias;
@@ -150,6 +151,7 @@ void AddAttentionBlock(const ModelSpec& m, double kv_len, double rows, std::vect
   for (int64_t i = 2; i < m.norms_per_layer; i += 2) {
     ops.push_back(Norm("post_attn_norm", m.hidden, np, rows));
   }
+  for (size_t i = first; i < ops.size(); ++i) ops[i].attention_block = true;
 }
 
 std::vector<Op> TransformerLayer(const ModelSpec& m, bool moe, double kv_len, double rows) {

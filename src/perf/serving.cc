@@ -153,6 +153,14 @@ Result<ServingReplica> DescribeReplica(const ModelSpec& model, const SystemSpec&
   r.sparse_unstructured = s.unstructured_sparsity;
   r.sparse_kernel = !s.sparse_kernel.empty();
   r.moe_imbalance = s.moe_imbalance;
+  r.dp_attention = s.dp_attention && s.tp > 1;
+  if (r.dp_attention) {
+    out.assumptions.push_back(fmt::format(
+        "data-parallel attention: each of the {} GPUs runs the attention block for its own sequences with the whole "
+        "attention weights and keeps only their KV cache; the MLP runs over all GPUs' tokens, gathered before it and "
+        "scattered after it; sequences are taken as spread evenly over the GPUs",
+        s.tp));
+  }
   perf::Link intra = IntraLink(sys, eff);
   perf::Link inter = InterLink(sys, eff);
   int64_t gpn = std::max(1, sys.gpus_per_node);

@@ -37,7 +37,10 @@ Status SizeKvCache(const ModelSpec& model, const ServingSetup& s, double reserve
   const EngineProfile& engine = r.engine;
   int64_t I = s.input_len, O = s.output_len;
   DLCOST_ASSIGN_OR_RETURN(r.graph, BuildOpGraph(model, std::max<int64_t>(1, std::min<int64_t>(I + O, 1 << 20))));
-  r.kv_tok_layer_bytes = KvBytesPerTokenLayer(model, s.tp, r.kv_elem_bytes);
+  // Data-parallel attention: a sequence's whole KV on one GPU of the group, none replicated; per
+  // GPU that is 1/tp of the replica's KV on average.
+  r.kv_tok_layer_bytes = r.dp_attention ? KvBytesPerTokenLayer(model, 1, r.kv_elem_bytes) / static_cast<double>(s.tp)
+                                        : KvBytesPerTokenLayer(model, s.tp, r.kv_elem_bytes);
   double layers_per_gpu = static_cast<double>(r.graph.TransformerLayers()) / static_cast<double>(s.pp);
   // With sliding-window layers a sequence caches fewer keys than its length: the per-token
   // figure is the average over the reserved length (WindowedKeys).

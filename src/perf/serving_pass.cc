@@ -52,8 +52,11 @@ void AddMatmulOp(const ServingReplica& r, const Pass& p, const LayerGroup& grp, 
   double tokens = p.Tokens();
   bool head = grp.name == "head";
   double rows = head && !image ? p.logits_rows * op.gemm_rows : tokens * op.gemm_rows;
+  // Data-parallel attention: each GPU projects its own sequences' tokens with whole weights.
+  bool dp = r.dp_attention && op.attention_block;
+  if (dp) rows /= static_cast<double>(r.tp);
   if (rows <= 0) return;
-  double shard = op.kind == OpKind::kRouter ? 1 : static_cast<double>(r.tp);
+  double shard = op.kind == OpKind::kRouter || dp ? 1 : static_cast<double>(r.tp);
   double k = static_cast<double>(op.gemm_k), n = static_cast<double>(op.gemm_n);
   double flops = 2 * rows * k * n / shard;
   // Below one tile the engines switch to matrix-vector kernels, which are memory bound.
@@ -113,19 +116,28 @@ void AddAttentionOp(const ServingReplica& r, const Pass& p, const Op& op, PassCo
   double tokens = p.Tokens();
   double tp = static_cast<double>(r.tp);
   double per_key = op.attn_kv_len > 0 ? op.fwd_flops / op.gemm_rows / op.attn_kv_len : 0;
-  double keys, kv_read;
+  double key_flops, kv_read;
   if (image) {
-    keys = tokens * op.gemm_rows * op.attn_kv_len;
+    key_flops = tokens * op.gemm_rows * op.attn_kv_len * per_key;
     kv_read = tokens * op.gemm_rows * 2 * op.act_out_elems / op.gemm_rows * kAct16Bytes;
   } else {
     double dq = p.decode_seqs * p.decode_tokens_per_seq;
     // Sliding-window layers keep and read only their last w keys.
     double decode_keys = WindowedKeys(*r.model, p.decode_ctx);
-    keys = dq * decode_keys + p.prefill_tokens * WindowedKeys(*r.model, p.prefill_ctx);
+    // MLA decodes in absorbed form: each head's query is taken into the latent space and
+    // attends the cached latent directly, (kv_lora + rope) for the scores and kv_lora for the
+    // values per key (DeepSeek-V2, Sec. 2.1.2 and Appendix C); prefill decompresses the keys
+    // and values and attends as multi-head attention.
+    double per_key_decode = per_key;
+    if (const auto& mla = r.model->mla) {
+      per_key_decode = 2.0 * static_cast<double>(op.attn_heads) *
+                       static_cast<double>(2 * mla->kv_lora_rank + mla->qk_rope_head_dim);
+    }
+    key_flops = dq * decode_keys * per_key_decode + p.prefill_tokens * WindowedKeys(*r.model, p.prefill_ctx) * per_key;
     // Decode reads every cached key and value once per sequence; prefill writes its own.
     kv_read = (p.decode_seqs * decode_keys + p.Tokens()) * r.kv_tok_layer_bytes;
   }
-  double flops = keys * per_key / tp;
+  double flops = key_flops / tp;
   double bytes = kv_read + tokens * op.act_out_elems / (image ? 1 : op.gemm_rows) * 2 * kAct16Bytes / tp;
   layer.seconds += OpSeconds(r, flops, r.attn_peak, r.eff.attention_max_fraction, bytes, pc);
   layer.flops += flops;
@@ -157,15 +169,19 @@ LayerSums CostLayer(const ServingReplica& r, const Pass& p, const LayerGroup& gr
       case OpKind::kNorm:
       case OpKind::kOther: {
         double rows = grp.name == "head" && !image ? p.logits_rows : tokens;
+        if (r.dp_attention && op.attention_block) rows /= static_cast<double>(r.tp);
         layer.seconds += OpSeconds(r, 0, 0, 1, rows * op.act_out_elems * 2 * kAct16Bytes, pc);
         break;
       }
     }
   }
   if (IsLayerGroup(grp.name) && r.tp > 1) {
-    // Two all-reduces of the layer's output per transformer layer (Megatron-LM tensor parallelism).
+    // Two all-reduces of the layer's output per transformer layer (Megatron-LM tensor
+    // parallelism). Data-parallel attention instead gathers every GPU's tokens before the MLP and
+    // scatters the reduced outputs back after it: an all-gather and a reduce-scatter, the two
+    // halves of one ring all-reduce.
     double rows = image ? tokens * r.graph.seq_len : tokens;
-    double t = 2 * AllReduceTime(rows * m.hidden * kAct16Bytes, r.tp_group);
+    double t = (r.dp_attention ? 1 : 2) * AllReduceTime(rows * m.hidden * kAct16Bytes, r.tp_group);
     layer.seconds += t;
     pc->comm_s += t;
   }
@@ -213,7 +229,8 @@ double WeightBytesPerGpu(const ServingReplica& r) {
       switch (op.kind) {
         case OpKind::kGemm:
         case OpKind::kConv:
-          per += op.params / tp * WeightBitsEffective(r, true, true) / 8;
+          // Data-parallel attention keeps the whole attention block on every GPU.
+          per += op.params / (r.dp_attention && op.attention_block ? 1 : tp) * WeightBitsEffective(r, true, true) / 8;
           break;
         case OpKind::kExperts:
           per += op.params / (tp * static_cast<double>(r.ep)) * WeightBitsEffective(r, true, true) / 8;

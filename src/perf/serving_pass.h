@@ -57,6 +57,7 @@ struct ServingReplica {
   double sparse_unstructured = 0;
   bool sparse_kernel = false;
   double moe_imbalance = 1;
+  bool dp_attention = false;  // data-parallel attention over the tensor-parallel group
   GroupPlacement tp_group, ep_group;
   Link pp_link;
   double kv_tok_layer_bytes = 0;  // KV bytes of one token in one layer on one GPU

@@ -162,6 +162,10 @@ Result<ServingSetup> SetupFromRow(const CaseRow& row, const std::string& note, s
   DLCOST_RETURN_IF_ERROR(FormatsFromRow(row, s, chosen));
   DLCOST_RETURN_IF_ERROR(ScenarioFromRow(row.Get("scenario"), batch, conc, s));
   DLCOST_RETURN_IF_ERROR(RequestRateFromRow(row, s, chosen));
+  if (std::string dp = ToLower(row.Get("dp_attention")); !dp.empty()) {
+    if (dp != "true" && dp != "false") return InvalidInput("dp_attention is not true or false");
+    s.dp_attention = dp == "true" && s.tp > 1;
+  }
   std::smatch mt;
   static const std::regex spec_re(R"(spec=([a-z]+))");
   if (std::regex_search(note, mt, spec_re)) {
@@ -306,7 +310,7 @@ Result<ValidationReport> PredictInferenceCases(const std::string& csv_path, cons
       "vocab", "experts", "top_k", "gpu", "num_gpus", "tp", "pp", "ep", "weight_dtype", "act_dtype", "kv_dtype",
       "input_len", "output_len", "batch", "concurrency", "scenario", "engine", "metric", "value", "note",
       // Optional columns (validation/published/README.md, "Optional serving columns").
-      "ffn_act", "engine_version", "dataset", "request_rate"};
+      "ffn_act", "engine_version", "dataset", "request_rate", "dp_attention"};
   return RunCases(csv_path, kColumns, metrics, [&](const CaseRow& row, ValidationCase& vc) -> Status {
     if (reuse) {
       auto it = reuse->find(vc.line);

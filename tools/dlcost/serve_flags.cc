@@ -35,6 +35,9 @@ void AddServeOptions(CLI::App* cmd, api::ServeRequest* f, bool require_model_gpu
   cmd->add_option("--tpot-ms", f->tpot_ms, "Time-per-output-token target (p50 as modelled)");
   cmd->add_option("--engine", f->engine, "Serving engine profile: generic, vllm, tensorrt-llm, sglang, llama.cpp, ...");
   cmd->add_option("--moe-imbalance", f->moe_imbalance, "Busiest expert's tokens / mean (default 1: balanced routing)");
+  cmd->add_flag("--dp-attention", f->dp_attention,
+                "Data-parallel attention over the --tp GPUs (SGLang --enable-dp-attention): whole attention weights and "
+                "each sequence's KV on one GPU");
   cmd->add_option("--steps", f->steps, "Denoising steps for diffusion models")->capture_default_str();
   cmd->add_flag("--no-cfg", f->no_cfg, "Diffusion without classifier-free guidance");
   cmd->add_option("--calibration", f->calibration, "Efficiency profile JSON (default: data/efficiency/default.json)");
