@@ -337,6 +337,23 @@ report::Report LedgerCompareReport(const ledger::Comparison& c) {
   for (const ledger::Pair& p : c.pairs) {
     t.rows.push_back({p.run_name, p.metric, p.estimated, p.actual, 100.0 * p.rel_error, p.estimate_id, p.actual_id});
   }
+  // Estimated against actual on log axes, a series per metric (their units differ; the log
+  // scale keeps each metric's spread readable), y = x where the estimate was exact.
+  report::Chart& chart = rep.AddChart("estimated_vs_actual", "Estimated against actual (log-log; on the dashed line, exact)",
+                                      report::ChartKind::kScatter);
+  chart.x_label = "actual (each metric in its own unit)";
+  chart.y_label = "estimated";
+  chart.log_x = chart.log_y = true;
+  chart.diagonal = true;
+  for (const ledger::MetricSummary& m : c.summary) {
+    report::ChartSeries s{m.metric, {}, {}, {}, {}, {}, {}};
+    for (const ledger::Pair& p : c.pairs) {
+      if (p.metric != m.metric) continue;
+      s.x.push_back(p.actual);
+      s.y.push_back(p.estimated);
+    }
+    chart.series.push_back(std::move(s));
+  }
   rep.notes.push_back("error = (estimated - actual) / actual; an actual is paired with its linked estimate, else the latest "
                       "estimate of the same run name (docs/ledger.md)");
   if (c.actuals_unmatched > 0) {

@@ -192,6 +192,42 @@ void PlanTable(report::Report& r, const std::string& key, const std::string& tit
   }
 }
 
+// The Pareto front as cost against wall days, each plan with its 80% bands; the best plan (the
+// objective's choice) ringed where it is on the front, else drawn as its own point.
+void AddParetoChart(const PlanSearchResult& x, report::Report& r) {
+  report::Chart& c = r.AddChart("pareto", "Cost against time: the Pareto front", report::ChartKind::kScatter);
+  c.x_label = "wall-clock days";
+  c.y_label = "cost (USD)";
+  report::ChartSeries front{"Pareto front (80% bands)", {}, {}, {}, {}, {}, {}};
+  auto add = [](report::ChartSeries& s, const Plan& p, const EstimateBands& b) {
+    if (!p.cost.usd) return false;
+    s.x.push_back(p.cost.wall_s / kSecondsPerDay);
+    s.y.push_back(*p.cost.usd);
+    s.x_low.push_back(b.wall_days ? b.wall_days->low : s.x.back());
+    s.x_high.push_back(b.wall_days ? b.wall_days->high : s.x.back());
+    s.y_low.push_back(b.usd ? b.usd->low : s.y.back());
+    s.y_high.push_back(b.usd ? b.usd->high : s.y.back());
+    return true;
+  };
+  const std::vector<Plan>& front_plans = x.result.pareto;
+  for (size_t i = 0; i < front_plans.size(); ++i) add(front, front_plans[i], BandsAt(x.pareto_bands, i));
+  c.series.push_back(std::move(front));
+  if (x.result.plans.empty()) return;
+  const Plan& best = x.result.plans.front();
+  for (size_t i = 0; i < front_plans.size(); ++i) {
+    if (front_plans[i].cost.wall_s == best.cost.wall_s && front_plans[i].cost.usd == best.cost.usd) {
+      c.highlighted.push_back({0, i});
+      c.series[0].name += "; ringed: the best plan";
+      return;
+    }
+  }
+  report::ChartSeries chosen{"the best plan", {}, {}, {}, {}, {}, {}};
+  if (add(chosen, best, BandsAt(x.plan_bands, 0))) {
+    c.series.push_back(std::move(chosen));
+    c.highlighted.push_back({1, 0});
+  }
+}
+
 }  // namespace
 
 Result<PlanSearchResult> PlanSearch(const Session& session, const PlanSearchRequest& a) {
@@ -292,6 +328,7 @@ report::Report PlanReport(const PlanSearchResult& x, bool pareto, bool stats) {
                                                       : std::string("modelled per plan (interruptions, restarts, checkpoints; "
                                                                     "docs/training.md, 'Whole run')"),
                                 x.request.run.pue, x.grid.location, x.grid.carbon_g_per_kwh));
+  if (pareto) AddParetoChart(x, r);
   std::vector<EstimateBands> shown = x.plan_bands;
   if (pareto) shown.insert(shown.end(), x.pareto_bands.begin(), x.pareto_bands.end());
   for (const std::string& n : RunBandNotes(shown)) r.notes.push_back(n);

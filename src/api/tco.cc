@@ -155,6 +155,29 @@ void AddOptionRows(const TcoResult& x, report::Table& ot) {
   }
 }
 
+// Cumulative cost by month, training included, for the baseline and each optimization that
+// applies (its one-off cost in month 0); break-even months marked.
+void AddTcoChart(const TcoResult& x, const report::Table& options, report::Report& r) {
+  report::Chart& c = r.AddChart("tco", "Cumulative cost: training, then serving month by month", report::ChartKind::kLines);
+  c.x_label = "month";
+  c.y_label = "cumulative cost (USD)";
+  for (size_t i = 0; i < x.options.size(); ++i) {
+    const TcoOption& o = x.options[i];
+    if (!o.error.empty()) continue;
+    report::ChartSeries s{i == 0 ? "baseline" : o.name, {0}, {x.training_usd + (i == 0 ? 0 : o.one_off_usd)}, {}, {}, {}, {}};
+    for (size_t m = 0; m < o.usd.size(); ++m) {
+      s.x.push_back(static_cast<double>(m + 1));
+      s.y.push_back(s.y.back() + o.usd[m]);
+    }
+    c.series.push_back(std::move(s));
+  }
+  for (const std::vector<report::Value>& row : options.rows) {
+    if (row.size() > 5 && std::holds_alternative<int64_t>(row[5]) && std::holds_alternative<std::string>(row[0])) {
+      c.x_markers.push_back({static_cast<double>(std::get<int64_t>(row[5])), std::get<std::string>(row[0]) + " breaks even"});
+    }
+  }
+}
+
 }  // namespace
 
 report::Report TcoReport(const TcoResult& x) {
@@ -193,6 +216,7 @@ report::Report TcoReport(const TcoResult& x) {
                                   {"period_serving_usd", "serving $ over the period", 0}, {"net_saving_usd", "net saving $", 0},
                                   {"break_even_month", "break-even month"}, {"basis", "one-off basis / status"}});
   AddOptionRows(x, ot);
+  AddTcoChart(x, ot, r);
   r.notes.push_back(fmt::format("serving GPUs are whole replicas sized for each month's average load at ${:.3f}/GPU-hour, {} h per month",
                                 x.usd_per_gpu_hour, kHoursPerMonth));
   r.notes.push_back("break-even month: first month whose cumulative serving saving covers the one-off cost");

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "api/bands.h"
+#include "api/charts.h"
 #include "dlcost/plan.h"
 #include "dlcost/strings.h"
 #include "dlcost/units.h"
@@ -298,6 +299,8 @@ void AddTrainTables(const TrainingEstimate& e, bool t_offload_opt, report::Repor
   time_row("host copies (offload, exposed)", e.time_offload_s);
   if (e.time_ledger_correction_s != 0) time_row("ledger correction (ledger fit)", e.time_ledger_correction_s);
   time_row("total", e.time_step_s);
+  AddPartsChart(r, r.tables[r.tables.size() - 2], 1, "memory", "Memory per GPU (most-loaded rank)", "per GPU", "GiB");
+  AddPartsChart(r, r.tables.back(), 1, "step_time", "Where the step's time goes", "one step", "seconds");
 }
 
 }  // namespace

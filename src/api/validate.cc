@@ -1,4 +1,5 @@
 #include <filesystem>
+#include <map>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -241,6 +242,29 @@ void CasesTable(const ValidationReport& v, bool bands, report::Report& r) {
   }
 }
 
+// Predicted against measured on log axes, one series per metric family, the 80% band as an
+// error bar and y = x as the line a perfect model would sit on.
+void AddPredictedChart(const ValidationReport& v, report::Report& r) {
+  report::Chart& c = r.AddChart("predicted_vs_measured", "Predicted against measured (log-log; on the dashed line, exact)",
+                                report::ChartKind::kScatter);
+  c.x_label = "measured";
+  c.y_label = "predicted";
+  c.log_x = c.log_y = true;
+  c.diagonal = true;
+  std::map<std::string, size_t> series_of;
+  for (const ValidationCase& k : v.cases) {
+    if (k.status != "ok" || !k.predicted) continue;
+    std::string family = k.regime.family.empty() ? k.metric : k.regime.family;
+    auto [it, added] = series_of.emplace(family, c.series.size());
+    if (added) c.series.push_back({family, {}, {}, {}, {}, {}, {}});
+    report::ChartSeries& s = c.series[it->second];
+    s.x.push_back(k.measured);
+    s.y.push_back(*k.predicted);
+    s.y_low.push_back(k.predicted_low.value_or(*k.predicted));
+    s.y_high.push_back(k.predicted_high.value_or(*k.predicted));
+  }
+}
+
 void BandFamilyTable(const ValidationReport& v, report::Report& r) {
   report::Table& t = r.AddTable(
       "error_bands", "80% error bands per metric family (leave-one-source-out vs in-sample)",
@@ -311,6 +335,7 @@ report::Report ValidationRecord(const ValidationReport& v, const std::string& fi
   bool bands = !v.band_families.empty();
   SummaryTable(v, bands, r);
   CasesTable(v, bands, r);
+  AddPredictedChart(v, r);
   PlannerTable(v, r);
   if (bands) BandFamilyTable(v, r);
   ErrorGroupTables(v, r);

@@ -239,12 +239,34 @@ std::string RenderMarkdown(const Report& r) {
   return out;
 }
 
+// The page's whole style: inline, so that the file is self-contained; print-friendly.
+constexpr const char* kHtmlStyle =
+    "body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d1d1f;background:#fff;"
+    "margin:0}main{max-width:980px;margin:0 auto;padding:24px 20px 40px}"
+    "h1{font-size:1.5em;margin:0 0 16px}h2{font-size:1.15em;margin:28px 0 8px}"
+    "table{border-collapse:collapse;margin:8px 0 16px;font-variant-numeric:tabular-nums}"
+    "th,td{padding:4px 10px;border-bottom:1px solid #e3e3e6;text-align:left;vertical-align:top}"
+    "td.n{text-align:right}thead th{border-bottom:2px solid #b9b9c0;background:#f6f6f8}"
+    "table.fields th{font-weight:500;color:#444;background:none}tbody tr:nth-child(even){background:#fafafc}"
+    "figure{margin:12px 0 24px}figcaption{font-weight:600;margin-bottom:4px}svg.chart{max-width:100%;height:auto}"
+    "svg text{font:12px system-ui,sans-serif;fill:#222}svg .title{font-weight:600}"
+    "svg .grid{stroke:#e6e6ea}svg .frame{fill:none;stroke:#8a8a92}svg .err{stroke-width:1.3;opacity:.55}"
+    "svg .diag{stroke:#8a8a92;stroke-dasharray:5 4}svg .marker{stroke:#D55E00;stroke-width:1.5;stroke-dasharray:6 4}"
+    "svg .mlabel{fill:#D55E00}svg .ring{fill:none;stroke:#000;stroke-width:2}"
+    "ul.notes{font-size:.9em;color:#333;padding-left:20px}ul.notes li{margin:3px 0}"
+    "footer{margin-top:32px;font-size:.8em;color:#777}"
+    "@media print{main{max-width:none;padding:0}figure,table{break-inside:avoid}}";
+
+// A number cell is right-aligned.
+bool IsNumber(const Value& v) { return std::holds_alternative<double>(v) || std::holds_alternative<int64_t>(v); }
+
 std::string RenderHtml(const Report& r) {
-  std::string out = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + HtmlEscape(r.title) +
-                    "</title></head><body>\n";
-  if (!r.title.empty()) out += "<h2>" + HtmlEscape(r.title) + "</h2>\n";
+  std::string out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>" +
+                    HtmlEscape(r.title) + "</title><style>" + kHtmlStyle + "</style></head><body><main>\n";
+  if (!r.title.empty()) out += "<h1>" + HtmlEscape(r.title) + "</h1>\n";
   if (!r.fields.empty()) {
-    out += "<table>\n";
+    out += "<table class=\"fields\">\n";
     for (const Field& f : r.fields) {
       if (!f.InHuman()) continue;
       out += "<tr><th>" + HtmlEscape(f.label) + "</th><td>" + HtmlEscape(FormatValue(f.value, f.precision)) +
@@ -252,29 +274,43 @@ std::string RenderHtml(const Report& r) {
     }
     out += "</table>\n";
   }
+  for (const Chart& c : r.charts) {
+    out += "<figure id=\"chart-" + HtmlEscape(c.key) + "\"><figcaption>" + HtmlEscape(c.title) + "</figcaption>" +
+           RenderSvg(c) + "</figure>\n";
+  }
   for (const Table& t : r.tables) {
-    if (!t.title.empty()) out += "<h3>" + HtmlEscape(t.title) + "</h3>\n";
-    out += "<table>\n<tr>";
+    if (!t.title.empty()) out += "<h2>" + HtmlEscape(t.title) + "</h2>\n";
+    out += "<table>\n<thead><tr>";
     for (const Column& c : t.columns) out += "<th>" + HtmlEscape(c.title) + "</th>";
-    out += "</tr>\n";
+    out += "</tr></thead>\n<tbody>\n";
     for (const auto& row : t.rows) {
       out += "<tr>";
       for (size_t c = 0; c < t.columns.size(); ++c) {
-        out += "<td>" + HtmlEscape(FormatValue(c < row.size() ? row[c] : Value(), t.columns[c].precision)) + "</td>";
+        const Value& v = c < row.size() ? row[c] : Value();
+        out += (IsNumber(v) ? "<td class=\"n\">" : "<td>") + HtmlEscape(FormatValue(v, t.columns[c].precision)) + "</td>";
       }
       out += "</tr>\n";
     }
-    out += "</table>\n";
+    out += "</tbody></table>\n";
   }
   if (!r.notes.empty()) {
-    out += "<ul>\n";
+    out += "<h2>Notes and sources</h2>\n<ul class=\"notes\">\n";
     for (const std::string& n : r.notes) out += "<li>" + HtmlEscape(n) + "</li>\n";
     out += "</ul>\n";
   }
-  return out + "</body></html>\n";
+  return out + "<footer>Written by dlcost. Every figure's formula and source: the docs folder of dlcost.</footer>\n</main></body></html>\n";
 }
 
 }  // namespace
+
+Chart& Report::AddChart(std::string key, std::string title, ChartKind kind) {
+  Chart c;
+  c.key = std::move(key);
+  c.title = std::move(title);
+  c.kind = kind;
+  charts.push_back(std::move(c));
+  return charts.back();
+}
 
 void Report::AddField(std::string key, std::string label, Value value, int precision, Shown shown) {
   fields.push_back({std::move(key), std::move(label), std::move(value), precision, shown});

@@ -264,3 +264,112 @@ TEST(ReportFormat, FormatValue) {
 
 }  // namespace
 }  // namespace dlcost::report
+
+namespace dlcost::report {
+namespace {
+
+size_t Count(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++n;
+  return n;
+}
+
+// What no report may hold: a script, or anything that would make the browser fetch.
+void ExpectSelfContained(const std::string& html) {
+  EXPECT_FALSE(Contains(html, "<script")) << "a script";
+  EXPECT_FALSE(Contains(html, "src=")) << "an external source";
+  EXPECT_FALSE(Contains(html, "href=")) << "a link";
+  EXPECT_FALSE(Contains(html, "url(")) << "a CSS fetch";
+  EXPECT_FALSE(Contains(html, "@import")) << "a CSS import";
+}
+
+TEST(ReportSvg, ScatterLeavesOutWhatALogAxisCannotDraw) {
+  Chart c;
+  c.key = "pvm";
+  c.title = "Predicted <vs> measured";
+  c.kind = ChartKind::kScatter;
+  c.log_x = c.log_y = true;
+  c.diagonal = true;
+  c.x_label = "measured";
+  c.series.push_back({"time & more", {1, 10, 100, -5, kNaN, 1e6}, {2, 9, 120, 4, 3, kInf}, {}, {}, {}, {}});
+  std::string svg = RenderSvg(c);
+  EXPECT_EQ(Count(svg, "<circle"), 3u) << svg;  // -5 (log), NaN and inf are left out
+  EXPECT_FALSE(Contains(svg, "nan")) << svg;
+  EXPECT_FALSE(Contains(svg, "inf")) << svg;
+  EXPECT_TRUE(Contains(svg, "Predicted &lt;vs&gt; measured")) << svg;
+  EXPECT_TRUE(Contains(svg, "time &amp; more")) << svg;
+  EXPECT_TRUE(Contains(svg, "class=\"diag\"")) << svg;
+  EXPECT_TRUE(Contains(svg, ">1M<")) << svg;  // decade ticks up to 1e6 with SI suffixes
+  EXPECT_TRUE(Contains(svg, "(log scale)")) << svg;
+}
+
+TEST(ReportSvg, ErrorBarsMarkersAndRings) {
+  Chart c;
+  c.kind = ChartKind::kLines;
+  c.series.push_back({"baseline", {0, 1, 2}, {10, 20, 30}, {}, {}, {8, 18, 28}, {12, 22, 32}});
+  c.series.push_back({"fp8", {0, 1, 2}, {15, 21, 27}, {}, {}, {}, {}});
+  c.x_markers.push_back({2, "fp8 breaks even"});
+  c.highlighted.push_back({1, 2});
+  std::string svg = RenderSvg(c);
+  EXPECT_EQ(Count(svg, "<polyline"), 2u) << svg;
+  EXPECT_EQ(Count(svg, "class=\"err\""), 3u) << svg;
+  EXPECT_EQ(Count(svg, "class=\"ring\""), 1u) << svg;
+  EXPECT_TRUE(Contains(svg, "fp8 breaks even")) << svg;
+  EXPECT_EQ(Count(svg, "<rect x=") - Count(svg, "class=\"frame\""), 2u) << svg;  // legend swatches
+}
+
+TEST(ReportSvg, StackedBarsSumTheirPositiveParts) {
+  Chart c;
+  c.kind = ChartKind::kStackedBars;
+  c.x_label = "GiB";
+  c.categories = {"per GPU"};
+  c.series.push_back({"weights", {}, {15}, {}, {}, {}, {}});
+  c.series.push_back({"activations", {}, {38}, {}, {}, {}, {}});
+  c.series.push_back({"freed", {}, {-4}, {}, {}, {}, {}});  // not drawn
+  std::string svg = RenderSvg(c);
+  EXPECT_EQ(Count(svg, "<title>weights: 15</title>"), 1u) << svg;
+  EXPECT_EQ(Count(svg, "<title>activations: 38</title>"), 1u) << svg;
+  EXPECT_FALSE(Contains(svg, "<title>freed")) << svg;
+  EXPECT_TRUE(Contains(svg, ">60<")) << svg;  // the axis reaches past the 53 GiB total
+  EXPECT_TRUE(Contains(svg, "weights 15")) << svg;  // one bar: the legend gives the values
+}
+
+TEST(ReportSvg, NothingToDrawIsSaid) {
+  Chart c;
+  c.log_x = true;
+  c.series.push_back({"s", {-1, 0}, {1, 2}, {}, {}, {}, {}});
+  EXPECT_TRUE(Contains(RenderSvg(c), "nothing to draw"));
+  Chart bars;
+  bars.kind = ChartKind::kStackedBars;
+  EXPECT_TRUE(Contains(RenderSvg(bars), "nothing to draw"));
+}
+
+TEST(ReportHtml, ChartsAreInlineAndTheLargestStaysSmall) {
+  Report r;
+  r.title = "Plans";
+  r.AddField("n", "plans", int64_t{1000});
+  Chart& c = r.AddChart("pareto", "Cost against time", ChartKind::kScatter);
+  ChartSeries s{"front", {}, {}, {}, {}, {}, {}};
+  for (int i = 0; i < 1000; ++i) {
+    double d = 1 + i * 0.01;
+    s.x.push_back(d);
+    s.y.push_back(1000 / d);
+    s.x_low.push_back(d * 0.8);
+    s.x_high.push_back(d * 1.2);
+    s.y_low.push_back(800 / d);
+    s.y_high.push_back(1200 / d);
+  }
+  c.series.push_back(std::move(s));
+  std::string html = Render(r, Format::kHtml);
+  EXPECT_TRUE(Contains(html, "<figure id=\"chart-pareto\"><figcaption>Cost against time</figcaption><svg")) << html.substr(0, 2000);
+  EXPECT_EQ(Count(html, "<circle"), 1000u);
+  EXPECT_LT(html.size(), 300u * 1024u);  // docs/reports.md: under 300 KB for 1,000 points
+  ExpectSelfContained(html);
+  // The other formats carry the numbers, not the drawing.
+  for (Format f : {Format::kJson, Format::kCsv, Format::kMarkdown, Format::kTable}) {
+    EXPECT_FALSE(Contains(Render(r, f), "<svg")) << static_cast<int>(f);
+  }
+}
+
+}  // namespace
+}  // namespace dlcost::report
