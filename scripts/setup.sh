@@ -47,6 +47,7 @@ if [[ "$minimal" -eq 0 ]]; then
     libtorch-dev libopenblas0-pthread
     clang libclang-rt-dev
     postgresql
+    chromium
   )
 fi
 

@@ -246,7 +246,8 @@ constexpr const char* kHtmlStyle =
     "h1{font-size:1.5em;margin:0 0 16px}h2{font-size:1.15em;margin:28px 0 8px}"
     "table{border-collapse:collapse;margin:8px 0 16px;font-variant-numeric:tabular-nums}"
     "th,td{padding:4px 10px;border-bottom:1px solid #e3e3e6;text-align:left;vertical-align:top}"
-    "td.n{text-align:right}thead th{border-bottom:2px solid #b9b9c0;background:#f6f6f8}"
+    "td.n{text-align:right;white-space:nowrap}thead th{border-bottom:2px solid #b9b9c0;background:#f6f6f8}"
+    ".tw{overflow-x:auto;max-width:100%}.tw table{font-size:.9em}"
     "table.fields th{font-weight:500;color:#444;background:none}tbody tr:nth-child(even){background:#fafafc}"
     "figure{margin:12px 0 24px}figcaption{font-weight:600;margin-bottom:4px}svg.chart{max-width:100%;height:auto}"
     "svg text{font:12px system-ui,sans-serif;fill:#222}svg .title{font-weight:600}"
@@ -255,7 +256,7 @@ constexpr const char* kHtmlStyle =
     "svg .mlabel{fill:#D55E00}svg .ring{fill:none;stroke:#000;stroke-width:2}"
     "ul.notes{font-size:.9em;color:#333;padding-left:20px}ul.notes li{margin:3px 0}"
     "footer{margin-top:32px;font-size:.8em;color:#777}"
-    "@media print{main{max-width:none;padding:0}figure,table{break-inside:avoid}}";
+    "@media print{main{max-width:none;padding:0}figure,table{break-inside:avoid}.tw{overflow:visible}}";
 
 // A number cell is right-aligned.
 bool IsNumber(const Value& v) { return std::holds_alternative<double>(v) || std::holds_alternative<int64_t>(v); }
@@ -280,7 +281,7 @@ std::string RenderHtml(const Report& r) {
   }
   for (const Table& t : r.tables) {
     if (!t.title.empty()) out += "<h2>" + HtmlEscape(t.title) + "</h2>\n";
-    out += "<table>\n<thead><tr>";
+    out += "<div class=\"tw\"><table>\n<thead><tr>";
     for (const Column& c : t.columns) out += "<th>" + HtmlEscape(c.title) + "</th>";
     out += "</tr></thead>\n<tbody>\n";
     for (const auto& row : t.rows) {
@@ -291,7 +292,7 @@ std::string RenderHtml(const Report& r) {
       }
       out += "</tr>\n";
     }
-    out += "</tbody></table>\n";
+    out += "</tbody></table></div>\n";
   }
   if (!r.notes.empty()) {
     out += "<h2>Notes and sources</h2>\n<ul class=\"notes\">\n";
