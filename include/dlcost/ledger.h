@@ -204,6 +204,7 @@ struct FitGroup {
   // over those runs.
   int64_t step_pairs = 0;
   std::optional<double> step_time_factor, goodput_factor;
+  double step_sd_log = 0, goodput_sd_log = 0;  // their spreads (standard deviations of the logs; 0 with 1 run)
   double before_ape_sum = 0, loo_ape_sum = 0;  // sums of the APEs behind the two MAPEs
 };
 struct FitResult {

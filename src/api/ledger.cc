@@ -113,6 +113,7 @@ Result<std::string> RecordEstimate(const RecordRequest& r) {
   ledger::Metrics& m = e.metrics;
   if (auto d = JsonNumber(*o, "wall_days")) m.wall_s = *d * 86400.0;
   m.gpu_hours = JsonNumber(*o, "gpu_hours");
+  if (!m.gpu_hours) m.gpu_hours = JsonNumber(*o, "serving_gpu_hours");  // tco with --train-usd: serving alone
   m.energy_kwh = JsonNumber(*o, "energy_kwh");
   m.usd = JsonNumber(*o, "usd");
   m.co2_kg = JsonNumber(*o, "co2_kg");
@@ -427,7 +428,9 @@ std::optional<std::string> CorrectedProfile(const ordered_json& base_in, const s
     if (g->step_time_factor && g->goodput_factor) {
       c["step_pairs"] = g->step_pairs;
       c["step_time_factor"] = *g->step_time_factor;
+      c["step_sd_log"] = g->step_sd_log;
       c["goodput_factor"] = *g->goodput_factor;
+      c["goodput_sd_log"] = g->goodput_sd_log;
     }
     corrections[g->key] = c;
   }

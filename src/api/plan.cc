@@ -210,19 +210,21 @@ void AddParetoChart(const PlanSearchResult& x, report::Report& r) {
     return true;
   };
   const std::vector<Plan>& front_plans = x.result.pareto;
-  for (size_t i = 0; i < front_plans.size(); ++i) add(front, front_plans[i], BandsAt(x.pareto_bands, i));
-  c.series.push_back(std::move(front));
-  if (x.result.plans.empty()) return;
-  const Plan& best = x.result.plans.front();
+  const Plan* best = x.result.plans.empty() ? nullptr : &x.result.plans.front();
   for (size_t i = 0; i < front_plans.size(); ++i) {
-    if (front_plans[i].cost.wall_s == best.cost.wall_s && front_plans[i].cost.usd == best.cost.usd) {
-      c.highlighted.push_back({0, i});
-      c.series[0].name += "; ringed: the best plan";
-      return;
+    size_t point = front.x.size();  // plans without a price are not drawn
+    if (!add(front, front_plans[i], BandsAt(x.pareto_bands, i))) continue;
+    if (best && c.highlighted.empty() && front_plans[i].cost.wall_s == best->cost.wall_s &&
+        front_plans[i].cost.usd == best->cost.usd) {
+      c.highlighted.push_back({0, point});
+      front.name += "; ringed: the best plan";
     }
   }
+  c.series.push_back(std::move(front));
+  if (!best || !c.highlighted.empty()) return;
+  const Plan& chosen_plan = *best;
   report::ChartSeries chosen{"the best plan", {}, {}, {}, {}, {}, {}};
-  if (add(chosen, best, BandsAt(x.plan_bands, 0))) {
+  if (add(chosen, chosen_plan, BandsAt(x.plan_bands, 0))) {
     c.series.push_back(std::move(chosen));
     c.highlighted.push_back({1, 0});
   }

@@ -273,6 +273,7 @@ void AddTrainFields(const TrainResult& t, report::Report& r) {
 }
 
 void AddTrainTables(const TrainingEstimate& e, bool t_offload_opt, report::Report& r) {
+  size_t mem_index = r.tables.size();
   report::Table& mem = r.AddTable("memory", "Memory per GPU (most-loaded rank)",
                                   {{"part", "part"}, {"gib", "GiB", 2}, {"share_pct", "%", 1}});
   auto mem_row = [&](const char* name, double b) {
@@ -299,7 +300,7 @@ void AddTrainTables(const TrainingEstimate& e, bool t_offload_opt, report::Repor
   time_row("host copies (offload, exposed)", e.time_offload_s);
   if (e.time_ledger_correction_s != 0) time_row("ledger correction (ledger fit)", e.time_ledger_correction_s);
   time_row("total", e.time_step_s);
-  AddPartsChart(r, r.tables[r.tables.size() - 2], 1, "memory", "Memory per GPU (most-loaded rank)", "per GPU", "GiB");
+  AddPartsChart(r, r.tables[mem_index], 1, "memory", "Memory per GPU (most-loaded rank)", "per GPU", "GiB");
   AddPartsChart(r, r.tables.back(), 1, "step_time", "Where the step's time goes", "one step", "seconds");
 }
 

@@ -151,7 +151,7 @@ struct FitObs {
 FitGroup FitOneGroup(const std::vector<FitObs>& obs, const std::unordered_map<std::string, double>& step_r) {
   FitGroup g;
   g.pairs = static_cast<int64_t>(obs.size());
-  double sum = 0, sum2 = 0, before = 0, step_sum = 0, goodput_sum = 0;
+  double sum = 0, sum2 = 0, before = 0, step_sum = 0, step_sum2 = 0, goodput_sum = 0, goodput_sum2 = 0;
   for (const FitObs& o : obs) {
     double r = std::log(o.act / o.est);
     sum += r;
@@ -159,8 +159,11 @@ FitGroup FitOneGroup(const std::vector<FitObs>& obs, const std::unordered_map<st
     before += std::fabs(o.est - o.act) / o.act;
     if (auto it = step_r.find(o.actual_id); it != step_r.end()) {
       ++g.step_pairs;
+      double rg = r - it->second;
       step_sum += it->second;
-      goodput_sum += r - it->second;
+      step_sum2 += it->second * it->second;
+      goodput_sum += rg;
+      goodput_sum2 += rg * rg;
     }
   }
   double n = static_cast<double>(obs.size());
@@ -172,6 +175,10 @@ FitGroup FitOneGroup(const std::vector<FitObs>& obs, const std::unordered_map<st
     double k = static_cast<double>(g.step_pairs);
     g.step_time_factor = std::exp(step_sum / k);
     g.goodput_factor = std::exp(goodput_sum / k);
+    if (g.step_pairs > 1) {
+      g.step_sd_log = std::sqrt(std::max(0.0, (step_sum2 - step_sum * step_sum / k) / (k - 1)));
+      g.goodput_sd_log = std::sqrt(std::max(0.0, (goodput_sum2 - goodput_sum * goodput_sum / k) / (k - 1)));
+    }
   }
   if (obs.size() > 1) {
     double loo = 0;
@@ -212,12 +219,19 @@ FitResult FitCorrections(const std::vector<Entry>& entries, const std::vector<Li
   };
   std::unordered_set<std::string> untagged;
   for (const Pair& p : c.pairs) {
-    if (p.metric == "tokens_per_s" && p.estimated > 0 && p.actual > 0) {
-      step_r[p.actual_id] = std::log(p.estimated / p.actual);  // a slower actual: a longer step
+    const Entry* est = by_id[p.estimate_id];
+    // A tco estimate's figures are months of serving plus training, not one run: not fitted.
+    if (est->command == "tco") continue;
+    if (p.metric == "tokens_per_s") {
+      // Only a throughput the actual reports itself is its steady step: tokens / wall time (what
+      // the comparison falls back to) already holds the time lost around the steps.
+      const Entry* act = by_id[p.actual_id];
+      if (act->metrics.tokens_per_s && p.estimated > 0 && p.actual > 0) {
+        step_r[p.actual_id] = std::log(p.estimated / p.actual);  // a slower actual: a longer step
+      }
       continue;
     }
     if (p.metric != "wall_s" && p.metric != "gpu_hours") continue;
-    const Entry* est = by_id[p.estimate_id];
     std::string key = key_of(*est);
     if (key.empty() && by_cluster && !est->gpu.empty()) untagged.insert(p.actual_id);
     if (key.empty() || !(p.estimated > 0)) continue;

@@ -321,8 +321,8 @@ Result<ImportBatch> ParseWandbCsv(std::string_view text, const std::string& file
         if (e.metrics.wall_s && *e.metrics.wall_s > kMaxDurationS) {
           r.Fail(fmt::format("'Created' to 'End Time' is {:g} s, beyond {:g} s", *e.metrics.wall_s, kMaxDurationS));
         } else if (!HasMeasure(e.metrics)) {
-          r.Fail("no measured quantity (Runtime, or Created and End Time, or a gpu_hours, energy_kwh, usd, co2_kg "
-                 "or tokens column)");
+          r.Fail("no measured quantity (Runtime, or Created and End Time, or a gpu_hours, energy_kwh, usd, co2_kg, "
+                 "tokens or tokens_per_s column)");
         }
       }
       if (start && e.metrics.wall_s && e.end.empty()) e.end = FormatIsoTime(*start + *e.metrics.wall_s);

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "report/escape.h"
+
 namespace dlcost::report {
 namespace {
 
@@ -43,19 +45,7 @@ std::string CsvQuote(const std::string& s) {
   return out + "\"";
 }
 
-std::string HtmlEscape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string HtmlEscape(const std::string& s) { return MarkupEscape(s); }
 
 std::string MdEscape(const std::string& s) {
   std::string out;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "dlcost/report.h"
+#include "report/escape.h"
 
 namespace dlcost::report {
 namespace {
@@ -28,21 +29,7 @@ constexpr double kCharWidth = 7;   // of the 12px labels, for the legend's flow
 
 const char* Colour(size_t i) { return kPalette[i % kColours]; }
 
-std::string Esc(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
+std::string Esc(const std::string& s) { return MarkupEscape(s); }
 
 std::string N(double v) { return fmt::format("{:.1f}", v); }
 
@@ -241,19 +228,31 @@ std::string SeriesMarks(const Chart& c, size_t si, const Axis& x, const Axis& y)
 }
 
 std::string XySvg(const Chart& c) {
+  // The axes span the points that are drawn (and their error bars), nothing else.
+  Axis px, py;
+  px.log = c.log_x;
+  py.log = c.log_y;
   std::vector<double> xs, ys;
   for (const ChartSeries& s : c.series) {
-    for (const auto* v : {&s.x, &s.x_low, &s.x_high}) xs.insert(xs.end(), v->begin(), v->end());
-    for (const auto* v : {&s.y, &s.y_low, &s.y_high}) ys.insert(ys.end(), v->begin(), v->end());
+    size_t n = std::min(s.x.size(), s.y.size());
+    for (size_t i = 0; i < n; ++i) {
+      if (!px.Drawable(s.x[i]) || !py.Drawable(s.y[i])) continue;
+      xs.push_back(s.x[i]);
+      ys.push_back(s.y[i]);
+      for (const auto* v : {&s.x_low, &s.x_high}) {
+        if (v->size() == n && px.Drawable((*v)[i])) xs.push_back((*v)[i]);
+      }
+      for (const auto* v : {&s.y_low, &s.y_high}) {
+        if (v->size() == n && py.Drawable((*v)[i])) ys.push_back((*v)[i]);
+      }
+    }
   }
+  if (xs.empty()) return Empty(c);
   for (const ChartMarker& m : c.x_markers) xs.push_back(m.x);
   if (c.diagonal) {  // one range on both axes, so that y = x is the diagonal
     xs.insert(xs.end(), ys.begin(), ys.end());
     ys = xs;
   }
-  Axis probe;
-  probe.log = c.log_x;
-  if (std::none_of(xs.begin(), xs.end(), [&](double v) { return probe.Drawable(v); })) return Empty(c);
   double bottom = kTop + kPlotHeight;
   Axis x = MakeAxis(xs, c.log_x, c.kind == ChartKind::kLines, kLeft, kWidth - kRight);
   Axis y = MakeAxis(ys, c.log_y, !c.log_y, bottom, kTop);

@@ -163,7 +163,9 @@ Result<ServingSetup> SetupFromRow(const CaseRow& row, const std::string& note, s
   DLCOST_RETURN_IF_ERROR(ScenarioFromRow(row.Get("scenario"), batch, conc, s));
   DLCOST_RETURN_IF_ERROR(RequestRateFromRow(row, s, chosen));
   if (std::string dp = ToLower(row.Get("dp_attention")); !dp.empty()) {
-    if (dp != "true" && dp != "false") return InvalidInput("dp_attention is not true or false");
+    if (dp != "true" && dp != "false") {
+      return InvalidInput(fmt::format("dp_attention: '{}' is not true or false", ForMessage(row.Get("dp_attention"))));
+    }
     s.dp_attention = dp == "true" && s.tp > 1;
   }
   std::smatch mt;

@@ -89,6 +89,12 @@ grep -q 'ledger correction (ledger fit)' "$tmp/train_fit.txt" || fail "train did
 if d ledger fit --db "$db" --project nobody --profile-out "$tmp/none.json" 2> /dev/null; then fail "a fit without pairs succeeded"; fi
 [[ ! -e "$tmp/none.json" ]] || fail "a failed fit wrote its profile"
 
+# 3c'. A W&B runs-table export: imported once, the second time nothing is added.
+d ledger import wandb "$src/tests/data/ledger/wandb_export.csv" --db "$tmp/wandb.db" --project lm --format json \
+  | grep -q '"added": 2' || fail "W&B import"
+d ledger import wandb "$src/tests/data/ledger/wandb_export.csv" --db "$tmp/wandb.db" --project lm --format json \
+  | grep -q '"already_there": 2' || fail "W&B re-import added rows"
+
 # 3d. ledger fit --by cluster: the same GPU type in two clusters, a profile each.
 cdb="$tmp/clusters.db"
 printf 'run_name,duration_s\n' > "$tmp/cl_actuals.csv"

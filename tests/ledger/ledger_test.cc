@@ -504,15 +504,30 @@ TEST(LedgerFit, SplitsTheFactorIntoStepAndGoodput) {
     entries.push_back(est);
     entries.push_back(act);
   }
-  // A run without a throughput counts in the time factor only.
+  // A run whose actual reports no throughput of its own counts in the time factor only: tokens /
+  // wall time, which the comparison falls back to, is not its steady step.
   Entry est = entries[0], act = entries[1];
   est.id = "e-x";
   est.run_name = "x";
   act.id = "a-x";
   act.run_name = "x";
   act.metrics.tokens_per_s.reset();
+  act.metrics.tokens = 5e9;
   entries.push_back(est);
   entries.push_back(act);
+  // A tco estimate (months of serving and the training) is no run to correct.
+  Entry tco = entries[0], tco_act = entries[1];
+  tco.id = "e-tco";
+  tco.run_name = "chat";
+  tco.command = "tco";
+  tco.metrics.wall_s.reset();
+  tco.metrics.gpu_hours = 9000;
+  tco_act.id = "a-tco";
+  tco_act.run_name = "chat";
+  tco_act.metrics.wall_s.reset();
+  tco_act.metrics.gpu_hours = 50;
+  entries.push_back(tco);
+  entries.push_back(tco_act);
   FitResult fit = FitCorrections(entries, {}, "", "");
   ASSERT_EQ(fit.groups.size(), 1u);
   const FitGroup& g = fit.groups[0];
@@ -521,6 +536,8 @@ TEST(LedgerFit, SplitsTheFactorIntoStepAndGoodput) {
   ASSERT_TRUE(g.step_time_factor && g.goodput_factor);
   EXPECT_NEAR(*g.step_time_factor, 1.25, 0.02 * 1.25);
   EXPECT_NEAR(*g.goodput_factor, 1.12, 0.02 * 1.12);
+  EXPECT_NEAR(g.step_sd_log, 0.03, 0.012);  // the noise put on each part
+  EXPECT_NEAR(g.goodput_sd_log, 0.03, 0.012);
   EXPECT_NEAR(g.time_factor, 1.25 * 1.12, 0.03 * 1.4);
 }
 

@@ -39,20 +39,20 @@ declare -A pages=(
   [validate]="validate inference $src/validation/published/inference_cases.csv"
   [compare]="ledger compare --db $db"
 )
-for name in "${!pages[@]}"; do
-  # shellcheck disable=SC2086
-  d ${pages[$name]} --format html > "$tmp/$name.html" || fail "$name: dlcost exited $?"
+# Opens $tmp/NAME.html; writes NAME.png, NAME.log (the browser's messages) and NAME.net.json.
+open_page() {
+  local name="$1"
   # No background traffic of the browser's own; the net log then holds only what the page asks.
   timeout 120 "$browser" --headless=new --no-sandbox --disable-gpu --disable-background-networking \
     --disable-component-update --disable-sync --disable-default-apps --disable-domain-reliability --no-first-run \
-    --hide-scrollbars --window-size=1000,1400 --enable-logging=stderr --log-level=0 \
+    --hide-scrollbars --window-size=1000,2000 --enable-logging=stderr --log-level=0 \
     --user-data-dir="$tmp/profile" --log-net-log="$tmp/$name.net.json" --screenshot="$tmp/$name.png" \
     "file://$tmp/$name.html" > "$tmp/$name.log" 2>&1 || fail "$name: chromium exited $? ($(tail -3 "$tmp/$name.log"))"
   [[ -s "$tmp/$name.png" ]] || fail "$name: no screenshot"
-  if grep -q ':CONSOLE' "$tmp/$name.log"; then
-    fail "$name: console messages: $(grep ':CONSOLE' "$tmp/$name.log" | head -3)"
-  fi
-  python3 - "$tmp/$name.net.json" "$name" <<'PY' || fail "$name: the page made a network request"
+}
+# True when the page asked for anything but local files.
+page_fetched() {
+  python3 - "$tmp/$1.net.json" "$1" <<'PY'
 import json, sys
 log = json.load(open(sys.argv[1]))
 names = {v: k for k, v in log["constants"]["logEventTypes"].items()}
@@ -62,8 +62,25 @@ asked = [e["params"]["url"] for e in log.get("events", [])
          and not e["params"]["url"].startswith("file://")]
 if asked:
     print(sys.argv[2], "asked for", asked[:5], file=sys.stderr)
-    sys.exit(1)
+sys.exit(0 if asked else 1)
 PY
+}
+
+# The checks must catch a page that fetches and logs: a control page does both.
+printf '<!DOCTYPE html><html><body><img src="http://127.0.0.1:9/x.png"><script>console.error("control")</script></body></html>' \
+  > "$tmp/control.html"
+open_page control
+page_fetched control 2> /dev/null || fail "control: the network check missed the control page's request"
+grep -q ':CONSOLE' "$tmp/control.log" || fail "control: the console check missed the control page's message"
+
+for name in "${!pages[@]}"; do
+  # shellcheck disable=SC2086
+  d ${pages[$name]} --format html > "$tmp/$name.html" || fail "$name: dlcost exited $?"
+  open_page "$name"
+  if grep -q ':CONSOLE' "$tmp/$name.log"; then
+    fail "$name: console messages: $(grep ':CONSOLE' "$tmp/$name.log" | head -3)"
+  fi
+  if page_fetched "$name"; then fail "$name: the page made a network request"; fi
   grep -q '<svg' "$tmp/$name.html" || [[ "$name" == infer ]] || fail "$name: no chart"
   if [[ -n "$shots" ]]; then cp "$tmp/$name.png" "$shots/report-$name.png"; fi
 done

@@ -291,9 +291,10 @@ TEST(ReportSvg, ScatterLeavesOutWhatALogAxisCannotDraw) {
   c.log_x = c.log_y = true;
   c.diagonal = true;
   c.x_label = "measured";
-  c.series.push_back({"time & more", {1, 10, 100, -5, kNaN, 1e6}, {2, 9, 120, 4, 3, kInf}, {}, {}, {}, {}});
+  c.series.push_back({"time & more", {1, 10, 1e6, -5, kNaN, 1e9}, {2, 9, 1.2e6, 4, 3, kInf}, {}, {}, {}, {}});
   std::string svg = RenderSvg(c);
   EXPECT_EQ(Count(svg, "<circle"), 3u) << svg;  // -5 (log), NaN and inf are left out
+  EXPECT_FALSE(Contains(svg, ">1G<")) << svg;   // and do not stretch the axes (1e9's point is not drawn)
   EXPECT_FALSE(Contains(svg, "nan")) << svg;
   EXPECT_FALSE(Contains(svg, "inf")) << svg;
   EXPECT_TRUE(Contains(svg, "Predicted &lt;vs&gt; measured")) << svg;

@@ -2,6 +2,7 @@
 // (docs/ledger.md). Exit 0 ok, 1 bad input, 2 usage, 4 ledger locked or unavailable, 5 a budget
 // exceeded (ledger budget check).
 #include <cstdio>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -175,9 +176,26 @@ void RegisterFitAndCheck(CLI::App* ledger, GlobalOptions& g, int* exit_code) {
         return;
       }
       report::Report rep = api::LedgerFitReport(*r);
-      for (const api::LedgerFitProfile& p : r->profiles) {
+      auto path_of = [&](const api::LedgerFitProfile& p) {
         std::string path = *out;
         if (per_cluster) path.replace(path.find("{cluster}"), 9, p.cluster);
+        return path;
+      };
+      // Every profile's place is checked before the first is written, so that a bad one leaves
+      // none behind.
+      for (const api::LedgerFitProfile& p : r->profiles) {
+        std::string path = path_of(p);
+        std::error_code ec;
+        std::filesystem::path parent = std::filesystem::path(path).parent_path();
+        if (path == req.base_profile || path == req.db || (!parent.empty() && !std::filesystem::is_directory(parent, ec))) {
+          *exit_code = Fail(InvalidInput(fmt::format("--profile-out: cannot write '{}' (an input of the command, or its "
+                                                     "folder does not exist); nothing written",
+                                                     path)));
+          return;
+        }
+      }
+      for (const api::LedgerFitProfile& p : r->profiles) {
+        std::string path = path_of(p);
         // Never over an input of the run (the base profile, the ledger).
         GlobalOptions to_profile = g;
         to_profile.out = path;
