@@ -146,6 +146,23 @@ void AddWindowsTable(const DriftResult& o, report::Report* r) {
   }
 }
 
+// The share of drifted columns window by window, against time from the first window's start;
+// windows that drift as a dataset ringed.
+void AddWindowsChart(const DriftResult& o, report::Report* r) {
+  report::Chart& c = r->AddChart("windows", "Share of columns drifting, window by window", report::ChartKind::kLines);
+  int64_t t0 = o.windows.front().window.start_s;
+  c.x_label = fmt::format("hours since {}", drift::FormatUtc(t0));
+  c.y_label = "columns drifting (%)";
+  report::ChartSeries s{"drift share; ringed: dataset drift", {}, {}, {}, {}, {}, {}};
+  for (const DriftWindowResult& x : o.windows) {
+    if (x.result.tested == 0) continue;  // an empty window tests nothing
+    if (x.result.dataset_drift) c.highlighted.push_back({0, s.x.size()});
+    s.x.push_back(static_cast<double>(x.window.start_s - t0) / 3600.0);
+    s.y.push_back(100.0 * x.result.drift_share);
+  }
+  c.series.push_back(std::move(s));
+}
+
 }  // namespace
 
 std::string DriftJson(const DriftResult& r) {
@@ -181,7 +198,10 @@ report::Report DriftReport(const DriftResult& o) {
   }
   if (o.decision) r.AddField("decision", "decision", o.decision->verdict);
   AddColumnsTable(d, &r);
-  if (!o.windows.empty()) AddWindowsTable(o, &r);
+  if (!o.windows.empty()) {
+    AddWindowsTable(o, &r);
+    AddWindowsChart(o, &r);
+  }
   if (o.decision) {
     report::Table& dt = r.AddTable("decision", fmt::format("Decision: {}", o.decision->verdict), {{"reason", "reason"}});
     for (const std::string& reason : o.decision->reasons) dt.rows.push_back({reason});

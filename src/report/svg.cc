@@ -209,11 +209,9 @@ std::string SeriesMarks(const Chart& c, size_t si, const Axis& x, const Axis& y)
       out += fmt::format("<line x1=\"{1}\" y1=\"{0}\" x2=\"{2}\" y2=\"{0}\" class=\"err\"/>", N(py), N(x.Map(s.x_low[i])),
                          N(x.Map(s.x_high[i])));
     }
-    if (c.kind == ChartKind::kLines) {
-      line.emplace_back(px, py);
-    } else {
-      out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"3.5\"/>", N(px), N(py));
-    }
+    bool lines = c.kind == ChartKind::kLines;
+    if (lines) line.emplace_back(px, py);
+    out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"{}\"/>", N(px), N(py), lines ? "2.5" : "3.5");
     if (std::find(c.highlighted.begin(), c.highlighted.end(), std::pair{si, i}) != c.highlighted.end()) {
       out += fmt::format("<circle cx=\"{}\" cy=\"{}\" r=\"8\" class=\"ring\"/>", N(px), N(py));
     }
